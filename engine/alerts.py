@@ -1,0 +1,70 @@
+"""Alert transitions (CONTRACT section 4): given a position before and after, which alerts fire.
+
+Each alert watches one condition and fires on its rising edge, once, when a change makes the
+condition true (``back_in_stock`` is the falling edge of the stock-out condition). The
+conditions that held after the last change are kept in the position as a small bit set, so
+deciding costs a few integer operations and allocates nothing when nothing fires.
+
+- ``stockout``: atp reached 0.
+- ``back_in_stock``: atp rose from 0.
+- ``low_stock``: 0 < atp <= the low-stock threshold (default 2); a drop straight to 0 is a
+  ``stockout`` only.
+- ``oversold``: reserved > on_hand.
+- ``replenish``: atp + all expected supply < the reorder point (default 5).
+
+A new position starts from the conditions of an empty one (out of stock, below the reorder
+point), so it alerts only once something moves it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from engine.position import Position
+
+OUT: Final = 1
+LOW: Final = 2
+OVER: Final = 4
+REPLENISH: Final = 8
+
+
+def conditions(position: Position, low_stock: int, reorder_point: int) -> int:
+    """The bit set of alert conditions that hold for the position now."""
+    on_hand = position.on_hand
+    reserved = position.reserved
+    atp = on_hand - reserved - position.safety_stock
+    if atp > 0:
+        flags = LOW if atp <= low_stock else 0
+    else:
+        flags = OUT
+        atp = 0
+    if reserved > on_hand:
+        flags |= OVER
+    inbound = position.inbound
+    if inbound:
+        atp += sum(q for q, _ in inbound.values())
+    if atp < reorder_point:
+        flags |= REPLENISH
+    return flags
+
+
+def fired(before: int, after: int) -> list[str]:
+    """The alert kinds that fire when the conditions go from ``before`` to ``after``."""
+    rising = after & ~before
+    kinds = []
+    if rising & OUT:
+        kinds.append("stockout")
+    elif before & OUT and not after & OUT:
+        kinds.append("back_in_stock")
+    if rising & LOW:
+        kinds.append("low_stock")
+    if rising & OVER:
+        kinds.append("oversold")
+    if rising & REPLENISH:
+        kinds.append("replenish")
+    return kinds
+
+
+def initial(low_stock: int, reorder_point: int) -> int:
+    """The conditions of an empty position."""
+    return conditions(Position("", "", 0), low_stock, reorder_point)

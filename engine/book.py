@@ -1,0 +1,128 @@
+"""The state the rules fold events into: a ``Book`` of positions, and the engine's settings.
+
+A book holds the positions of one location (the dataflow may split a large location into
+several books by sku, see ``dataflows``), with what idempotency needs and no more:
+
+- ``seen``: ``event_id -> ts`` of the events applied here. An event is a duplicate while an
+  earlier one with its id was applied at or after ``watermark - dedup_window`` (``watermark`` is
+  the largest ``ts`` applied here). Entries older than that are dropped as the watermark moves,
+  so memory stays bounded by the window, whatever the run's length.
+- ``reservations``: every reservation made here, active or ended. An ended one is remembered
+  for the dedup window after it ended (so a repeated ``reserve`` gets its first outcome back),
+  then dropped.
+- ``expiries``: a heap of ``(expires_at, reservation_id)`` for live expiry on the clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any, Final
+
+import msgspec
+
+from engine.alerts import initial
+from engine.position import Position, Reservation
+
+DAY_MS: Final = 86_400_000
+GC_EVERY_MS: Final = 60_000
+
+
+class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Settings of the rules. One object per process, passed down.
+
+    Attributes:
+        dedup_window_ms: how long, in event time, an applied ``event_id`` (and an ended
+            reservation) is remembered. Default 7 days.
+        low_stock: ``low_stock`` fires when 0 < atp <= this. Default 2.
+        reorder_point: ``replenish`` fires when atp plus expected supply falls under this.
+            Default 5.
+    """
+
+    dedup_window_ms: int = 7 * DAY_MS
+    low_stock: int = 2
+    reorder_point: int = 5
+
+
+DEFAULT_CONFIG: Final = EngineConfig()
+
+
+class Book:
+    """Positions of one location, with their dedup memory and reservations."""
+
+    __slots__ = ("config", "ended", "expiries", "gc_at", "initial_flags", "location_id",
+                 "positions", "reservations", "seen", "watermark")
+
+    def __init__(self, location_id: str, config: EngineConfig = DEFAULT_CONFIG) -> None:
+        self.location_id = location_id
+        self.config = config
+        self.positions: dict[str, Position] = {}
+        self.seen: dict[str, int] = {}
+        self.reservations: dict[str, Reservation] = {}
+        self.ended: dict[str, int] = {}
+        self.expiries: list[tuple[int, str]] = []
+        self.watermark = -1
+        self.gc_at = -1
+        self.initial_flags = initial(config.low_stock, config.reorder_point)
+
+    def position(self, sku: str) -> Position:
+        """The position of ``sku`` here, created empty when new."""
+        position = self.positions.get(sku)
+        if position is None:
+            position = self.positions[sku] = Position(self.location_id, sku, self.initial_flags)
+        return position
+
+    def reservation(self, reservation_id: str) -> Reservation | None:
+        """A reservation still remembered here, or ``None``."""
+        found = self.reservations.get(reservation_id)
+        if (
+            found is not None
+            and found.ended_at is not None
+            and found.ended_at < self.watermark - self.config.dedup_window_ms
+        ):
+            return None
+        return found
+
+    def next_expiry(self) -> int | None:
+        """The soonest ``expires_at`` of an active reservation here, for a wake-up timer."""
+        heap = self.expiries
+        while heap:
+            expires_at, reservation_id = heap[0]
+            found = self.reservations.get(reservation_id)
+            if found is not None and found.expires_at == expires_at and found.active:
+                return expires_at
+            heapq.heappop(heap)
+        return None
+
+    def forget_old(self) -> None:
+        """Drop dedup entries and ended reservations that have left the window."""
+        horizon = self.watermark - self.config.dedup_window_ms
+        for key in _leading_older(self.seen, horizon):
+            del self.seen[key]
+        for key in _leading_older(self.ended, horizon):
+            del self.ended[key]
+            found = self.reservations.get(key)
+            if found is not None and found.ended_at is not None and found.ended_at < horizon:
+                del self.reservations[key]
+        self.gc_at = self.watermark
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.location_id, self.config, self.positions, self.seen, self.reservations,
+                self.ended, self.expiries, self.watermark, self.gc_at, self.initial_flags)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        (self.location_id, self.config, self.positions, self.seen, self.reservations,
+         self.ended, self.expiries, self.watermark, self.gc_at, self.initial_flags) = state
+
+
+def _leading_older(entries: dict[str, int], horizon: int) -> list[str]:
+    """Keys at the front of an insertion-ordered dict whose instant is before ``horizon``.
+
+    Entries arrive in roughly increasing time, so the old ones sit at the front; the scan stops
+    at the first recent one and costs only what it drops.
+    """
+    old = []
+    for key, ts in entries.items():
+        if ts >= horizon:
+            break
+        old.append(key)
+    return old

@@ -1,0 +1,97 @@
+"""What the rules emit besides the positions they change (CONTRACT sections 3 and 4).
+
+Facts in the past tense, frozen and slotted (msgspec structs: C-speed construction). A rule
+returns them in a list; the dataflow sends each to its topic and ``replay`` counts or writes them.
+Changed positions are returned as the ``Position`` objects themselves (see ``engine.position``).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Rejected(msgspec.Struct, frozen=True, gc=False):
+    """An event that changed nothing and goes to the dead letters.
+
+    Attributes:
+        code: stable machine-readable cause (``bad_json``, ``missing_field``, ``unknown_reservation``...).
+        message: what exactly is wrong, with the JSON path where there is one.
+    """
+
+    code: str
+    message: str
+
+    @property
+    def reason(self) -> str:
+        """The dead letter's ``reason``: ``code: message``."""
+        return f"{self.code}: {self.message}"
+
+
+class Duplicate(msgspec.Struct, frozen=True, gc=False):
+    """An event whose ``event_id`` was already applied at this location: ignored."""
+
+    event_id: str
+
+
+class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
+    """A reservation outcome for ``omnistock.reservations`` (key ``reservation_id``).
+
+    ``status`` is the reservation's status after the change: ``confirmed``, ``partial`` and
+    ``rejected`` first, then ``released``, ``expired`` or ``fulfilled``; a partial use by a sale
+    or a fulfil emits the unchanged active status with the smaller ``qty``. ``repeat`` marks the
+    answer to a ``reserve`` whose id was seen before: it carries the reservation as it stands now
+    and, in ``first_status``/``first_qty``, the first outcome. ``ts`` is the instant of the change
+    (event time, or the clock for a live expiry); ``event_id`` the event that caused it, if any.
+    """
+
+    reservation_id: str
+    location_id: str
+    sku: str
+    status: str
+    qty: int
+    expires_at: int
+    ts: int
+    event_id: str | None = None
+    reason: str | None = None
+    repeat: bool = False
+    first_status: str | None = None
+    first_qty: int | None = None
+
+
+class SupplyExpected(msgspec.Struct, frozen=True, gc=False):
+    """Expected supply created at another location by a ``transfer_out``.
+
+    The dataflow routes it to ``location_id``'s state; ``replay`` applies it at once. Applying it
+    upserts the supply and does nothing else there (no expiry, no ``as_of``).
+    """
+
+    location_id: str
+    sku: str
+    supply_id: str
+    qty: int
+    eta: int
+    event_id: str
+    ts: int
+
+
+def dead_letter(rejected: Rejected, raw: bytes | str, source: str) -> dict[str, str]:
+    """The dead-letter record: ``reason``, ``raw`` (the original text), ``source``."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "backslashreplace")
+    return {"reason": rejected.reason, "raw": raw.rstrip("\r\n"), "source": source}
+
+
+class Alert(msgspec.Struct, frozen=True, gc=False):
+    """A position crossed a line (CONTRACT section 4). Carries the figures after the change."""
+
+    kind: str
+    location_id: str
+    sku: str
+    ts: int
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    available: int
+    atp: int
+    oversold: int
+    inbound_qty: int

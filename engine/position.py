@@ -1,0 +1,140 @@
+"""A position: one sku at one location, and the figures derived from it (CONTRACT section 2).
+
+State is compact on purpose: a position is a slotted object of small ints plus two optional
+dicts that exist only while the position has expected supply or active reservations, so a
+million positions cost a few hundred bytes each including the dict that indexes them
+(``benchmarks/state_memory.py`` measures it).
+
+Derived figures are never stored:
+
+- ``available = on_hand - reserved - safety_stock``
+- ``atp = max(0, available)``
+- ``oversold = max(0, reserved - on_hand)``
+- ATP on a future instant T: ``max(0, available + sum(expected supply with eta <= T))``
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from engine.timefmt import ms_to_rfc3339
+
+NO_EXPIRY: Final = 1 << 62
+
+
+class Reservation:
+    """One reservation, from its first outcome until it is forgotten.
+
+    ``status`` is ``confirmed`` or ``partial`` while active, then ``released``, ``expired`` or
+    ``fulfilled``; a refused one is ``rejected`` from the start. ``qty`` is what it holds now,
+    ``first_qty`` what its first outcome granted.
+    """
+
+    __slots__ = ("ended_at", "expires_at", "first_qty", "first_status", "qty", "reservation_id",
+                 "sku", "status")
+
+    def __init__(self, reservation_id: str, sku: str, status: str, qty: int,
+                 expires_at: int) -> None:
+        self.reservation_id = reservation_id
+        self.sku = sku
+        self.status = status
+        self.qty = qty
+        self.expires_at = expires_at
+        self.first_status = status
+        self.first_qty = qty
+        self.ended_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "confirmed" or self.status == "partial"
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.reservation_id, self.sku, self.status, self.qty, self.expires_at,
+                self.first_status, self.first_qty, self.ended_at)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        (self.reservation_id, self.sku, self.status, self.qty, self.expires_at,
+         self.first_status, self.first_qty, self.ended_at) = state
+
+
+class Position:
+    """Stock of one sku at one location.
+
+    Attributes:
+        on_hand, reserved, safety_stock, unsellable: the stored quantities.
+        as_of: ``ts`` of the last event applied here (``None`` until one is).
+        inbound: expected supply, ``supply_id -> (qty, eta)``, or ``None`` when there is none.
+        holds: active reservations held here, ``reservation_id -> Reservation``, or ``None``.
+        next_expiry: the soonest ``expires_at`` among ``holds`` (``NO_EXPIRY`` when none).
+        flags: which alert conditions held after the last change (``engine.alerts``).
+    """
+
+    __slots__ = ("as_of", "flags", "holds", "inbound", "location_id", "next_expiry", "on_hand",
+                 "reserved", "safety_stock", "sku", "unsellable")
+
+    def __init__(self, location_id: str, sku: str, flags: int) -> None:
+        self.location_id = location_id
+        self.sku = sku
+        self.on_hand = 0
+        self.reserved = 0
+        self.safety_stock = 0
+        self.unsellable = 0
+        self.as_of: int | None = None
+        self.inbound: dict[str, tuple[int, int]] | None = None
+        self.holds: dict[str, Reservation] | None = None
+        self.next_expiry = NO_EXPIRY
+        self.flags = flags
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved - self.safety_stock
+
+    @property
+    def atp(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+    @property
+    def oversold(self) -> int:
+        return max(0, self.reserved - self.on_hand)
+
+    @property
+    def inbound_qty(self) -> int:
+        return sum(qty for qty, _ in self.inbound.values()) if self.inbound else 0
+
+    def atp_at(self, at: int) -> int:
+        """ATP on the instant ``at``, counting expected supply due by then."""
+        due = sum(q for q, eta in self.inbound.values() if eta <= at) if self.inbound else 0
+        return max(0, self.available + due)
+
+    def record(self) -> dict[str, Any]:
+        """The position as published on ``omnistock.atp`` and printed by ``replay``."""
+        available = self.on_hand - self.reserved - self.safety_stock
+        inbound = []
+        if self.inbound:
+            for supply_id, (qty, eta) in sorted(
+                self.inbound.items(), key=lambda item: (item[1][1], item[0])
+            ):
+                inbound.append({"supply_id": supply_id, "qty": qty, "eta": ms_to_rfc3339(eta)})
+        return {
+            "location_id": self.location_id,
+            "sku": self.sku,
+            "on_hand": self.on_hand,
+            "reserved": self.reserved,
+            "safety_stock": self.safety_stock,
+            "unsellable": self.unsellable,
+            "available": available,
+            "atp": max(0, available),
+            "oversold": max(0, self.reserved - self.on_hand),
+            "inbound": inbound,
+            "as_of": None if self.as_of is None else ms_to_rfc3339(self.as_of),
+        }
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.location_id, self.sku, self.on_hand, self.reserved, self.safety_stock,
+                self.unsellable, self.as_of, self.inbound, self.holds, self.next_expiry,
+                self.flags)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        (self.location_id, self.sku, self.on_hand, self.reserved, self.safety_stock,
+         self.unsellable, self.as_of, self.inbound, self.holds, self.next_expiry,
+         self.flags) = state

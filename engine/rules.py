@@ -1,0 +1,325 @@
+"""The position and reservation rules (CONTRACT sections 2 and 3), as pure transitions.
+
+``apply(book, message) -> (book, outputs)`` folds one event (or one ``SupplyExpected`` routed
+from another location) into a book; ``expire(book, now) -> (book, outputs)`` ends the
+reservations whose time has come on a clock. Time is never read here: it is the event's ``ts``
+or the ``now`` given. The book is updated in place and returned, so the same object can be
+kept by a Bytewax step or a replay loop without copying.
+
+Order of work for an event:
+
+1. A duplicate (its ``event_id`` applied here within the dedup window) does nothing.
+2. An impossible event (a ``release``/``fulfil`` of an unknown, ended, due or elsewhere-held
+   reservation, a ``fulfil`` of more than it holds) does nothing and is ``Rejected``.
+3. The position's reservations with ``expires_at <= ts`` expire.
+4. The event's own effect; ``as_of`` becomes ``ts``.
+5. Alerts for the conditions that changed across 3 and 4.
+
+Outputs, in order: ``ReservationChanged`` for expiries and the event, ``SupplyExpected`` for a
+transfer's destination, the changed ``Position`` (a live object: serialise it before the next
+message), then ``Alert``s.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+from engine import events as ev
+from engine.alerts import conditions, fired
+from engine.book import GC_EVERY_MS, Book
+from engine.outputs import Alert, Duplicate, Rejected, ReservationChanged, SupplyExpected
+from engine.position import NO_EXPIRY, Position, Reservation
+
+Output = Position | ReservationChanged | SupplyExpected | Alert | Rejected | Duplicate
+Message = ev.Event | SupplyExpected
+
+
+def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
+    """Fold one message into the book.
+
+    Args:
+        book: the state of the message's location (``book.location_id == location_id``).
+        message: a parsed event, or a ``SupplyExpected`` from a transfer elsewhere.
+
+    Returns:
+        The same book, updated, and the outputs (see the module docstring).
+    """
+    cls = message.__class__
+    if cls is SupplyExpected:
+        return book, _supply_arrives(book, message)  # type: ignore[arg-type]
+    event: Any = message
+    event_id = event.event_id
+    seen = book.seen
+    first_ts = seen.get(event_id)
+    if first_ts is not None and first_ts >= book.watermark - book.config.dedup_window_ms:
+        return book, [Duplicate(event_id)]
+    if cls is ev.Release or cls is ev.Fulfil:
+        rejected = _check_held(book, event)
+        if rejected is not None:
+            return book, [rejected]
+    ts = event.ts
+    position = book.positions.get(event.sku) or book.position(event.sku)
+    before = position.flags
+    outputs: list[Any] = []
+    if position.next_expiry <= ts:
+        _expire_due(book, position, ts, outputs)
+    _EFFECTS[cls](book, position, event, outputs)
+    position.as_of = ts
+    seen[event_id] = ts
+    if ts > book.watermark:
+        book.watermark = ts
+        if ts - book.gc_at >= GC_EVERY_MS:
+            book.forget_old()
+    _settle(book, position, before, ts, outputs)
+    return book, outputs
+
+
+def expire(book: Book, now: int) -> tuple[Book, list[Any]]:
+    """End every active reservation of the book with ``expires_at <= now``.
+
+    Live expiry on the wall clock, and ``replay``'s final ``--as-of``. It applies no event:
+    no ``as_of`` moves.
+    """
+    outputs: list[Any] = []
+    heap = book.expiries
+    touched: dict[str, tuple[Position, int]] = {}
+    while heap and heap[0][0] <= now:
+        expires_at, reservation_id = heapq.heappop(heap)
+        found = book.reservations.get(reservation_id)
+        if found is None or not found.active or found.expires_at != expires_at:
+            continue
+        position = book.positions[found.sku]
+        if found.sku not in touched:
+            touched[found.sku] = (position, position.flags)
+        _end(book, position, found, "expired", expires_at, None, outputs)
+    for position, before in touched.values():
+        _settle(book, position, before, now, outputs)
+    return book, outputs
+
+
+# -- checks: an impossible event is rejected before anything changes --------------------------
+
+
+def _check_held(book: Book, event: Any) -> Rejected | None:
+    """A ``release`` or ``fulfil`` must name an active reservation of this position."""
+    found = book.reservation(event.reservation_id)
+    if found is None:
+        return Rejected("unknown_reservation",
+                        f"no reservation {event.reservation_id!r} at {book.location_id}")
+    if found.sku != event.sku:
+        return Rejected("reservation_elsewhere",
+                        f"reservation {event.reservation_id!r} is held for sku {found.sku!r}")
+    if not found.active:
+        return Rejected("reservation_ended",
+                        f"reservation {event.reservation_id!r} is already {found.status}")
+    if found.expires_at <= event.ts:
+        return Rejected("reservation_ended", f"reservation {event.reservation_id!r} has expired")
+    if event.__class__ is ev.Fulfil and event.qty is not None and event.qty > found.qty:
+        return Rejected("fulfil_exceeds_held",
+                        f"fulfil of {event.qty} but reservation {event.reservation_id!r} "
+                        f"holds {found.qty}")
+    return None
+
+
+# -- effects --------------------------------------------------------------------------------
+
+
+def _receipt(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    position.on_hand += event.qty
+    if event.supply_id is not None and position.inbound:
+        found = position.inbound.get(event.supply_id)
+        if found is not None:
+            left = found[0] - event.qty
+            if left > 0:
+                position.inbound[event.supply_id] = (left, found[1])
+            else:
+                del position.inbound[event.supply_id]
+                if not position.inbound:
+                    position.inbound = None
+
+
+def _sale(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    position.on_hand -= event.qty
+    if event.reservation_id is None or not position.holds:
+        return
+    found = position.holds.get(event.reservation_id)
+    if found is None:
+        return  # any other reservation_id is ignored and the sale stands
+    used = min(event.qty, found.qty)
+    _consume(book, position, found, used, event, outputs)
+
+
+def _return(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    if event.sellable:
+        position.on_hand += event.qty
+    else:
+        position.unsellable += event.qty
+
+
+def _adjust(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    position.on_hand += event.delta
+
+
+def _count(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    position.on_hand = event.qty
+
+
+def _transfer_out(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    position.on_hand -= event.qty
+    outputs.append(SupplyExpected(event.to_location_id, event.sku, event.supply_id, event.qty,
+                                  event.eta, event.event_id, event.ts))
+
+
+def _inbound(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    if position.inbound is None:
+        position.inbound = {}
+    position.inbound[event.supply_id] = (event.qty, event.eta)
+
+
+def _inbound_cancel(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    if position.inbound and position.inbound.pop(event.supply_id, None) is not None \
+            and not position.inbound:
+        position.inbound = None
+
+
+def _set_safety_stock(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    position.safety_stock = event.qty
+
+
+def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    rid = event.reservation_id
+    found = book.reservation(rid)
+    if found is not None:  # a promise made once: answer with what it is, change nothing
+        outputs.append(ReservationChanged(
+            rid, book.location_id, found.sku, found.status, found.qty, found.expires_at,
+            event.ts, event.event_id, None, True, found.first_status, found.first_qty))
+        return
+    room = position.on_hand - position.reserved
+    if event.channel != "pos":
+        room -= position.safety_stock
+    expires_at = event.ts + event.ttl_s * 1000
+    if event.qty <= room:
+        status, qty = "confirmed", event.qty
+    elif event.allow_partial and room >= 1:
+        status, qty = "partial", room
+    else:
+        rejected = Reservation(rid, event.sku, "rejected", 0, expires_at)
+        rejected.ended_at = event.ts
+        book.reservations[rid] = rejected
+        book.ended[rid] = event.ts
+        outputs.append(ReservationChanged(rid, book.location_id, event.sku, "rejected", 0,
+                                          expires_at, event.ts, event.event_id,
+                                          "insufficient_stock"))
+        return
+    made = Reservation(rid, event.sku, status, qty, expires_at)
+    book.reservations[rid] = made
+    if position.holds is None:
+        position.holds = {}
+    position.holds[rid] = made
+    position.reserved += qty
+    position.next_expiry = min(expires_at, position.next_expiry)
+    heapq.heappush(book.expiries, (expires_at, rid))
+    outputs.append(ReservationChanged(rid, book.location_id, event.sku, status, qty, expires_at,
+                                      event.ts, event.event_id))
+
+
+def _release(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    found = position.holds[event.reservation_id]  # type: ignore[index]
+    _end(book, position, found, "released", event.ts, event.event_id, outputs)
+
+
+def _fulfil(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    found = position.holds[event.reservation_id]  # type: ignore[index]
+    qty = found.qty if event.qty is None else event.qty
+    position.on_hand -= qty
+    _consume(book, position, found, qty, event, outputs)
+
+
+_EFFECTS: dict[type, Callable[[Book, Position, Any, list[Any]], None]] = {
+    ev.Receipt: _receipt,
+    ev.Sale: _sale,
+    ev.Return: _return,
+    ev.Adjust: _adjust,
+    ev.CycleCount: _count,
+    ev.TransferOut: _transfer_out,
+    ev.Inbound: _inbound,
+    ev.InboundCancel: _inbound_cancel,
+    ev.Reserve: _reserve,
+    ev.Release: _release,
+    ev.Fulfil: _fulfil,
+    ev.SetSafetyStock: _set_safety_stock,
+}
+
+
+# -- shared steps ----------------------------------------------------------------------------
+
+
+def _consume(book: Book, position: Position, found: Reservation, qty: int, event: Any,
+             outputs: list[Any]) -> None:
+    """A sale or fulfil takes ``qty`` of what the reservation holds."""
+    if qty >= found.qty:
+        _end(book, position, found, "fulfilled", event.ts, event.event_id, outputs)
+        return
+    found.qty -= qty
+    position.reserved -= qty
+    outputs.append(ReservationChanged(found.reservation_id, book.location_id, found.sku,
+                                      found.status, found.qty, found.expires_at, event.ts,
+                                      event.event_id))
+
+
+def _end(book: Book, position: Position, found: Reservation, status: str, ts: int,
+         event_id: str | None, outputs: list[Any]) -> None:
+    """An active reservation ends: it gives back all it holds."""
+    position.reserved -= found.qty
+    found.qty = 0
+    found.status = status
+    found.ended_at = ts
+    book.ended[found.reservation_id] = ts
+    holds = position.holds
+    del holds[found.reservation_id]  # type: ignore[union-attr]
+    if not holds:
+        position.holds = None
+        position.next_expiry = NO_EXPIRY
+    elif found.expires_at == position.next_expiry:
+        position.next_expiry = min(r.expires_at for r in holds.values())  # type: ignore[union-attr]
+    outputs.append(ReservationChanged(found.reservation_id, book.location_id, found.sku, status,
+                                      0, found.expires_at, ts, event_id))
+
+
+def _expire_due(book: Book, position: Position, ts: int, outputs: list[Any]) -> None:
+    due = [r for r in position.holds.values() if r.expires_at <= ts]  # type: ignore[union-attr]
+    due.sort(key=lambda r: (r.expires_at, r.reservation_id))
+    for found in due:
+        _end(book, position, found, "expired", found.expires_at, None, outputs)
+
+
+def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:
+    position = book.position(supply.sku)
+    before = position.flags
+    if position.inbound is None:
+        position.inbound = {}
+    position.inbound[supply.supply_id] = (supply.qty, supply.eta)
+    outputs: list[Any] = []
+    _settle(book, position, before, supply.ts, outputs)
+    return outputs
+
+
+def _settle(book: Book, position: Position, before: int, ts: int, outputs: list[Any]) -> None:
+    """Record the changed position and the alerts its change fires."""
+    outputs.append(position)
+    config = book.config
+    after = conditions(position, config.low_stock, config.reorder_point)
+    if after != before:
+        position.flags = after
+        _alert(position, before, after, ts, outputs)
+
+
+def _alert(position: Position, before: int, after: int, ts: int, outputs: list[Any]) -> None:
+    available = position.on_hand - position.reserved - position.safety_stock
+    for kind in fired(before, after):
+        outputs.append(Alert(kind, position.location_id, position.sku, ts, position.on_hand,
+                             position.reserved, position.safety_stock, available,
+                             max(0, available), max(0, position.reserved - position.on_hand),
+                             position.inbound_qty))

@@ -1,0 +1,1 @@
+"""Omnistock: command line and process settings."""

@@ -1,0 +1,39 @@
+"""The ``omnistock`` command: one subcommand per job (CONTRACT section 5)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from engine.errors import OmnistockError
+from omnistock import replay_cmd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="omnistock",
+        description="Omnistock: real-time available-to-promise, reservations and delivery "
+        "promises for omnichannel retail.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    replay_cmd.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except OmnistockError as exc:
+        print(f"omnistock {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""``omnistock replay``: fold a JSONL event log offline and print the positions it leaves.
+
+Positions go to stdout as JSON lines sorted by ``location_id`` then ``sku``; the summary
+(events applied, duplicates, dead letters, positions, elapsed, events/s) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import sys
+import time
+from typing import IO, Any
+
+import msgspec
+
+from engine.errors import InputError
+from engine.replay import Replay
+from engine.timefmt import parse_instant
+from omnistock.settings import Settings
+
+_BUFFER = 1 << 20
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "replay",
+        help="apply a JSONL event log offline and print the positions it leaves",
+        description="Apply a JSONL event log with the engine's rules, expire what has expired "
+        "as of --as-of, and print one JSON line per position, sorted by location_id then sku.",
+    )
+    parser.add_argument("events", help="the JSONL event log ('-' for standard input)")
+    parser.add_argument("--as-of", metavar="TS",
+                        help="expire reservations as of this instant (default: the largest ts "
+                        "applied)")
+    parser.add_argument("--reservations", metavar="FILE",
+                        help="write one line per reservation: reservation_id, status, qty")
+    parser.add_argument("--dead-letter", metavar="FILE",
+                        help="write invalid lines here (reason, raw, source); default: count them")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    as_of = parse_instant(args.as_of) if args.as_of is not None else None
+    settings = Settings()
+    replay = Replay(settings.engine())
+    encoder = msgspec.json.Encoder()
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        source = _open_in(args.events, stack)
+        on_dead_letter = None
+        if args.dead_letter:
+            sink = _open_out(args.dead_letter, stack)
+
+            def on_dead_letter(record: dict[str, str]) -> None:
+                sink.write(encoder.encode(record) + b"\n")
+
+        # The engine's state holds no reference cycles: the cyclic collector would only rescan
+        # millions of live positions on every allocation burst.
+        gc.disable()
+        try:
+            replay.feed(source, args.events, on_dead_letter)
+        finally:
+            gc.enable()
+    replay.finish(as_of)
+    out = sys.stdout.buffer
+    count = 0
+    for position in replay.positions():
+        out.write(encoder.encode(position.record()) + b"\n")
+        count += 1
+    out.flush()
+    if args.reservations:
+        with open(args.reservations, "wb", buffering=_BUFFER) as sink:
+            for row in replay.reservations():
+                sink.write(encoder.encode(row) + b"\n")
+    elapsed = time.perf_counter() - started
+    lines = replay.applied + replay.duplicates + replay.dead_letters
+    rate = lines / elapsed if elapsed > 0 else 0.0
+    print(
+        f"replay: {replay.applied} events applied, {replay.duplicates} duplicates, "
+        f"{replay.dead_letters} dead letters, {count} positions, {elapsed:.3f} s, "
+        f"{rate:,.0f} events/s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _open_in(path: str, stack: contextlib.ExitStack) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return stack.enter_context(open(path, "rb", buffering=_BUFFER))
+    except OSError as exc:
+        raise InputError(f"cannot read the event log {path!r}: {exc.strerror}") from None
+
+
+def _open_out(path: str, stack: contextlib.ExitStack) -> IO[bytes]:
+    try:
+        return stack.enter_context(open(path, "wb", buffering=_BUFFER))
+    except OSError as exc:
+        raise InputError(f"cannot write {path!r}: {exc.strerror}") from None

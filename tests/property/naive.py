@@ -1,0 +1,194 @@
+"""A deliberately naive implementation of CONTRACT sections 2 and 3, for differential tests.
+
+Written for clarity, not speed: flat dicts keyed by tuples, every rule spelled out in one place,
+nothing shared with ``engine.rules`` (only the parser, which has its own tests). The property
+tests check that the engine agrees with it on every position and reservation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import parse
+from engine.outputs import Rejected
+
+WEEK_MS = 7 * 86_400_000
+
+
+@dataclass
+class NaivePosition:
+    on_hand: int = 0
+    reserved: int = 0
+    safety_stock: int = 0
+    unsellable: int = 0
+    as_of: int | None = None
+    inbound: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass
+class NaiveReservation:
+    location_id: str
+    sku: str
+    status: str
+    qty: int
+    expires_at: int
+    first_status: str
+    first_qty: int
+    ended_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("confirmed", "partial")
+
+
+class NaiveModel:
+    def __init__(self, window_ms: int = WEEK_MS) -> None:
+        self.window = window_ms
+        self.positions: dict[tuple[str, str], NaivePosition] = {}
+        self.reservations: dict[tuple[str, str], NaiveReservation] = {}
+        self.seen: dict[tuple[str, str], int] = {}
+        self.watermark: dict[str, int] = {}
+        self.outcomes: list[tuple[str, str, int]] = []  # (reservation_id, status, qty)
+        self.max_ts: int | None = None
+
+    # -- helpers ------------------------------------------------------------------------
+    def _horizon(self, loc: str) -> int:
+        return self.watermark.get(loc, -1) - self.window
+
+    def _remembered(self, loc: str, rid: str) -> NaiveReservation | None:
+        r = self.reservations.get((loc, rid))
+        if r is not None and r.ended_at is not None and r.ended_at < self._horizon(loc):
+            return None
+        return r
+
+    def _pos(self, loc: str, sku: str) -> NaivePosition:
+        return self.positions.setdefault((loc, sku), NaivePosition())
+
+    def _end(self, loc: str, rid: str, status: str, at: int) -> None:
+        r = self.reservations[(loc, rid)]
+        self._pos(loc, r.sku).reserved -= r.qty
+        r.qty, r.status, r.ended_at = 0, status, at
+        self.outcomes.append((rid, status, 0))
+
+    def _expire(self, loc: str, sku: str | None, at: int) -> None:
+        due = sorted(
+            (r.expires_at, rid)
+            for (l, rid), r in self.reservations.items()
+            if l == loc and r.active and r.expires_at <= at and (sku is None or r.sku == sku)
+        )
+        for expires_at, rid in due:
+            self._end(loc, rid, "expired", expires_at)
+
+    # -- the rules ----------------------------------------------------------------------
+    def apply(self, raw: bytes) -> str:
+        """Apply one line; returns ``applied``, ``duplicate`` or ``rejected``."""
+        e: Any = parse(raw)
+        if isinstance(e, Rejected):
+            return "rejected"
+        loc, sku, ts, kind = e.location_id, e.sku, e.ts, type(e).__name__
+        first = self.seen.get((loc, e.event_id))
+        if first is not None and first >= self._horizon(loc):
+            return "duplicate"
+        if kind in ("Release", "Fulfil"):
+            r = self._remembered(loc, e.reservation_id)
+            if r is None or r.sku != sku or not r.active or r.expires_at <= ts:
+                return "rejected"
+            if kind == "Fulfil" and e.qty is not None and e.qty > r.qty:
+                return "rejected"
+        self._expire(loc, sku, ts)
+        p = self._pos(loc, sku)
+        if kind == "Receipt":
+            p.on_hand += e.qty
+            if e.supply_id in p.inbound:
+                q, eta = p.inbound[e.supply_id]
+                if q - e.qty > 0:
+                    p.inbound[e.supply_id] = (q - e.qty, eta)
+                else:
+                    del p.inbound[e.supply_id]
+        elif kind == "Sale":
+            p.on_hand -= e.qty
+            r = self._remembered(loc, e.reservation_id) if e.reservation_id else None
+            if r is not None and r.active and r.sku == sku:
+                self._take(loc, e.reservation_id, min(e.qty, r.qty), ts)
+        elif kind == "Return":
+            if e.sellable:
+                p.on_hand += e.qty
+            else:
+                p.unsellable += e.qty
+        elif kind == "Adjust":
+            p.on_hand += e.delta
+        elif kind == "CycleCount":
+            p.on_hand = e.qty
+        elif kind == "TransferOut":
+            p.on_hand -= e.qty
+            self._pos(e.to_location_id, sku).inbound[e.supply_id] = (e.qty, e.eta)
+        elif kind == "Inbound":
+            p.inbound[e.supply_id] = (e.qty, e.eta)
+        elif kind == "InboundCancel":
+            p.inbound.pop(e.supply_id, None)
+        elif kind == "SetSafetyStock":
+            p.safety_stock = e.qty
+        elif kind == "Reserve":
+            self._reserve(loc, sku, e)
+        elif kind == "Release":
+            self._end(loc, e.reservation_id, "released", ts)
+        elif kind == "Fulfil":
+            r = self.reservations[(loc, e.reservation_id)]
+            qty = r.qty if e.qty is None else e.qty
+            p.on_hand -= qty
+            self._take(loc, e.reservation_id, qty, ts)
+        p.as_of = ts
+        self.seen[(loc, e.event_id)] = ts
+        self.watermark[loc] = max(self.watermark.get(loc, -1), ts)
+        self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
+        return "applied"
+
+    def _take(self, loc: str, rid: str, qty: int, ts: int) -> None:
+        r = self.reservations[(loc, rid)]
+        if qty >= r.qty:
+            self._end(loc, rid, "fulfilled", ts)
+            return
+        r.qty -= qty
+        self._pos(loc, r.sku).reserved -= qty
+        self.outcomes.append((rid, r.status, r.qty))
+
+    def _reserve(self, loc: str, sku: str, e: Any) -> None:
+        if self._remembered(loc, e.reservation_id) is not None:
+            return
+        p = self._pos(loc, sku)
+        room = p.on_hand - p.reserved - (0 if e.channel == "pos" else p.safety_stock)
+        expires_at = e.ts + e.ttl_s * 1000
+        if e.qty <= room:
+            status, qty = "confirmed", e.qty
+        elif e.allow_partial and room >= 1:
+            status, qty = "partial", room
+        else:
+            self.reservations[(loc, e.reservation_id)] = NaiveReservation(
+                loc, sku, "rejected", 0, expires_at, "rejected", 0, e.ts)
+            self.outcomes.append((e.reservation_id, "rejected", 0))
+            return
+        self.reservations[(loc, e.reservation_id)] = NaiveReservation(
+            loc, sku, status, qty, expires_at, status, qty)
+        p.reserved += qty
+        self.outcomes.append((e.reservation_id, status, qty))
+
+    def finish(self, as_of: int | None = None) -> None:
+        at = self.max_ts if as_of is None else as_of
+        if at is not None:
+            for loc in {loc for loc, _ in self.reservations}:
+                self._expire(loc, None, at)
+
+    # -- views ----------------------------------------------------------------------------
+    def figures(self) -> dict[tuple[str, str], tuple[Any, ...]]:
+        return {
+            key: (p.on_hand, p.reserved, p.safety_stock, p.unsellable, p.as_of,
+                  tuple(sorted(p.inbound.items())))
+            for key, p in self.positions.items()
+        }
+
+    def statuses(self) -> dict[tuple[str, str], tuple[str, int]]:
+        return {
+            key: (r.status, r.qty) for key, r in self.reservations.items()
+            if self._remembered(*key) is not None
+        }

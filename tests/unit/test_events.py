@@ -1,0 +1,242 @@
+"""Parsing and validation of every event type and every rejection reason (CONTRACT 1-2)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from engine import events as ev
+from engine.outputs import Rejected
+from tests.factories import T0, line
+
+
+def rejected(raw: bytes) -> Rejected:
+    out = ev.parse(raw)
+    assert isinstance(out, Rejected), out
+    return out
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "cls"),
+    [
+        ("receipt", {"qty": 5}, ev.Receipt),
+        ("receipt", {"qty": 5, "supply_id": "PO-1"}, ev.Receipt),
+        ("sale", {"qty": 1}, ev.Sale),
+        ("sale", {"qty": 1, "reservation_id": "R-1"}, ev.Sale),
+        ("return", {"qty": 1}, ev.Return),
+        ("return", {"qty": 1, "sellable": False}, ev.Return),
+        ("adjust", {"delta": -3}, ev.Adjust),
+        ("count", {"qty": 0}, ev.CycleCount),
+        ("transfer_out", {"qty": 2, "to_location_id": "S2", "eta": T0 + 1, "supply_id": "T-1"},
+         ev.TransferOut),
+        ("inbound", {"qty": 2, "eta": "2026-12-01T00:00:00Z", "supply_id": "PO-9"}, ev.Inbound),
+        ("inbound_cancel", {"supply_id": "PO-9"}, ev.InboundCancel),
+        ("reserve", {"reservation_id": "R-1", "qty": 1}, ev.Reserve),
+        ("release", {"reservation_id": "R-1"}, ev.Release),
+        ("fulfil", {"reservation_id": "R-1"}, ev.Fulfil),
+        ("fulfil", {"reservation_id": "R-1", "qty": 2}, ev.Fulfil),
+        ("set_safety_stock", {"qty": 4}, ev.SetSafetyStock),
+    ],
+)
+def test_every_event_type_parses(type_, fields, cls):
+    parsed = ev.parse(line(type_, **fields))
+    assert isinstance(parsed, cls)
+    assert parsed.ts == T0
+    for name, value in fields.items():
+        if name != "eta":
+            assert getattr(parsed, name) == value
+
+
+def test_every_contract_type_is_known():
+    assert set(ev.EVENT_TYPES) == {
+        "receipt", "sale", "return", "adjust", "count", "transfer_out", "inbound",
+        "inbound_cancel", "reserve", "release", "fulfil", "set_safety_stock"}
+
+
+def test_reserve_defaults():
+    parsed = ev.parse(line("reserve", reservation_id="R", qty=1))
+    assert (parsed.ttl_s, parsed.channel, parsed.allow_partial) == (900, "web", False)
+
+
+@pytest.mark.parametrize(
+    "ts",
+    ["2026-11-18T11:06:40Z", "2026-11-18T06:06:40-05:00", "2026-11-18T12:06:40.000+01:00", T0],
+)
+def test_timestamps_rfc3339_with_offset_or_epoch_ms_are_the_same_instant(ts):
+    assert ev.parse(line("sale", ts=ts, qty=1)).ts == T0
+
+
+def test_fractional_seconds_keep_milliseconds():
+    assert ev.parse(line("sale", ts="2026-11-18T11:06:40.123Z", qty=1)).ts == T0 + 123
+    assert ev.parse(line("sale", ts="2026-11-18T11:06:40.1239Z", qty=1)).ts == T0 + 123
+
+
+def test_eta_is_normalised_to_epoch_ms():
+    parsed = ev.parse(line("inbound", qty=1, supply_id="P", eta="2026-11-18T11:06:41Z"))
+    assert parsed.eta == T0 + 1000
+
+
+def test_unknown_fields_are_ignored():
+    assert isinstance(ev.parse(line("sale", qty=1, till="7", cashier={"id": 3})), ev.Sale)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"not json", "bad_json"),
+        (b'{"event_id": "e1", "type": "sale"', "bad_json"),
+        (b"", "bad_json"),
+        (b"\xff\xfe", "bad_json"),
+        (b"[1, 2]", "not_an_object"),
+        (b'"sale"', "not_an_object"),
+        (b'{"event_id": "e1", "location_id": "S1", "sku": "A", "ts": 1}', "missing_field"),
+        (line("teleport", qty=1), "unknown_type"),
+        (orjson.dumps({"event_id": "e", "type": 7, "location_id": "S", "sku": "A", "ts": 1}),
+         "unknown_type"),
+    ],
+)
+def test_unreadable_events_are_rejected_with_a_code(raw, code):
+    assert rejected(raw).code == code
+
+
+@pytest.mark.parametrize("missing", ["event_id", "location_id", "sku", "ts", "qty"])
+def test_missing_common_or_type_field(missing):
+    body = orjson.loads(line("sale", qty=1))
+    del body[missing]
+    out = rejected(orjson.dumps(body))
+    assert out.code == "missing_field"
+    assert missing in out.message
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields"),
+    [
+        ("transfer_out", {"qty": 1, "eta": T0, "supply_id": "T"}),  # no to_location_id
+        ("inbound", {"qty": 1, "supply_id": "P"}),  # no eta
+        ("inbound_cancel", {}),
+        ("reserve", {"qty": 1}),
+        ("release", {}),
+        ("adjust", {}),
+    ],
+)
+def test_missing_type_specific_field(type_, fields):
+    assert rejected(line(type_, **fields)).code == "missing_field"
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "path"),
+    [
+        ("sale", {"qty": "1"}, "qty"),
+        ("sale", {"qty": 1.0}, "qty"),
+        ("sale", {"qty": True}, "qty"),
+        ("return", {"qty": 1, "sellable": "no"}, "sellable"),
+        ("reserve", {"reservation_id": "R", "qty": 1, "allow_partial": 1}, "allow_partial"),
+        ("reserve", {"reservation_id": 5, "qty": 1}, "reservation_id"),
+        ("sale", {"qty": 1, "ts": 1.5}, "ts"),
+        ("sale", {"qty": 1, "ts": None}, "ts"),
+    ],
+)
+def test_wrong_type_of_value(type_, fields, path):
+    out = rejected(line(type_, **fields))
+    assert out.code == "wrong_type"
+    assert f"$.{path}" in out.message
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "path"),
+    [
+        ("sale", {"qty": 0}, "qty"),
+        ("sale", {"qty": 1_000_001}, "qty"),
+        ("receipt", {"qty": -1}, "qty"),
+        ("count", {"qty": -1}, "qty"),
+        ("count", {"qty": 1_000_001}, "qty"),
+        ("adjust", {"delta": 0}, "delta"),
+        ("adjust", {"delta": 1_000_001}, "delta"),
+        ("adjust", {"delta": -1_000_001}, "delta"),
+        ("reserve", {"reservation_id": "R", "qty": 1, "ttl_s": 0}, "ttl_s"),
+        ("reserve", {"reservation_id": "R", "qty": 1, "ttl_s": 604_801}, "ttl_s"),
+        ("fulfil", {"reservation_id": "R", "qty": 0}, "qty"),
+        ("set_safety_stock", {"qty": -2}, "qty"),
+    ],
+)
+def test_quantities_out_of_range(type_, fields, path):
+    out = rejected(line(type_, **fields))
+    assert out.code == "out_of_range"
+    assert f"$.{path}" in out.message
+
+
+def test_quantity_limits_are_inclusive():
+    assert isinstance(ev.parse(line("sale", qty=1_000_000)), ev.Sale)
+    assert isinstance(ev.parse(line("adjust", delta=-1_000_000)), ev.Adjust)
+    assert isinstance(ev.parse(line("reserve", reservation_id="R", qty=1, ttl_s=604_800)),
+                      ev.Reserve)
+
+
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        ({"location_id": "S 1"}, "location_id"),
+        ({"location_id": ""}, "location_id"),
+        ({"location_id": "S" * 65}, "location_id"),
+        ({"sku": "A/B"}, "sku"),
+        ({"sku": "é"}, "sku"),
+        ({"sku": "A\n"}, "sku"),
+    ],
+)
+def test_bad_identifiers(fields, path):
+    out = rejected(line("sale", qty=1, **fields))
+    assert out.code == "bad_identifier"
+    assert f"$.{path}" in out.message
+
+
+def test_identifier_limits_are_inclusive():
+    assert isinstance(ev.parse(line("sale", qty=1, location_id="S" * 64, sku="a.B-9_")), ev.Sale)
+
+
+def test_bad_identifiers_in_type_fields():
+    raw = line("transfer_out", qty=1, to_location_id="S 2", eta=T0, supply_id="T")
+    assert rejected(raw).code == "bad_identifier"
+    assert rejected(line("reserve", reservation_id="R", qty=1, channel="p o s")).code == \
+        "bad_identifier"
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "path"),
+    [
+        ("sale", {"qty": 1, "event_id": "é1"}, "event_id"),
+        ("sale", {"qty": 1, "event_id": "a\tb"}, "event_id"),
+        ("sale", {"qty": 1, "event_id": "x" * 129}, "event_id"),
+        ("reserve", {"reservation_id": "R\u00e9", "qty": 1}, "reservation_id"),
+        ("sale", {"qty": 1, "reservation_id": "\x01"}, "reservation_id"),
+        ("inbound_cancel", {"supply_id": ""}, "supply_id"),
+    ],
+)
+def test_bad_tokens(type_, fields, path):
+    out = rejected(line(type_, **fields))
+    assert out.code == "bad_token"
+    assert f"$.{path}" in out.message
+
+
+@pytest.mark.parametrize(
+    "ts",
+    ["2026-11-18T11:06:40", "2026-11-18", "yesterday", "2026-13-01T00:00:00Z", -1,
+     "1969-12-31T23:59:59Z"],
+)
+def test_bad_timestamps(ts):
+    out = rejected(line("sale", qty=1, ts=ts))
+    assert out.code == "bad_timestamp"
+    assert "$.ts" in out.message
+
+
+def test_bad_eta():
+    assert rejected(line("inbound", qty=1, supply_id="P", eta="soon")).code == "bad_timestamp"
+
+
+def test_transfer_to_itself_is_impossible():
+    raw = line("transfer_out", qty=1, to_location_id="S1", eta=T0, supply_id="T")
+    assert rejected(raw).code == "bad_transfer"
+
+
+def test_reason_is_code_and_message():
+    out = rejected(b"[]")
+    assert out.reason.startswith("not_an_object: ")

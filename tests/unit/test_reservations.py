@@ -1,0 +1,180 @@
+"""Reservations (CONTRACT section 3): confirm, partial, reject, repeat, release, fulfil, expiry."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.outputs import Rejected, ReservationChanged
+from engine.rules import expire
+from tests.factories import T0, Store
+
+
+def outcome(out):
+    found = [o for o in out if isinstance(o, ReservationChanged)]
+    assert len(found) == 1, out
+    return found[0]
+
+
+@pytest.fixture
+def store():
+    s = Store()
+    s.do("receipt", qty=10)
+    s.do("set_safety_stock", qty=2)
+    return s
+
+
+def test_confirmed_when_qty_at_most_atp(store):
+    o = outcome(store.do("reserve", reservation_id="R", qty=8, ts=T0 + 1))
+    assert (o.status, o.qty, o.expires_at) == ("confirmed", 8, T0 + 1 + 900_000)
+    assert (store.pos().reserved, store.pos().atp) == (8, 0)
+
+
+def test_rejected_when_short_without_partial(store):
+    o = outcome(store.do("reserve", reservation_id="R", qty=9))
+    assert (o.status, o.qty, o.reason) == ("rejected", 0, "insufficient_stock")
+    assert store.pos().reserved == 0
+
+
+def test_pos_channel_may_use_safety_stock(store):
+    o = outcome(store.do("reserve", reservation_id="R", qty=10, channel="pos"))
+    assert (o.status, o.qty) == ("confirmed", 10)
+    assert outcome(store.do("reserve", reservation_id="R2", qty=1, channel="pos")).status == \
+        "rejected"
+
+
+@pytest.mark.parametrize("channel", ["web", "app", "call_center", "marketplace"])
+def test_other_channels_keep_safety_stock(store, channel):
+    assert outcome(store.do("reserve", reservation_id="R", qty=9, channel=channel)).status == \
+        "rejected"
+
+
+def test_partial_reserves_the_largest_possible(store):
+    o = outcome(store.do("reserve", reservation_id="R", qty=20, allow_partial=True))
+    assert (o.status, o.qty) == ("partial", 8)
+    o = outcome(store.do("reserve", reservation_id="R2", qty=1, allow_partial=True))
+    assert (o.status, o.reason) == ("rejected", "insufficient_stock")
+
+
+def test_partial_allowed_but_full_qty_available_is_confirmed(store):
+    o = outcome(store.do("reserve", reservation_id="R", qty=3, allow_partial=True))
+    assert (o.status, o.qty) == ("confirmed", 3)
+
+
+def test_repeat_reserve_returns_the_first_outcome_and_changes_nothing(store):
+    store.do("reserve", reservation_id="R", qty=3)
+    o = outcome(store.do("reserve", reservation_id="R", qty=1, ts=T0 + 5))
+    assert o.repeat
+    assert (o.status, o.qty, o.first_status, o.first_qty) == ("confirmed", 3, "confirmed", 3)
+    assert store.pos().reserved == 3
+    store.do("release", reservation_id="R")
+    o = outcome(store.do("reserve", reservation_id="R", qty=1))
+    assert (o.status, o.qty, o.first_status, o.first_qty) == ("released", 0, "confirmed", 3)
+    assert store.pos().reserved == 0
+
+
+def test_repeat_of_a_rejected_reserve_stays_rejected(store):
+    store.do("reserve", reservation_id="R", qty=50)
+    store.do("receipt", qty=100)
+    o = outcome(store.do("reserve", reservation_id="R", qty=50))
+    assert (o.status, o.repeat) == ("rejected", True)
+    assert store.pos().reserved == 0
+
+
+def test_release_gives_back_what_it_holds(store):
+    store.do("reserve", reservation_id="R", qty=3)
+    o = outcome(store.do("release", reservation_id="R"))
+    assert (o.status, o.qty) == ("released", 0)
+    assert store.pos().reserved == 0
+
+
+def test_fulfil_partial_then_rest(store):
+    store.do("reserve", reservation_id="R", qty=3)
+    o = outcome(store.do("fulfil", reservation_id="R", qty=1))
+    assert (o.status, o.qty) == ("confirmed", 2)
+    assert (store.pos().on_hand, store.pos().reserved) == (9, 2)
+    o = outcome(store.do("fulfil", reservation_id="R"))
+    assert (o.status, o.qty) == ("fulfilled", 0)
+    assert (store.pos().on_hand, store.pos().reserved) == (7, 0)
+
+
+@pytest.mark.parametrize(
+    ("setup", "event", "code"),
+    [
+        ([], ("release", {"reservation_id": "NOPE"}), "unknown_reservation"),
+        ([], ("fulfil", {"reservation_id": "NOPE"}), "unknown_reservation"),
+        ([("release", {"reservation_id": "R"})], ("release", {"reservation_id": "R"}),
+         "reservation_ended"),
+        ([("fulfil", {"reservation_id": "R"})], ("fulfil", {"reservation_id": "R"}),
+         "reservation_ended"),
+        ([], ("release", {"reservation_id": "R", "sku": "B"}), "reservation_elsewhere"),
+        ([], ("fulfil", {"reservation_id": "R", "qty": 4}), "fulfil_exceeds_held"),
+        ([], ("release", {"reservation_id": "R", "ts": T0 + 900_000}), "reservation_ended"),
+    ],
+)
+def test_impossible_release_or_fulfil_is_rejected_and_changes_nothing(store, setup, event, code):
+    store.do("reserve", reservation_id="R", qty=3)
+    for type_, fields in setup:
+        store.do(type_, **fields)
+    before = store.pos().record()
+    type_, fields = event
+    out = store.do(type_, **fields)
+    assert isinstance(out[0], Rejected)
+    assert out[0].code == code
+    assert store.pos().record() == before
+
+
+def test_release_at_another_location_is_unknown_there():
+    a, b = Store("S1"), Store("S2")
+    a.do("receipt", qty=5)
+    a.do("reserve", reservation_id="R", qty=1)
+    assert b.do("release", reservation_id="R")[0].code == "unknown_reservation"
+
+
+def test_reservations_expire_in_event_time_before_the_next_event_of_the_position(store):
+    store.do("reserve", reservation_id="R", qty=3, ttl_s=60, ts=T0)
+    store.do("receipt", qty=1, sku="B", ts=T0 + 61_000)  # another position: no effect here
+    assert store.pos().reserved == 3
+    out = store.do("sale", qty=1, ts=T0 + 60_000)
+    o = outcome(out)
+    assert (o.status, o.ts, o.qty) == ("expired", T0 + 60_000, 0)
+    assert store.pos().reserved == 0
+
+
+def test_expiry_comes_before_the_event_that_triggers_it(store):
+    store.do("reserve", reservation_id="R", qty=8, ttl_s=1, ts=T0)
+    o = outcome(store.do("reserve", reservation_id="R2", qty=8, ts=T0 + 1000)[1:])
+    assert o.status == "confirmed"
+
+
+def test_wall_clock_expiry_needs_no_event(store):
+    store.do("reserve", reservation_id="R1", qty=1, ttl_s=2, ts=T0)
+    store.do("reserve", reservation_id="R2", qty=1, ttl_s=5, ts=T0)
+    assert store.book.next_expiry() == T0 + 2000
+    _, out = expire(store.book, T0 + 1999)
+    assert out == []
+    _, out = expire(store.book, T0 + 2500)
+    assert [o.status for o in out if isinstance(o, ReservationChanged)] == ["expired"]
+    assert store.pos().reserved == 1
+    assert store.pos().as_of == T0  # expiry is not an event
+    assert store.book.next_expiry() == T0 + 5000
+
+
+def test_next_expiry_skips_ended_reservations(store):
+    store.do("reserve", reservation_id="R1", qty=1, ttl_s=2)
+    store.do("release", reservation_id="R1")
+    assert store.book.next_expiry() is None
+
+
+def test_ended_reservations_are_forgotten_after_the_window():
+    from engine.book import EngineConfig
+
+    s = Store(config=EngineConfig(dedup_window_ms=10_000))
+    s.do("receipt", qty=5)
+    s.do("reserve", reservation_id="R", qty=1)
+    s.do("release", reservation_id="R")
+    s.do("receipt", qty=1, ts=T0 + 10_000)
+    assert outcome(s.do("reserve", reservation_id="R", qty=2, ts=T0 + 10_000)).repeat
+    s.do("receipt", qty=1, ts=T0 + 200_000)
+    assert "R" not in s.book.reservations
+    o = outcome(s.do("reserve", reservation_id="R", qty=2, ts=T0 + 200_001))
+    assert (o.status, o.repeat) == ("confirmed", False)
