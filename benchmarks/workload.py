@@ -38,13 +38,31 @@ import numpy as np
 import orjson
 
 DEFAULT_MIX: tuple[tuple[str, float], ...] = (
-    ("sale", 0.50), ("reserve", 0.14), ("release", 0.04), ("fulfil", 0.05), ("receipt", 0.08),
-    ("return", 0.03), ("adjust", 0.02), ("count", 0.03), ("transfer_out", 0.02),
-    ("inbound", 0.04), ("inbound_cancel", 0.005), ("set_safety_stock", 0.005),
+    ("sale", 0.50),
+    ("reserve", 0.14),
+    ("release", 0.04),
+    ("fulfil", 0.05),
+    ("receipt", 0.08),
+    ("return", 0.03),
+    ("adjust", 0.02),
+    ("count", 0.03),
+    ("transfer_out", 0.02),
+    ("inbound", 0.04),
+    ("inbound_cancel", 0.005),
+    ("set_safety_stock", 0.005),
 )
 TS_FORMATS = ("rfc3339", "epoch_ms", "mixed")
-BAD_KINDS = ("truncated", "not_object", "unknown_type", "missing_field", "wrong_type",
-             "qty_range", "bad_location", "ttl_range", "bad_ts")
+BAD_KINDS = (
+    "truncated",
+    "not_object",
+    "unknown_type",
+    "missing_field",
+    "wrong_type",
+    "qty_range",
+    "bad_location",
+    "ttl_range",
+    "bad_ts",
+)
 SEED_FRACTION, ZIPF_EXPONENT = 0.02, 1.1
 LATE_SHARE, MAX_LATE_MS, LOCAL_TS_SHARE, EPOCH_SHARE_MIXED = 0.02, 3000, 0.2, 0.4
 BOPIS_SHARE, STALE_SHARE, ABANDON_SHARE, LOW_STOCK = 0.10, 0.01, 0.03, 2
@@ -54,7 +72,6 @@ UTC_OFFSETS_MIN = ((-300, 0.5), (-360, 0.25), (-420, 0.1), (-480, 0.15))  # US, 
 CASE_PACKS = (6, 12, 12, 24, 24, 36, 48)
 _SHELF, _TILL, _ONLINE = 0, 1, 2  # what a shopper sees: on hand, unreserved, ATP
 _ID_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-_NOT_OBJECTS = (b"[1,2]", b'"sale"', b"42", b"null", b'[{"type":"sale"}]')
 _BATCH = 1 << 14
 
 
@@ -93,9 +110,11 @@ class Catalogue:
 
 def default_catalogue(params: WorkloadParams) -> Catalogue:
     """Numbered ids: S001.., DC01.., SKU-000001.."""
-    return Catalogue(tuple(f"S{i:03d}" for i in range(1, params.stores + 1)),
-                     tuple(f"DC{i:02d}" for i in range(1, params.dcs + 1)),
-                     tuple(f"SKU-{i:06d}" for i in range(1, params.skus + 1)))
+    return Catalogue(
+        tuple(f"S{i:03d}" for i in range(1, params.stores + 1)),
+        tuple(f"DC{i:02d}" for i in range(1, params.dcs + 1)),
+        tuple(f"SKU-{i:06d}" for i in range(1, params.skus + 1)),
+    )
 
 
 def seeding_lines(events: int) -> int:
@@ -103,8 +122,11 @@ def seeding_lines(events: int) -> int:
     return max(int(events * SEED_FRACTION), min(events // 10, 64))
 
 
-def _draws(gen: np.random.Generator, weights: np.ndarray, values: np.ndarray | None = None,
-           ) -> Callable[[], int]:
+def _draws(
+    gen: np.random.Generator,
+    weights: np.ndarray,
+    values: np.ndarray | None = None,
+) -> Callable[[], int]:
     """Endless weighted draws (of an index, or of ``values[index]``), made in numpy batches."""
     cum = np.cumsum(weights)
 
@@ -117,23 +139,28 @@ def _draws(gen: np.random.Generator, weights: np.ndarray, values: np.ndarray | N
     return batches().__next__
 
 
-class _Res:
-    """A reservation the generator believes active; ``held`` is what it still holds."""
+def _clock(gen: np.random.Generator, start_ms: int, events_per_s: float) -> Callable[[], int]:
+    """Endless event times: exponential gaps from ``start_ms``, 2 % of them late by < 3 s."""
 
-    __slots__ = ("alive", "expires", "held", "loc", "rid", "sku")
+    def batches() -> Iterator[int]:
+        base = float(start_ms)
+        while True:
+            times = base + np.cumsum(gen.exponential(1000.0 / events_per_s, _BATCH))
+            late = gen.integers(1, MAX_LATE_MS, _BATCH) * (gen.random(_BATCH) < LATE_SHARE)
+            base = times[-1]
+            yield from (times.astype(np.int64) - late).tolist()
 
-    def __init__(self, rid: str, loc: int, sku: int, held: int, expires: int) -> None:
-        self.rid, self.loc, self.sku, self.held, self.expires = rid, loc, sku, held, expires
+    return batches().__next__
+
+
+class _Hold:
+    """A reservation believed active (``qty`` still held) or an open supply (``qty`` expected)."""
+
+    __slots__ = ("alive", "expires", "ident", "loc", "qty", "sku")
+
+    def __init__(self, ident: str, loc: int, sku: int, qty: int, expires: int = 0) -> None:
+        self.ident, self.loc, self.sku, self.qty, self.expires = ident, loc, sku, qty, expires
         self.alive = True
-
-
-class _Supply:
-    """An open expected supply (PO or transfer) at ``loc``; ``idx`` is its slot in the list."""
-
-    __slots__ = ("idx", "loc", "po", "qty", "sid", "sku")
-
-    def __init__(self, sid: str, loc: int, sku: int, qty: int, po: bool) -> None:
-        self.sid, self.loc, self.sku, self.qty, self.po, self.idx = sid, loc, sku, qty, po, 0
 
 
 class _Stamp:
@@ -142,8 +169,9 @@ class _Stamp:
     def __init__(self, mode: str, rng: random.Random, offsets: list[int], n_stores: int) -> None:
         self.mode, self.rng, self.offsets, self.n_stores = mode, rng, offsets, n_stores
         self.cache: dict[int, dict[int, str]] = {o: {} for o in {0, *offsets}}
-        self.suffix = {o: f"{'-' if o < 0 else '+'}{abs(o) // 60:02d}:{abs(o) % 60:02d}"
-                       for o in self.cache}
+        self.suffix = {
+            o: f"{'-' if o < 0 else '+'}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o in self.cache
+        }
         self.suffix[0] = "Z"
 
     def ts(self, ms: int, loc: int) -> str | int:
@@ -166,8 +194,10 @@ class _Stamp:
             if len(cache) > 4096:
                 cache.clear()
             t = time.gmtime(sec)
-            text = cache[sec] = (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
-                                 f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}")
+            text = cache[sec] = (
+                f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+                f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+            )
         return text
 
 
@@ -177,9 +207,10 @@ class _Workload:
     def __init__(self, p: WorkloadParams, cat: Catalogue) -> None:
         self.p, rng = p, random.Random(p.seed)
         gen = np.random.default_rng(p.seed)
-        self.rng, self.tag = rng, f"{rng.getrandbits(16):04x}"
+        self.rng, self.gen, self.tag = rng, gen, f"{rng.getrandbits(16):04x}"
         self.locs, self.skus = (*cat.stores, *cat.dcs), cat.skus
         self.n_stores, self.n_skus = len(cat.stores), len(cat.skus)
+        self.dcs = range(self.n_stores, len(self.locs))
         store_w = gen.lognormal(0.0, 0.9, self.n_stores)
         sku_w = 1.0 / np.arange(1, self.n_skus + 1) ** ZIPF_EXPONENT  # by popularity rank
         rank_sku = gen.permutation(self.n_skus)
@@ -188,27 +219,30 @@ class _Workload:
         self.sku = _draws(gen, sku_w, rank_sku)
         self.type_draw = _draws(gen, np.array([w for _, w in p.mix], dtype=float))
         self.channel = _draws(gen, np.array([w for _, w in CHANNELS]))
-        # units a position sells per event: 0.7 units per event over all stores and skus
-        self.store_demand = (0.7 * store_w / store_w.sum()).tolist()
-        self.sku_demand = np.empty(self.n_skus)
-        self.sku_demand[rank_sku] = sku_w / sku_w.sum()
-        offsets = gen.choice([o for o, _ in UTC_OFFSETS_MIN], len(self.locs),
-                             p=[w for _, w in UTC_OFFSETS_MIN]).tolist()
+        # units a position moves per event: 0.7 units per event over the stores, and the DCs
+        dc_demand = [4 * 0.7 / len(cat.dcs)] * len(cat.dcs)  # DCs hold more weeks of cover
+        self.demand = [*(0.7 * store_w / store_w.sum()).tolist(), *dc_demand]
+        sku_demand = np.empty(self.n_skus)
+        sku_demand[rank_sku] = sku_w / sku_w.sum()
+        self.sku_demand = sku_demand.tolist()
+        offsets = gen.choice(
+            [o for o, _ in UTC_OFFSETS_MIN], len(self.locs), p=[w for _, w in UTC_OFFSETS_MIN]
+        ).tolist()
         self.stamp = _Stamp(p.ts_format, rng, offsets, self.n_stores)
         self.types = [t for t, _ in p.mix]
         self.builders: list[Callable[[int], dict[str, Any]]] = [
-            getattr(self, f"_{t}") for t in self.types]
+            getattr(self, f"_{t}") for t in self.types
+        ]
         self.stock: dict[int, list[int]] = {}  # loc * n_skus + sku -> [on_hand, reserved, safety]
-        self.res_store: deque[_Res] = deque()
-        self.res_dc: deque[_Res] = deque()
-        self.expiry: list[tuple[int, int, _Res]] = []
-        self.expired: deque[_Res] = deque(maxlen=64)
+        self.res_store: deque[_Hold] = deque()
+        self.res_dc: deque[_Hold] = deque()
+        self.expiry: list[tuple[int, int, _Hold]] = []
+        self.expired: deque[_Hold] = deque(maxlen=64)
         self.owed: deque[Callable[[int], dict[str, Any]]] = deque()
-        self.supplies: list[_Supply] = []
+        self.supplies: deque[_Hold] = deque()
         self.replen: deque[int] = deque()
         self.pending: set[int] = set()
         self.n_ev = self.n_res = self.n_sup = self.n_bad = 0
-        self.base = float(p.start_ms)
 
     # --- main loop ---------------------------------------------------------------------------
     def lines(self) -> Iterator[bytes]:
@@ -218,16 +252,18 @@ class _Workload:
         dups, bads = set(special[:k_dup]), set(special[k_dup:])
         recent: deque[bytes] = deque(maxlen=256)
         n_seed, draw, builders = seeding_lines(n), self.type_draw, self.builders
+        clock = _clock(self.gen, self.p.start_ms, self.p.events_per_s)
         reserve = self.types.index("reserve") if "reserve" in self.types else -1
         for i in range(n):
             if i in dups:
                 yield recent[-1 - int(rng.random() ** 2 * len(recent))]
                 continue
-            ms = self._tick(i)
+            ms = clock() if i else self.p.start_ms
             if i in bads:
                 yield self._bad_line(ms)
                 continue
-            self._expire(ms)
+            if self.expiry and self.expiry[0][0] <= ms:
+                self._expire(ms)
             if i < n_seed:
                 ev = self._seed(ms)
             elif (t := draw()) == reserve and self.owed and (self.res_store or self.res_dc):
@@ -237,13 +273,6 @@ class _Workload:
             line = dumps(ev)
             recent.append(line)
             yield line
-
-    def _tick(self, i: int) -> int:
-        if i == 0:
-            return self.p.start_ms
-        self.base += self.rng.expovariate(self.p.events_per_s / 1000.0)
-        late = self.rng.randrange(1, MAX_LATE_MS) if self.rng.random() < LATE_SHARE else 0
-        return int(self.base) - late
 
     def _expire(self, ms: int) -> None:
         heap = self.expiry
@@ -255,9 +284,14 @@ class _Workload:
     # --- helpers -----------------------------------------------------------------------------
     def _ev(self, typ: str, loc: int, sku: int, ms: int, **fields: Any) -> dict[str, Any]:
         self.n_ev += 1
-        return {"event_id": f"e{self.tag}-{self.n_ev:08d}", "type": typ,
-                "location_id": self.locs[loc], "sku": self.skus[sku],
-                "ts": self.stamp.ts(ms, loc), **fields}
+        return {
+            "event_id": f"e{self.tag}-{self.n_ev:08d}",
+            "type": typ,
+            "location_id": self.locs[loc],
+            "sku": self.skus[sku],
+            "ts": self.stamp.ts(ms, loc),
+            **fields,
+        }
 
     def _pos(self, loc: int, sku: int) -> list[int]:
         key = loc * self.n_skus + sku
@@ -271,29 +305,28 @@ class _Workload:
     def _loc(self, dc_share: float) -> int:
         return self._dc() if self.rng.random() < dc_share else self.store()
 
-    def _stocked(self, pick_loc: Callable[[], int], need: int, insist: float,
-                 view: int) -> tuple[int, int, list[int], int]:
+    def _stocked(
+        self, pick_loc: Callable[[], int], need: int, tries: int, view: int
+    ) -> tuple[int, int, list[int], int]:
         """A popular position where ``need`` shows in stock (a few tries, as shoppers do)."""
-        for _ in range(5):
+        for _ in range(tries):
             loc, sku = pick_loc(), self.sku()
             pos = self._pos(loc, sku)
             free = pos[0] if view == _SHELF else pos[0] - pos[1] - (pos[2] if view else 0)
-            if free >= need or self.rng.random() >= insist:
+            if free >= need or self.rng.random() < 0.05:
                 break
         return loc, sku, pos, free
 
     def _pack(self, loc: int, sku: int) -> int:
-        """A receipt or transfer quantity: case packs covering the store's demand, or a pallet."""
-        pack = self.rng.choice(CASE_PACKS)
-        if loc >= self.n_stores:
-            return pack * self.rng.randint(8, 50)
-        demand = self.store_demand[loc] * self.sku_demand[sku] * REPLEN_HORIZON
-        return pack * max(1, int(demand / pack + 0.5))
+        """A delivery: case packs that top the position up to its demand over REPLEN_HORIZON."""
+        pack, on_hand = self.rng.choice(CASE_PACKS), self._pos(loc, sku)[0]
+        missing = self.demand[loc] * self.sku_demand[sku] * REPLEN_HORIZON - on_hand
+        return pack * max(1, -int(-missing // pack))
 
-    def _watch(self, loc: int, sku: int, pos: list[int], sold: int) -> None:
-        """Queue a store position for replenishment when selling ``sold`` just made it low."""
-        key, left = loc * self.n_skus + sku, pos[0] - pos[1]
-        if loc < self.n_stores and left <= LOW_STOCK < left + sold and key not in self.pending:
+    def _watch(self, loc: int, sku: int, pos: list[int]) -> None:
+        """Queue a store position left low by a sale for replenishment."""
+        key = loc * self.n_skus + sku
+        if loc < self.n_stores and pos[0] - pos[1] <= LOW_STOCK and key not in self.pending:
             self.pending.add(key)
             self.replen.append(key)
 
@@ -303,12 +336,12 @@ class _Workload:
             return divmod(key, self.n_skus)
         return self._loc(dc_share), self.sku()
 
-    def _end(self, r: _Res) -> None:
-        self._pos(r.loc, r.sku)[1] -= r.held
-        r.held, r.alive = 0, False
+    def _end(self, r: _Hold) -> None:
+        self._pos(r.loc, r.sku)[1] -= r.qty
+        r.qty, r.alive = 0, False
 
-    def _take(self, dq: deque[_Res]) -> _Res | None:
-        """An active reservation, older ones likelier (dead entries are dropped lazily)."""
+    def _take(self, dq: deque[_Hold]) -> _Hold | None:
+        """A live reservation or supply, older ones likelier (dead ones are dropped lazily)."""
         while dq:
             r = dq[i := int(self.rng.random() ** 2 * min(len(dq), 32))]
             if r.alive:
@@ -316,7 +349,7 @@ class _Workload:
             del dq[i]
         return None
 
-    def _consumer(self) -> _Res | None:
+    def _consumer(self) -> _Hold | None:
         """What a release or fulfil names: an active reservation, now and then an expired one."""
         if self.expired and self.rng.random() < STALE_SHARE:
             return self.expired[self.rng.randrange(len(self.expired))]
@@ -328,16 +361,6 @@ class _Workload:
     def _eta(self, ms: int, min_days: int, max_days: int) -> str | int:
         half_hours = ms // 1_800_000 + self.rng.randint(min_days * 48, max_days * 48)
         return self.stamp.instant(half_hours * 1_800_000)
-
-    def _supply(self, add: _Supply | None = None, drop: _Supply | None = None) -> _Supply | None:
-        """Add or drop an open supply (swap-remove), or pick one at random."""
-        sup = self.supplies
-        if add is not None:
-            add.idx = len(sup)
-            sup.append(add)
-        elif drop is not None and (last := sup.pop()) is not drop:
-            sup[drop.idx], last.idx = last, drop.idx
-        return sup[self.rng.randrange(len(sup))] if sup and not (add or drop) else None
 
     # --- valid events, one builder per type --------------------------------------------------
     def _seed(self, ms: int) -> dict[str, Any]:
@@ -352,15 +375,15 @@ class _Workload:
         if self.rng.random() < BOPIS_SHARE and len(self.res_store) > 1 and not self.owed:
             r = self._take(self.res_store)
         if r is not None:  # BOPIS: the shopper collects the reservation at the till
-            self._pos(r.loc, r.sku)[0] -= r.held
-            ev = self._ev("sale", r.loc, r.sku, ms, qty=r.held, reservation_id=r.rid)
+            self._pos(r.loc, r.sku)[0] -= r.qty
+            ev = self._ev("sale", r.loc, r.sku, ms, qty=r.qty, reservation_id=r.ident)
             self._end(r)
             return ev
         x = self.rng.random()
         qty = 1 if x < 0.75 else 2 if x < 0.92 else self.rng.randint(3, 6)
-        loc, sku, pos, _ = self._stocked(self.store, qty, 0.95, _SHELF)
+        loc, sku, pos, _ = self._stocked(self.store, qty, 5, _SHELF)
         pos[0] -= qty
-        self._watch(loc, sku, pos, qty)
+        self._watch(loc, sku, pos)
         return self._ev("sale", loc, sku, ms, qty=qty)
 
     def _reserve(self, ms: int) -> dict[str, Any]:
@@ -369,7 +392,7 @@ class _Workload:
         qty = 1 if x < 0.7 else 2 if x < 0.93 else rng.randint(3, 4)
         at_store = channel == "pos" or rng.random() < 0.75
         view = _TILL if channel == "pos" else _ONLINE
-        loc, sku, pos, free = self._stocked(self.store if at_store else self._dc, qty, 0.9, view)
+        loc, sku, pos, free = self._stocked(self.store if at_store else self._dc, qty, 8, view)
         partial = rng.random() < 0.1
         held = qty if qty <= free else (free if partial and free >= 1 else 0)
         ttl = 900 if y < 0.8 else 300 if y < 0.9 else 3600
@@ -383,7 +406,7 @@ class _Workload:
         if partial or rng.random() < 0.2:
             ev["allow_partial"] = partial
         if held:
-            r = _Res(rid, loc, sku, held, ms + ttl * 1000)
+            r = _Hold(rid, loc, sku, held, ms + ttl * 1000)
             pos[1] += held
             heappush(self.expiry, (r.expires, self.n_res, r))
             if rng.random() >= ABANDON_SHARE:
@@ -396,35 +419,35 @@ class _Workload:
             return self._reserve(ms)
         if r.alive:
             self._end(r)
-        return self._ev("release", r.loc, r.sku, ms, reservation_id=r.rid)
+        return self._ev("release", r.loc, r.sku, ms, reservation_id=r.ident)
 
     def _fulfil(self, ms: int) -> dict[str, Any]:
         if (r := self._consumer()) is None:
             self.owed.append(self._fulfil)
             return self._reserve(ms)
-        ev = self._ev("fulfil", r.loc, r.sku, ms, reservation_id=r.rid)
+        ev = self._ev("fulfil", r.loc, r.sku, ms, reservation_id=r.ident)
         if not r.alive:
             return ev
-        if r.held >= 2 and self.rng.random() < 0.15:
-            qty = ev["qty"] = self.rng.randint(1, r.held - 1)
-        elif (qty := r.held) and self.rng.random() < 0.5:
+        qty = r.qty
+        if qty >= 2 and self.rng.random() < 0.15:  # part of the order is picked
+            qty = ev["qty"] = self.rng.randint(1, r.qty - 1)
+        elif self.rng.random() < 0.5:
             ev["qty"] = qty
         pos = self._pos(r.loc, r.sku)
         pos[0] -= qty
         pos[1] -= qty
-        r.held -= qty
-        r.alive = r.held > 0
-        self._watch(r.loc, r.sku, pos, qty)
+        r.qty -= qty
+        r.alive = r.qty > 0
+        self._watch(r.loc, r.sku, pos)
         return ev
 
     def _receipt(self, ms: int) -> dict[str, Any]:
         rng, extra = self.rng, {}
-        if rng.random() < 0.35 and (s := self._supply()) is not None:  # a PO or transfer arrives
+        if rng.random() < 0.35 and (s := self._take(self.supplies)) is not None:  # a PO arrives
             qty = s.qty if s.qty < 2 or rng.random() < 0.8 else rng.randint(1, s.qty - 1)
             s.qty -= qty
-            if s.qty == 0:
-                self._supply(drop=s)
-            loc, sku, extra["supply_id"] = s.loc, s.sku, s.sid
+            s.alive = s.qty > 0
+            loc, sku, extra["supply_id"] = s.loc, s.sku, s.ident
         else:
             loc, sku = self._replenish_target(0.35)
             qty = self._pack(loc, sku)
@@ -460,34 +483,45 @@ class _Workload:
         return self._ev("count", loc, sku, ms, qty=qty)
 
     def _transfer_out(self, ms: int) -> dict[str, Any]:
-        store, sku = self._replenish_target(0.0)
-        qty, stock = self._pack(store, sku), self.stock.get
-        dc = max(range(self.n_stores, len(self.locs)), default=self._dc(),  # the DC that has it
-                 key=lambda d: (stock(d * self.n_skus + sku) or (0,))[0])
+        for attempt in range(4):  # a replenishment a DC can ship, else a popular line it has
+            store, sku = self._replenish_target(0.0) if attempt == 0 else (self.store(), self.sku())
+            on_hand, dc = max((self._pos(d, sku)[0], d) for d in self.dcs)
+            if on_hand >= (qty := self._pack(store, sku)) or on_hand >= CASE_PACKS[-1]:
+                break
+        qty = min(qty, max(on_hand, CASE_PACKS[0]))
         self.n_sup += 1
         sid = f"TO-{self.tag}-{self.n_sup:07d}"
         self._pos(dc, sku)[0] -= qty
-        self._supply(add=_Supply(sid, store, sku, qty, po=False))
-        return self._ev("transfer_out", dc, sku, ms, qty=qty, to_location_id=self.locs[store],
-                        eta=self._eta(ms, 1, 3), supply_id=sid)
+        self.supplies.append(_Hold(sid, store, sku, qty))
+        return self._ev(
+            "transfer_out",
+            dc,
+            sku,
+            ms,
+            qty=qty,
+            to_location_id=self.locs[store],
+            eta=self._eta(ms, 1, 3),
+            supply_id=sid,
+        )
 
     def _inbound(self, ms: int) -> dict[str, Any]:
-        s = self._supply() if self.rng.random() < 0.05 else None
-        if s is not None and s.po:  # an ASN revises an open PO: same supply_id, new qty and eta
+        s = self._take(self.supplies) if self.rng.random() < 0.05 else None
+        if s is not None and s.ident[0] == "P":  # an ASN revises an open PO: same id, new qty
             s.qty = max(12, s.qty + 12 * self.rng.randint(-3, 3))
         else:
             loc, sku = self._loc(0.7), self.sku()
             self.n_sup += 1
-            s = _Supply(f"PO-{self.tag}-{self.n_sup:07d}", loc, sku, self._pack(loc, sku), True)
-            self._supply(add=s)
-        return self._ev("inbound", s.loc, s.sku, ms, qty=s.qty, eta=self._eta(ms, 2, 10),
-                        supply_id=s.sid)
+            s = _Hold(f"PO-{self.tag}-{self.n_sup:07d}", loc, sku, self._pack(loc, sku))
+            self.supplies.append(s)
+        return self._ev(
+            "inbound", s.loc, s.sku, ms, qty=s.qty, eta=self._eta(ms, 2, 10), supply_id=s.ident
+        )
 
     def _inbound_cancel(self, ms: int) -> dict[str, Any]:
-        if (s := self._supply()) is None:
+        if (s := self._take(self.supplies)) is None:
             return self._inbound(ms)
-        self._supply(drop=s)
-        return self._ev("inbound_cancel", s.loc, s.sku, ms, supply_id=s.sid)
+        s.alive = False
+        return self._ev("inbound_cancel", s.loc, s.sku, ms, supply_id=s.ident)
 
     def _set_safety_stock(self, ms: int) -> dict[str, Any]:
         loc, sku, qty = self.store(), self.sku(), self.rng.choice((0, 1, 1, 2, 2, 2, 3, 5))
@@ -499,13 +533,13 @@ class _Workload:
         """The next kind of ``BAD_KINDS``, built from an event the shadow state never applies."""
         rng, kind = self.rng, BAD_KINDS[self.n_bad % len(BAD_KINDS)]
         self.n_bad += 1
-        if kind == "not_object":
-            return rng.choice(_NOT_OBJECTS)
         typ = "reserve" if kind == "ttl_range" else rng.choice(("sale", "receipt"))
         ev = self._ev(typ, self.store(), self.sku(), ms, qty=rng.randint(1, 3))
-        if kind == "truncated":
-            text = orjson.dumps(ev)
-            return text[: rng.randint(1, len(text) - 1)]
+        text = orjson.dumps(ev)
+        if kind == "truncated":  # cut after the event id, so that no two are alike
+            return text[: rng.randint(len(text) // 3, len(text) - 1)]
+        if kind == "not_object":  # a batch, JSON encoded twice, or just numbers
+            return orjson.dumps(rng.choice(([ev], text.decode(), [self.n_bad, 2])))
         if kind == "unknown_type":
             ev["type"] = rng.choice(("restock", "Sale", "transfer_in", "SALE"))
         elif kind == "missing_field":
@@ -520,25 +554,19 @@ class _Workload:
             ev["reservation_id"] = f"r{self.tag}-x{self.n_bad:06d}"
             ev["ttl_s"] = rng.choice((0, 604_801, -60))
         else:
-            ev["ts"] = rng.choice(("2026-13-45T25:61:00Z", "yesterday", "2026-11-20 14:05:00",
-                                   "2026-11-20T14:05:00"))
+            ev["ts"] = rng.choice(
+                ("2026-13-45T25:61:00Z", "yesterday", "2026-11-20 14:05:00", "2026-11-20T14:05:00")
+            )
         return orjson.dumps(ev)
 
 
 def _check(p: WorkloadParams) -> None:
-    problems = [
-        "events must be >= 0 and stores, dcs, skus >= 1" * (
-            p.events < 0 or min(p.stores, p.dcs, p.skus) < 1),
-        "events_per_s must be positive" * (p.events_per_s <= 0),
-        "dup_rate and bad_rate must be in [0, 1)" * (
-            not (0 <= p.dup_rate < 1 and 0 <= p.bad_rate < 1)),
-        f"ts_format must be one of {TS_FORMATS}" * (p.ts_format not in TS_FORMATS),
-        "mix: known types, weights >= 0 with a positive sum" * (
-            any(t not in dict(DEFAULT_MIX) or w < 0 for t, w in p.mix)
-            or sum(w for _, w in p.mix) <= 0),
-    ]
-    if problems := [m for m in problems if m]:
-        raise ValueError("; ".join(problems))
+    if p.events < 0 or min(p.stores, p.dcs, p.skus) < 1 or p.events_per_s <= 0:
+        raise ValueError("need events >= 0, stores, dcs, skus >= 1 and events_per_s > 0")
+    if not (0 <= p.dup_rate < 1 and 0 <= p.bad_rate < 1) or p.ts_format not in TS_FORMATS:
+        raise ValueError(f"need dup_rate, bad_rate in [0, 1) and ts_format in {TS_FORMATS}")
+    if any(t not in dict(DEFAULT_MIX) or w < 0 for t, w in p.mix) or sum(dict(p.mix).values()) <= 0:
+        raise ValueError("mix: known event types, weights >= 0 with a positive sum")
 
 
 def generate(params: WorkloadParams, catalogue: Catalogue | None = None) -> Iterator[bytes]:
@@ -547,8 +575,7 @@ def generate(params: WorkloadParams, catalogue: Catalogue | None = None) -> Iter
     return _Workload(params, catalogue or default_catalogue(params)).lines()
 
 
-def write_log(path: str | Path, params: WorkloadParams,
-              catalogue: Catalogue | None = None) -> int:
+def write_log(path: str | Path, params: WorkloadParams, catalogue: Catalogue | None = None) -> int:
     """Write the log as JSONL (each line ends with a newline); returns the number of lines."""
     lines, count = generate(params, catalogue), 0
     with Path(path).open("wb") as out:
@@ -560,15 +587,32 @@ def write_log(path: str | Path, params: WorkloadParams,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmarks.workload --events N --out PATH [...]``."""
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.workload", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.workload",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--out", required=True, help="output JSONL path")
     defaults = WorkloadParams()
-    for name in ("events", "stores", "dcs", "skus", "seed", "start_ms", "events_per_s",
-                 "dup_rate", "bad_rate", "ts_format"):
+    for name in (
+        "events",
+        "stores",
+        "dcs",
+        "skus",
+        "seed",
+        "start_ms",
+        "events_per_s",
+        "dup_rate",
+        "bad_rate",
+        "ts_format",
+    ):
         value = getattr(defaults, name)
-        ap.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value,
-                        choices=TS_FORMATS if name == "ts_format" else None)
+        ap.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=type(value),
+            default=value,
+            choices=TS_FORMATS if name == "ts_format" else None,
+        )
     args = vars(ap.parse_args(argv))
     out = args.pop("out")
     started = time.perf_counter()
@@ -576,8 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = write_log(out, WorkloadParams(**args))
     except ValueError as exc:
         ap.error(str(exc))
-    print(f"wrote {count} lines to {out} in {time.perf_counter() - started:.2f} s",
-          file=sys.stderr)
+    print(f"wrote {count} lines to {out} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
     return 0
 
 

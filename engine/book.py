@@ -49,8 +49,18 @@ DEFAULT_CONFIG: Final = EngineConfig()
 class Book:
     """Positions of one location, with their dedup memory and reservations."""
 
-    __slots__ = ("config", "ended", "expiries", "gc_at", "initial_flags", "location_id",
-                 "positions", "reservations", "seen", "watermark")
+    __slots__ = (
+        "config",
+        "ended",
+        "expiries",
+        "gc_at",
+        "initial_flags",
+        "location_id",
+        "positions",
+        "reservations",
+        "seen",
+        "watermark",
+    )
 
     def __init__(self, location_id: str, config: EngineConfig = DEFAULT_CONFIG) -> None:
         self.location_id = location_id
@@ -106,12 +116,32 @@ class Book:
         self.gc_at = self.watermark
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.location_id, self.config, self.positions, self.seen, self.reservations,
-                self.ended, self.expiries, self.watermark, self.gc_at, self.initial_flags)
+        return (
+            self.location_id,
+            self.config,
+            self.positions,
+            self.seen,
+            self.reservations,
+            self.ended,
+            self.expiries,
+            self.watermark,
+            self.gc_at,
+            self.initial_flags,
+        )
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        (self.location_id, self.config, self.positions, self.seen, self.reservations,
-         self.ended, self.expiries, self.watermark, self.gc_at, self.initial_flags) = state
+        (
+            self.location_id,
+            self.config,
+            self.positions,
+            self.seen,
+            self.reservations,
+            self.ended,
+            self.expiries,
+            self.watermark,
+            self.gc_at,
+            self.initial_flags,
+        ) = state
 
 
 def _leading_older(entries: dict[str, int], horizon: int) -> list[str]:

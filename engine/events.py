@@ -122,16 +122,20 @@ Event = (
     | SetSafetyStock
 )
 _TOKENS: Final[dict[type, tuple[str, ...]]] = {
-    Receipt: ("supply_id",), Sale: ("reservation_id",), TransferOut: ("supply_id",),
-    Inbound: ("supply_id",), InboundCancel: ("supply_id",), Reserve: ("reservation_id",),
-    Release: ("reservation_id",), Fulfil: ("reservation_id",),
+    Receipt: ("supply_id",),
+    Sale: ("reservation_id",),
+    TransferOut: ("supply_id",),
+    Inbound: ("supply_id",),
+    InboundCancel: ("supply_id",),
+    Reserve: ("reservation_id",),
+    Release: ("reservation_id",),
+    Fulfil: ("reservation_id",),
 }
-_CODES: Final[dict[type, tuple[str, ...]]] = {TransferOut: ("to_location_id",),
-                                              Reserve: ("channel",)}
-EVENT_TYPES: Final = tuple(
-    cls.__struct_config__.tag  # type: ignore[attr-defined]
-    for cls in Event.__args__  # type: ignore[attr-defined]
-)
+_CODES: Final[dict[type, tuple[str, ...]]] = {
+    TransferOut: ("to_location_id",),
+    Reserve: ("channel",),
+}
+EVENT_TYPES: Final = tuple(cls.__struct_config__.tag for cls in Event.__args__)
 
 _decoder = msgspec.json.Decoder(Event)
 _encoder = msgspec.json.Encoder()
@@ -142,8 +146,12 @@ _CLASSIFY: Final = (
     (re.compile(r"^Invalid value '.*' - at `\$\.type`"), "unknown_type"),
     (re.compile(r"^Expected `str`.* - at `\$\.type`"), "unknown_type"),
     (re.compile(r"^Object missing required field"), "missing_field"),
-    (re.compile(r"^Expected `str` of length .* - at `\$\.(location_id|sku|to_location_id|channel)`"),
-     "bad_identifier"),
+    (
+        re.compile(
+            r"^Expected `str` of length .* - at `\$\.(location_id|sku|to_location_id|channel)`"
+        ),
+        "bad_identifier",
+    ),
     (re.compile(r"^Expected `str` of length"), "bad_token"),
     (re.compile(r"^Expected `int` [<>]="), "out_of_range"),
     (re.compile(r"^Invalid RFC3339"), "bad_timestamp"),
@@ -182,13 +190,14 @@ def _valid_token(value: str) -> bool:
     return value.isascii() and value.isprintable()
 
 
-def _instant(value: int | datetime) -> int | None:
+def _instant(value: Any) -> int | None:
+    ms: int
     if value.__class__ is int:
-        ms: int = value  # type: ignore[assignment]
-    elif value.microsecond % 1000:  # type: ignore[union-attr]
-        ms = datetime_to_ms(value)  # type: ignore[arg-type]
+        ms = value
+    elif value.microsecond % 1000:
+        ms = datetime_to_ms(value)
     else:  # whole milliseconds: the float is exact enough, and 3x faster than timedelta maths
-        ms = round(value.timestamp() * 1000)  # type: ignore[union-attr]
+        ms = round(value.timestamp() * 1000)
     return ms if MIN_MS <= ms <= MAX_MS else None
 
 
@@ -197,12 +206,14 @@ def _bad_syntax(event: Any) -> Rejected | None:
         return Rejected("bad_token", "event_id must be printable ASCII - at `$.event_id`")
     for name in ("location_id", "sku"):
         if not _valid_code(getattr(event, name)):
-            return Rejected("bad_identifier",
-                            f"{name} must be 1-64 of A-Z a-z 0-9 _ . - - at `$.{name}`")
+            return Rejected(
+                "bad_identifier", f"{name} must be 1-64 of A-Z a-z 0-9 _ . - - at `$.{name}`"
+            )
     for name in _CODES.get(event.__class__, ()):
         if not _valid_code(getattr(event, name)):
-            return Rejected("bad_identifier",
-                            f"{name} must be 1-64 of A-Z a-z 0-9 _ . - - at `$.{name}`")
+            return Rejected(
+                "bad_identifier", f"{name} must be 1-64 of A-Z a-z 0-9 _ . - - at `$.{name}`"
+            )
     return None
 
 
@@ -217,19 +228,22 @@ def parse(raw: bytes | str) -> Event | Rejected:
         exactly what is wrong. Never raises on bad input.
     """
     try:
-        event = _decoder.decode(raw)
+        event: Any = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         message = str(exc)
         return Rejected(_classify(message), message)
     except msgspec.DecodeError as exc:
         return Rejected("bad_json", f"not valid JSON: {exc}")
     cls = event.__class__
-    if not (
-        event.location_id in _known_codes
-        and event.sku in _known_codes
-        and event.event_id.isascii()
-        and event.event_id.isprintable()
-    ) or cls in _CODES:
+    if (
+        not (
+            event.location_id in _known_codes
+            and event.sku in _known_codes
+            and event.event_id.isascii()
+            and event.event_id.isprintable()
+        )
+        or cls in _CODES
+    ):
         bad = _bad_syntax(event)
         if bad is not None:
             return bad
@@ -244,18 +258,19 @@ def parse(raw: bytes | str) -> Event | Rejected:
         return Rejected("bad_timestamp", "ts is before 1970 or after 9999 - at `$.ts`")
     event.ts = ms
     if cls is Adjust:
-        if event.delta == 0:  # type: ignore[union-attr]
+        if event.delta == 0:
             return Rejected("out_of_range", "delta must not be 0 - at `$.delta`")
     elif cls is Inbound or cls is TransferOut:
-        eta = _instant(event.eta)  # type: ignore[union-attr]
+        eta = _instant(event.eta)
         if eta is None:
             return Rejected("bad_timestamp", "eta is before 1970 or after 9999 - at `$.eta`")
-        event.eta = eta  # type: ignore[union-attr]
-        if cls is TransferOut and event.to_location_id == event.location_id:  # type: ignore[union-attr]
+        event.eta = eta
+        if cls is TransferOut and event.to_location_id == event.location_id:
             return Rejected(
                 "bad_transfer", "to_location_id is the sending location - at `$.to_location_id`"
             )
-    return event
+    parsed: Event = event
+    return parsed
 
 
 def encode(event: Event) -> bytes:

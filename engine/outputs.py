@@ -14,7 +14,8 @@ class Rejected(msgspec.Struct, frozen=True, gc=False):
     """An event that changed nothing and goes to the dead letters.
 
     Attributes:
-        code: stable machine-readable cause (``bad_json``, ``missing_field``, ``unknown_reservation``...).
+        code: stable machine-readable cause (``bad_json``, ``missing_field``,
+            ``unknown_reservation``...).
         message: what exactly is wrong, with the JSON path where there is one.
     """
 

@@ -30,11 +30,20 @@ class Reservation:
     ``first_qty`` what its first outcome granted.
     """
 
-    __slots__ = ("ended_at", "expires_at", "first_qty", "first_status", "qty", "reservation_id",
-                 "sku", "status")
+    __slots__ = (
+        "ended_at",
+        "expires_at",
+        "first_qty",
+        "first_status",
+        "qty",
+        "reservation_id",
+        "sku",
+        "status",
+    )
 
-    def __init__(self, reservation_id: str, sku: str, status: str, qty: int,
-                 expires_at: int) -> None:
+    def __init__(
+        self, reservation_id: str, sku: str, status: str, qty: int, expires_at: int
+    ) -> None:
         self.reservation_id = reservation_id
         self.sku = sku
         self.status = status
@@ -46,15 +55,31 @@ class Reservation:
 
     @property
     def active(self) -> bool:
-        return self.status == "confirmed" or self.status == "partial"
+        return self.status in {"confirmed", "partial"}
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.reservation_id, self.sku, self.status, self.qty, self.expires_at,
-                self.first_status, self.first_qty, self.ended_at)
+        return (
+            self.reservation_id,
+            self.sku,
+            self.status,
+            self.qty,
+            self.expires_at,
+            self.first_status,
+            self.first_qty,
+            self.ended_at,
+        )
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        (self.reservation_id, self.sku, self.status, self.qty, self.expires_at,
-         self.first_status, self.first_qty, self.ended_at) = state
+        (
+            self.reservation_id,
+            self.sku,
+            self.status,
+            self.qty,
+            self.expires_at,
+            self.first_status,
+            self.first_qty,
+            self.ended_at,
+        ) = state
 
 
 class Position:
@@ -69,8 +94,19 @@ class Position:
         flags: which alert conditions held after the last change (``engine.alerts``).
     """
 
-    __slots__ = ("as_of", "flags", "holds", "inbound", "location_id", "next_expiry", "on_hand",
-                 "reserved", "safety_stock", "sku", "unsellable")
+    __slots__ = (
+        "as_of",
+        "flags",
+        "holds",
+        "inbound",
+        "location_id",
+        "next_expiry",
+        "on_hand",
+        "reserved",
+        "safety_stock",
+        "sku",
+        "unsellable",
+    )
 
     def __init__(self, location_id: str, sku: str, flags: int) -> None:
         self.location_id = location_id
@@ -130,11 +166,31 @@ class Position:
         }
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.location_id, self.sku, self.on_hand, self.reserved, self.safety_stock,
-                self.unsellable, self.as_of, self.inbound, self.holds, self.next_expiry,
-                self.flags)
+        return (
+            self.location_id,
+            self.sku,
+            self.on_hand,
+            self.reserved,
+            self.safety_stock,
+            self.unsellable,
+            self.as_of,
+            self.inbound,
+            self.holds,
+            self.next_expiry,
+            self.flags,
+        )
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        (self.location_id, self.sku, self.on_hand, self.reserved, self.safety_stock,
-         self.unsellable, self.as_of, self.inbound, self.holds, self.next_expiry,
-         self.flags) = state
+        (
+            self.location_id,
+            self.sku,
+            self.on_hand,
+            self.reserved,
+            self.safety_stock,
+            self.unsellable,
+            self.as_of,
+            self.inbound,
+            self.holds,
+            self.next_expiry,
+            self.flags,
+        ) = state

@@ -82,8 +82,7 @@ class Replay:
                     on_dead_letter(dead_letter(outputs[0], raw, f"{source}:{number}"))
                 continue
             applied += 1
-            if event.ts > max_ts:
-                max_ts = event.ts
+            max_ts = max(max_ts, event.ts)
             if len(outputs) > 1:
                 for output in outputs:
                     if output.__class__ is SupplyExpected:
@@ -115,11 +114,12 @@ class Replay:
 
     def reservations(self) -> Iterator[dict[str, Any]]:
         """``reservation_id, status, qty`` of every remembered reservation, sorted by id."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         for book in self.books.values():
             for found in book.reservations.values():
                 status = LISTED_STATUS.get(found.status, found.status)
-                rows.append({"reservation_id": found.reservation_id, "status": status,
-                             "qty": found.qty})
+                rows.append(
+                    {"reservation_id": found.reservation_id, "status": status, "qty": found.qty}
+                )
         rows.sort(key=lambda row: row["reservation_id"])
         return iter(rows)

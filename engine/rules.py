@@ -106,20 +106,25 @@ def _check_held(book: Book, event: Any) -> Rejected | None:
     """A ``release`` or ``fulfil`` must name an active reservation of this position."""
     found = book.reservation(event.reservation_id)
     if found is None:
-        return Rejected("unknown_reservation",
-                        f"no reservation {event.reservation_id!r} at {book.location_id}")
+        return Rejected(
+            "unknown_reservation", f"no reservation {event.reservation_id!r} at {book.location_id}"
+        )
     if found.sku != event.sku:
-        return Rejected("reservation_elsewhere",
-                        f"reservation {event.reservation_id!r} is held for sku {found.sku!r}")
+        return Rejected(
+            "reservation_elsewhere",
+            f"reservation {event.reservation_id!r} is held for sku {found.sku!r}",
+        )
     if not found.active:
-        return Rejected("reservation_ended",
-                        f"reservation {event.reservation_id!r} is already {found.status}")
+        return Rejected(
+            "reservation_ended", f"reservation {event.reservation_id!r} is already {found.status}"
+        )
     if found.expires_at <= event.ts:
         return Rejected("reservation_ended", f"reservation {event.reservation_id!r} has expired")
     if event.__class__ is ev.Fulfil and event.qty is not None and event.qty > found.qty:
-        return Rejected("fulfil_exceeds_held",
-                        f"fulfil of {event.qty} but reservation {event.reservation_id!r} "
-                        f"holds {found.qty}")
+        return Rejected(
+            "fulfil_exceeds_held",
+            f"fulfil of {event.qty} but reservation {event.reservation_id!r} holds {found.qty}",
+        )
     return None
 
 
@@ -168,8 +173,17 @@ def _count(book: Book, position: Position, event: Any, outputs: list[Any]) -> No
 
 def _transfer_out(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
     position.on_hand -= event.qty
-    outputs.append(SupplyExpected(event.to_location_id, event.sku, event.supply_id, event.qty,
-                                  event.eta, event.event_id, event.ts))
+    outputs.append(
+        SupplyExpected(
+            event.to_location_id,
+            event.sku,
+            event.supply_id,
+            event.qty,
+            event.eta,
+            event.event_id,
+            event.ts,
+        )
+    )
 
 
 def _inbound(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
@@ -179,8 +193,11 @@ def _inbound(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
 
 
 def _inbound_cancel(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    if position.inbound and position.inbound.pop(event.supply_id, None) is not None \
-            and not position.inbound:
+    if (
+        position.inbound
+        and position.inbound.pop(event.supply_id, None) is not None
+        and not position.inbound
+    ):
         position.inbound = None
 
 
@@ -192,9 +209,22 @@ def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
     rid = event.reservation_id
     found = book.reservation(rid)
     if found is not None:  # a promise made once: answer with what it is, change nothing
-        outputs.append(ReservationChanged(
-            rid, book.location_id, found.sku, found.status, found.qty, found.expires_at,
-            event.ts, event.event_id, None, True, found.first_status, found.first_qty))
+        outputs.append(
+            ReservationChanged(
+                rid,
+                book.location_id,
+                found.sku,
+                found.status,
+                found.qty,
+                found.expires_at,
+                event.ts,
+                event.event_id,
+                None,
+                True,
+                found.first_status,
+                found.first_qty,
+            )
+        )
         return
     room = position.on_hand - position.reserved
     if event.channel != "pos":
@@ -209,9 +239,19 @@ def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
         rejected.ended_at = event.ts
         book.reservations[rid] = rejected
         book.ended[rid] = event.ts
-        outputs.append(ReservationChanged(rid, book.location_id, event.sku, "rejected", 0,
-                                          expires_at, event.ts, event.event_id,
-                                          "insufficient_stock"))
+        outputs.append(
+            ReservationChanged(
+                rid,
+                book.location_id,
+                event.sku,
+                "rejected",
+                0,
+                expires_at,
+                event.ts,
+                event.event_id,
+                "insufficient_stock",
+            )
+        )
         return
     made = Reservation(rid, event.sku, status, qty, expires_at)
     book.reservations[rid] = made
@@ -221,8 +261,11 @@ def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
     position.reserved += qty
     position.next_expiry = min(expires_at, position.next_expiry)
     heapq.heappush(book.expiries, (expires_at, rid))
-    outputs.append(ReservationChanged(rid, book.location_id, event.sku, status, qty, expires_at,
-                                      event.ts, event.event_id))
+    outputs.append(
+        ReservationChanged(
+            rid, book.location_id, event.sku, status, qty, expires_at, event.ts, event.event_id
+        )
+    )
 
 
 def _release(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
@@ -256,21 +299,38 @@ _EFFECTS: dict[type, Callable[[Book, Position, Any, list[Any]], None]] = {
 # -- shared steps ----------------------------------------------------------------------------
 
 
-def _consume(book: Book, position: Position, found: Reservation, qty: int, event: Any,
-             outputs: list[Any]) -> None:
+def _consume(
+    book: Book, position: Position, found: Reservation, qty: int, event: Any, outputs: list[Any]
+) -> None:
     """A sale or fulfil takes ``qty`` of what the reservation holds."""
     if qty >= found.qty:
         _end(book, position, found, "fulfilled", event.ts, event.event_id, outputs)
         return
     found.qty -= qty
     position.reserved -= qty
-    outputs.append(ReservationChanged(found.reservation_id, book.location_id, found.sku,
-                                      found.status, found.qty, found.expires_at, event.ts,
-                                      event.event_id))
+    outputs.append(
+        ReservationChanged(
+            found.reservation_id,
+            book.location_id,
+            found.sku,
+            found.status,
+            found.qty,
+            found.expires_at,
+            event.ts,
+            event.event_id,
+        )
+    )
 
 
-def _end(book: Book, position: Position, found: Reservation, status: str, ts: int,
-         event_id: str | None, outputs: list[Any]) -> None:
+def _end(
+    book: Book,
+    position: Position,
+    found: Reservation,
+    status: str,
+    ts: int,
+    event_id: str | None,
+    outputs: list[Any],
+) -> None:
     """An active reservation ends: it gives back all it holds."""
     position.reserved -= found.qty
     found.qty = 0
@@ -283,9 +343,19 @@ def _end(book: Book, position: Position, found: Reservation, status: str, ts: in
         position.holds = None
         position.next_expiry = NO_EXPIRY
     elif found.expires_at == position.next_expiry:
-        position.next_expiry = min(r.expires_at for r in holds.values())  # type: ignore[union-attr]
-    outputs.append(ReservationChanged(found.reservation_id, book.location_id, found.sku, status,
-                                      0, found.expires_at, ts, event_id))
+        position.next_expiry = min(r.expires_at for r in holds.values())
+    outputs.append(
+        ReservationChanged(
+            found.reservation_id,
+            book.location_id,
+            found.sku,
+            status,
+            0,
+            found.expires_at,
+            ts,
+            event_id,
+        )
+    )
 
 
 def _expire_due(book: Book, position: Position, ts: int, outputs: list[Any]) -> None:
@@ -318,8 +388,16 @@ def _settle(book: Book, position: Position, before: int, ts: int, outputs: list[
 
 def _alert(position: Position, before: int, after: int, ts: int, outputs: list[Any]) -> None:
     available = position.on_hand - position.reserved - position.safety_stock
-    for kind in fired(before, after):
-        outputs.append(Alert(kind, position.location_id, position.sku, ts, position.on_hand,
-                             position.reserved, position.safety_stock, available,
-                             max(0, available), max(0, position.reserved - position.on_hand),
-                             position.inbound_qty))
+    figures = (
+        position.on_hand,
+        position.reserved,
+        position.safety_stock,
+        available,
+        max(0, available),
+        max(0, position.reserved - position.on_hand),
+        position.inbound_qty,
+    )
+    outputs.extend(
+        Alert(kind, position.location_id, position.sku, ts, *figures)
+        for kind in fired(before, after)
+    )

@@ -31,13 +31,21 @@ def add_parser(commands: Any) -> None:
         "as of --as-of, and print one JSON line per position, sorted by location_id then sku.",
     )
     parser.add_argument("events", help="the JSONL event log ('-' for standard input)")
-    parser.add_argument("--as-of", metavar="TS",
-                        help="expire reservations as of this instant (default: the largest ts "
-                        "applied)")
-    parser.add_argument("--reservations", metavar="FILE",
-                        help="write one line per reservation: reservation_id, status, qty")
-    parser.add_argument("--dead-letter", metavar="FILE",
-                        help="write invalid lines here (reason, raw, source); default: count them")
+    parser.add_argument(
+        "--as-of",
+        metavar="TS",
+        help="expire reservations as of this instant (default: the largest ts applied)",
+    )
+    parser.add_argument(
+        "--reservations",
+        metavar="FILE",
+        help="write one line per reservation: reservation_id, status, qty",
+    )
+    parser.add_argument(
+        "--dead-letter",
+        metavar="FILE",
+        help="write invalid lines here (reason, raw, source); default: count them",
+    )
     parser.set_defaults(run=run)
 
 

@@ -31,5 +31,8 @@ class Settings(BaseSettings):
 
     def engine(self) -> EngineConfig:
         """The rules' settings."""
-        return EngineConfig(dedup_window_ms=self.dedup_window_s * 1000, low_stock=self.low_stock,
-                            reorder_point=self.reorder_point)
+        return EngineConfig(
+            dedup_window_ms=self.dedup_window_s * 1000,
+            low_stock=self.low_stock,
+            reorder_point=self.reorder_point,
+        )

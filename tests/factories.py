@@ -16,11 +16,23 @@ T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z
 _ids = itertools.count(1)
 
 
-def line(type_: str, location_id: str = "S1", sku: str = "A", ts: int | str = T0,
-         event_id: str | None = None, **fields: Any) -> bytes:
+def line(
+    type_: str,
+    location_id: str = "S1",
+    sku: str = "A",
+    ts: int | str = T0,
+    event_id: str | None = None,
+    **fields: Any,
+) -> bytes:
     """One event's JSON text, with a fresh event_id unless one is given."""
-    body = {"event_id": event_id or f"e{next(_ids)}", "type": type_, "location_id": location_id,
-            "sku": sku, "ts": ts, **fields}
+    body = {
+        "event_id": event_id or f"e{next(_ids)}",
+        "type": type_,
+        "location_id": location_id,
+        "sku": sku,
+        "ts": ts,
+        **fields,
+    }
     return orjson.dumps(body)
 
 

@@ -30,8 +30,10 @@ def reserved_never_exceeds_rule(before: dict[str, int], outputs: list[Any]) -> b
     if before["channel"] != "pos":
         room -= before["safety_stock"]
     for out in outputs:
-        if isinstance(out, ReservationChanged) and not out.repeat and out.status in (
-            "confirmed", "partial"
+        if (
+            isinstance(out, ReservationChanged)
+            and not out.repeat
+            and out.status in ("confirmed", "partial")
         ):
             if out.qty > max(room, 0) or out.qty > before["qty"]:
                 return False

@@ -74,8 +74,8 @@ class NaiveModel:
     def _expire(self, loc: str, sku: str | None, at: int) -> None:
         due = sorted(
             (r.expires_at, rid)
-            for (l, rid), r in self.reservations.items()
-            if l == loc and r.active and r.expires_at <= at and (sku is None or r.sku == sku)
+            for (where, rid), r in self.reservations.items()
+            if where == loc and r.active and r.expires_at <= at and (sku is None or r.sku == sku)
         )
         for expires_at, rid in due:
             self._end(loc, rid, "expired", expires_at)
@@ -165,11 +165,13 @@ class NaiveModel:
             status, qty = "partial", room
         else:
             self.reservations[(loc, e.reservation_id)] = NaiveReservation(
-                loc, sku, "rejected", 0, expires_at, "rejected", 0, e.ts)
+                loc, sku, "rejected", 0, expires_at, "rejected", 0, e.ts
+            )
             self.outcomes.append((e.reservation_id, "rejected", 0))
             return
         self.reservations[(loc, e.reservation_id)] = NaiveReservation(
-            loc, sku, status, qty, expires_at, status, qty)
+            loc, sku, status, qty, expires_at, status, qty
+        )
         p.reserved += qty
         self.outcomes.append((e.reservation_id, status, qty))
 
@@ -182,13 +184,20 @@ class NaiveModel:
     # -- views ----------------------------------------------------------------------------
     def figures(self) -> dict[tuple[str, str], tuple[Any, ...]]:
         return {
-            key: (p.on_hand, p.reserved, p.safety_stock, p.unsellable, p.as_of,
-                  tuple(sorted(p.inbound.items())))
+            key: (
+                p.on_hand,
+                p.reserved,
+                p.safety_stock,
+                p.unsellable,
+                p.as_of,
+                tuple(sorted(p.inbound.items())),
+            )
             for key, p in self.positions.items()
         }
 
     def statuses(self) -> dict[tuple[str, str], tuple[str, int]]:
         return {
-            key: (r.status, r.qty) for key, r in self.reservations.items()
+            key: (r.status, r.qty)
+            for key, r in self.reservations.items()
             if self._remembered(*key) is not None
         }

@@ -27,17 +27,22 @@ def _fields(kind: str) -> st.SearchStrategy[dict[str, Any]]:
         "adjust": st.fixed_dictionaries({"delta": st.integers(-5, 5).filter(bool)}),
         "count": st.fixed_dictionaries({"qty": st.integers(0, 15)}),
         "transfer_out": st.fixed_dictionaries(
-            {"qty": qty, "to_location_id": st.sampled_from(LOCATIONS), "eta": eta,
-             "supply_id": sid}),
+            {"qty": qty, "to_location_id": st.sampled_from(LOCATIONS), "eta": eta, "supply_id": sid}
+        ),
         "inbound": st.fixed_dictionaries({"qty": qty, "eta": eta, "supply_id": sid}),
         "inbound_cancel": st.fixed_dictionaries({"supply_id": sid}),
         "reserve": st.fixed_dictionaries(
             {"reservation_id": rid, "qty": st.integers(1, 6)},
-            optional={"ttl_s": st.integers(1, 300), "allow_partial": st.booleans(),
-                      "channel": st.sampled_from(["web", "pos", "app"])}),
+            optional={
+                "ttl_s": st.integers(1, 300),
+                "allow_partial": st.booleans(),
+                "channel": st.sampled_from(["web", "pos", "app"]),
+            },
+        ),
         "release": st.fixed_dictionaries({"reservation_id": rid}),
-        "fulfil": st.fixed_dictionaries({"reservation_id": rid},
-                                        optional={"qty": st.integers(1, 4)}),
+        "fulfil": st.fixed_dictionaries(
+            {"reservation_id": rid}, optional={"qty": st.integers(1, 4)}
+        ),
         "set_safety_stock": st.fixed_dictionaries({"qty": st.integers(0, 4)}),
     }[kind]
 
@@ -57,9 +62,24 @@ def event_logs(draw: st.DrawFn, max_events: int = 60) -> list[bytes]:
             lines.append(draw(st.sampled_from([b"{", b"[]", b'{"type":"sale"}', b"null"])))
             continue
         ts += draw(st.sampled_from([0, 1000, 30_000, 120_000, -5_000]))
-        kind = draw(st.sampled_from([
-            "receipt", "sale", "return", "adjust", "count", "transfer_out", "inbound",
-            "inbound_cancel", "reserve", "release", "fulfil", "set_safety_stock"]))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "receipt",
+                    "sale",
+                    "return",
+                    "adjust",
+                    "count",
+                    "transfer_out",
+                    "inbound",
+                    "inbound_cancel",
+                    "reserve",
+                    "release",
+                    "fulfil",
+                    "set_safety_stock",
+                ]
+            )
+        )
         body = {
             # a small event-id space makes re-used ids (with other content) happen too
             "event_id": f"e{draw(st.integers(0, 4 * max_events))}",

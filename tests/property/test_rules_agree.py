@@ -15,14 +15,19 @@ from tests.property.naive import WEEK_MS, NaiveModel
 from tests.property.strategies import event_logs
 
 windows = st.sampled_from([WEEK_MS, 60_000, 200_000])
-common = settings(max_examples=300, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow])
+common = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def engine_figures(replay: Replay) -> dict:
     return {
-        (p.location_id, p.sku): (p.on_hand, p.reserved, p.safety_stock, p.unsellable, p.as_of,
-                                 tuple(sorted((p.inbound or {}).items())))
+        (p.location_id, p.sku): (
+            p.on_hand,
+            p.reserved,
+            p.safety_stock,
+            p.unsellable,
+            p.as_of,
+            tuple(sorted((p.inbound or {}).items())),
+        )
         for p in replay.positions()
     }
 
@@ -74,8 +79,11 @@ def test_replay_is_deterministic(lines):
         replay.feed(lines)
         replay.finish()
         outputs.append(
-            (orjson.dumps([p.record() for p in replay.positions()]),
-             orjson.dumps(list(replay.reservations()))))
+            (
+                orjson.dumps([p.record() for p in replay.positions()]),
+                orjson.dumps(list(replay.reservations())),
+            )
+        )
     assert outputs[0] == outputs[1]
 
 
@@ -110,9 +118,13 @@ def test_no_reservation_takes_more_than_the_rule_allowed(lines):
 
             if position.next_expiry <= event.ts:
                 _expire_due(book, position, event.ts, [])
-            before = {"on_hand": position.on_hand, "reserved": position.reserved,
-                      "safety_stock": position.safety_stock, "channel": event.channel,
-                      "qty": event.qty}
+            before = {
+                "on_hand": position.on_hand,
+                "reserved": position.reserved,
+                "safety_stock": position.safety_stock,
+                "channel": event.channel,
+                "qty": event.qty,
+            }
             _, outputs = apply(book, event)
             assert reserved_never_exceeds_rule(before, outputs)
             if before["reserved"] <= before["on_hand"]:

@@ -50,8 +50,13 @@ def test_alert_carries_the_figures():
     s.do("receipt", qty=3)
     s.do("reserve", reservation_id="R", qty=3)
     alert = next(o for o in s.do("sale", qty=2) if isinstance(o, Alert))
-    assert (alert.kind, alert.on_hand, alert.reserved, alert.oversold, alert.atp) == \
-        ("oversold", 1, 3, 2, 0)
+    assert (alert.kind, alert.on_hand, alert.reserved, alert.oversold, alert.atp) == (
+        "oversold",
+        1,
+        3,
+        2,
+        0,
+    )
 
 
 def test_thresholds_are_configurable():

@@ -27,8 +27,11 @@ def rejected(raw: bytes) -> Rejected:
         ("return", {"qty": 1, "sellable": False}, ev.Return),
         ("adjust", {"delta": -3}, ev.Adjust),
         ("count", {"qty": 0}, ev.CycleCount),
-        ("transfer_out", {"qty": 2, "to_location_id": "S2", "eta": T0 + 1, "supply_id": "T-1"},
-         ev.TransferOut),
+        (
+            "transfer_out",
+            {"qty": 2, "to_location_id": "S2", "eta": T0 + 1, "supply_id": "T-1"},
+            ev.TransferOut,
+        ),
         ("inbound", {"qty": 2, "eta": "2026-12-01T00:00:00Z", "supply_id": "PO-9"}, ev.Inbound),
         ("inbound_cancel", {"supply_id": "PO-9"}, ev.InboundCancel),
         ("reserve", {"reservation_id": "R-1", "qty": 1}, ev.Reserve),
@@ -49,8 +52,19 @@ def test_every_event_type_parses(type_, fields, cls):
 
 def test_every_contract_type_is_known():
     assert set(ev.EVENT_TYPES) == {
-        "receipt", "sale", "return", "adjust", "count", "transfer_out", "inbound",
-        "inbound_cancel", "reserve", "release", "fulfil", "set_safety_stock"}
+        "receipt",
+        "sale",
+        "return",
+        "adjust",
+        "count",
+        "transfer_out",
+        "inbound",
+        "inbound_cancel",
+        "reserve",
+        "release",
+        "fulfil",
+        "set_safety_stock",
+    }
 
 
 def test_reserve_defaults():
@@ -91,8 +105,10 @@ def test_unknown_fields_are_ignored():
         (b'"sale"', "not_an_object"),
         (b'{"event_id": "e1", "location_id": "S1", "sku": "A", "ts": 1}', "missing_field"),
         (line("teleport", qty=1), "unknown_type"),
-        (orjson.dumps({"event_id": "e", "type": 7, "location_id": "S", "sku": "A", "ts": 1}),
-         "unknown_type"),
+        (
+            orjson.dumps({"event_id": "e", "type": 7, "location_id": "S", "sku": "A", "ts": 1}),
+            "unknown_type",
+        ),
     ],
 )
 def test_unreadable_events_are_rejected_with_a_code(raw, code):
@@ -168,8 +184,9 @@ def test_quantities_out_of_range(type_, fields, path):
 def test_quantity_limits_are_inclusive():
     assert isinstance(ev.parse(line("sale", qty=1_000_000)), ev.Sale)
     assert isinstance(ev.parse(line("adjust", delta=-1_000_000)), ev.Adjust)
-    assert isinstance(ev.parse(line("reserve", reservation_id="R", qty=1, ttl_s=604_800)),
-                      ev.Reserve)
+    assert isinstance(
+        ev.parse(line("reserve", reservation_id="R", qty=1, ttl_s=604_800)), ev.Reserve
+    )
 
 
 @pytest.mark.parametrize(
@@ -196,8 +213,10 @@ def test_identifier_limits_are_inclusive():
 def test_bad_identifiers_in_type_fields():
     raw = line("transfer_out", qty=1, to_location_id="S 2", eta=T0, supply_id="T")
     assert rejected(raw).code == "bad_identifier"
-    assert rejected(line("reserve", reservation_id="R", qty=1, channel="p o s")).code == \
-        "bad_identifier"
+    assert (
+        rejected(line("reserve", reservation_id="R", qty=1, channel="p o s")).code
+        == "bad_identifier"
+    )
 
 
 @pytest.mark.parametrize(
@@ -219,8 +238,14 @@ def test_bad_tokens(type_, fields, path):
 
 @pytest.mark.parametrize(
     "ts",
-    ["2026-11-18T11:06:40", "2026-11-18", "yesterday", "2026-13-01T00:00:00Z", -1,
-     "1969-12-31T23:59:59Z"],
+    [
+        "2026-11-18T11:06:40",
+        "2026-11-18",
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+        -1,
+        "1969-12-31T23:59:59Z",
+    ],
 )
 def test_bad_timestamps(ts):
     out = rejected(line("sale", qty=1, ts=ts))

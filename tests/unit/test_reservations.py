@@ -38,14 +38,17 @@ def test_rejected_when_short_without_partial(store):
 def test_pos_channel_may_use_safety_stock(store):
     o = outcome(store.do("reserve", reservation_id="R", qty=10, channel="pos"))
     assert (o.status, o.qty) == ("confirmed", 10)
-    assert outcome(store.do("reserve", reservation_id="R2", qty=1, channel="pos")).status == \
-        "rejected"
+    assert (
+        outcome(store.do("reserve", reservation_id="R2", qty=1, channel="pos")).status == "rejected"
+    )
 
 
 @pytest.mark.parametrize("channel", ["web", "app", "call_center", "marketplace"])
 def test_other_channels_keep_safety_stock(store, channel):
-    assert outcome(store.do("reserve", reservation_id="R", qty=9, channel=channel)).status == \
-        "rejected"
+    assert (
+        outcome(store.do("reserve", reservation_id="R", qty=9, channel=channel)).status
+        == "rejected"
+    )
 
 
 def test_partial_reserves_the_largest_possible(store):
@@ -102,10 +105,16 @@ def test_fulfil_partial_then_rest(store):
     [
         ([], ("release", {"reservation_id": "NOPE"}), "unknown_reservation"),
         ([], ("fulfil", {"reservation_id": "NOPE"}), "unknown_reservation"),
-        ([("release", {"reservation_id": "R"})], ("release", {"reservation_id": "R"}),
-         "reservation_ended"),
-        ([("fulfil", {"reservation_id": "R"})], ("fulfil", {"reservation_id": "R"}),
-         "reservation_ended"),
+        (
+            [("release", {"reservation_id": "R"})],
+            ("release", {"reservation_id": "R"}),
+            "reservation_ended",
+        ),
+        (
+            [("fulfil", {"reservation_id": "R"})],
+            ("fulfil", {"reservation_id": "R"}),
+            "reservation_ended",
+        ),
         ([], ("release", {"reservation_id": "R", "sku": "B"}), "reservation_elsewhere"),
         ([], ("fulfil", {"reservation_id": "R", "qty": 4}), "fulfil_exceeds_held"),
         ([], ("release", {"reservation_id": "R", "ts": T0 + 900_000}), "reservation_ended"),

@@ -47,10 +47,10 @@ def test_sale_with_reservation_consumes_it_partially_then_fulfils_it():
     out = s.do("sale", qty=2, reservation_id="R")
     assert s.pos().reserved == 1
     assert s.pos().on_hand == 8
-    change = [o for o in out if o.__class__.__name__ == "ReservationChanged"][0]
+    change = next(o for o in out if o.__class__.__name__ == "ReservationChanged")
     assert (change.status, change.qty) == ("confirmed", 1)
     out = s.do("sale", qty=5, reservation_id="R")
-    change = [o for o in out if o.__class__.__name__ == "ReservationChanged"][0]
+    change = next(o for o in out if o.__class__.__name__ == "ReservationChanged")
     assert (change.status, change.qty) == ("fulfilled", 0)
     assert (s.pos().reserved, s.pos().on_hand) == (0, 3)
 
@@ -122,13 +122,26 @@ def test_atp_at_a_future_instant_counts_supply_due_by_then():
 def test_record_has_the_contract_fields():
     s = Store()
     s.do("receipt", qty=9, ts="2026-11-20T14:05:00Z")
-    s.do("inbound", qty=4, eta="2026-11-22T10:00:00.5Z", supply_id="P1",
-         ts="2026-11-20T14:06:00-05:00")
+    s.do(
+        "inbound",
+        qty=4,
+        eta="2026-11-22T10:00:00.5Z",
+        supply_id="P1",
+        ts="2026-11-20T14:06:00-05:00",
+    )
     assert s.pos().record() == {
-        "location_id": "S1", "sku": "A", "on_hand": 9, "reserved": 0, "safety_stock": 0,
-        "unsellable": 0, "available": 9, "atp": 9, "oversold": 0,
+        "location_id": "S1",
+        "sku": "A",
+        "on_hand": 9,
+        "reserved": 0,
+        "safety_stock": 0,
+        "unsellable": 0,
+        "available": 9,
+        "atp": 9,
+        "oversold": 0,
         "inbound": [{"supply_id": "P1", "qty": 4, "eta": "2026-11-22T10:00:00.500Z"}],
-        "as_of": "2026-11-20T19:06:00Z"}
+        "as_of": "2026-11-20T19:06:00Z",
+    }
 
 
 def test_duplicate_event_id_does_nothing():

@@ -1,0 +1,108 @@
+"""Replay throughput against its parse ceiling, in one run (issue: engine core).
+
+Generates (once, cached under ``benchmarks/results/cache/``) a realistic event log, then, taking
+turns so that machine noise hits both alike:
+
+- the ceiling: ``orjson.loads`` over every line of the file, read as ``replay`` reads it;
+- ``omnistock replay LOG`` end to end, as a separate process (start-up, reading, folding,
+  expiry, writing every position), timed from outside.
+
+Prints events/s of each, the ratio, and the in-process fold rate ``replay`` reports. Before
+timing, it checks the answer: replay must account for every line of the log.
+
+    python -m benchmarks.replay_throughput [--events 1000000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from benchmarks.workload import WorkloadParams, write_log
+
+CACHE = Path(__file__).resolve().parent / "results" / "cache"
+
+
+def event_log(events: int, seed: int) -> Path:
+    """The generated log for these parameters, made once."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"events-{events}-{seed}.jsonl"
+    if not path.exists():
+        started = time.perf_counter()
+        tmp = path.with_suffix(".tmp")
+        write_log(tmp, WorkloadParams(events=events, seed=seed))
+        tmp.rename(path)
+        print(f"generated {path.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return path
+
+
+def parse_ceiling(path: Path) -> tuple[int, float]:
+    """Lines and seconds for ``orjson.loads`` of every line, streamed from the file."""
+    loads = orjson.loads
+    started = time.perf_counter()
+    count = 0
+    with path.open("rb", buffering=1 << 20) as lines:
+        for line in lines:
+            loads(line)
+            count += 1
+    return count, time.perf_counter() - started
+
+
+def replay_once(path: Path) -> tuple[float, dict[str, float]]:
+    """Wall seconds of ``omnistock replay`` end to end, and the figures of its summary."""
+    command = [sys.executable, "-m", "omnistock.cli", "replay", str(path)]
+    started = time.perf_counter()
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+    wall = time.perf_counter() - started
+    summary = done.stderr.decode()
+    figures = {
+        name: float(value.replace(",", ""))
+        for value, name in re.findall(r"([\d.,]+) (events applied|duplicates|dead letters|"
+                                      r"positions|s|events/s)\b", summary)
+    }
+    return wall, figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    path = event_log(args.events, args.seed)
+    lines, _ = parse_ceiling(path)
+    _, figures = replay_once(path)
+    accounted = figures["events applied"] + figures["duplicates"] + figures["dead letters"]
+    if accounted != lines:
+        raise SystemExit(f"replay accounted for {accounted:.0f} of {lines} lines")
+
+    best_ceiling = best_replay = 0.0
+    fold = 0.0
+    for round_ in range(1, args.rounds + 1):
+        _, seconds = parse_ceiling(path)
+        ceiling = lines / seconds
+        wall, figures = replay_once(path)
+        rate = lines / wall
+        best_ceiling, best_replay = max(best_ceiling, ceiling), max(best_replay, rate)
+        fold = max(fold, figures["events/s"])
+        print(f"round {round_}: parse ceiling {ceiling:,.0f} lines/s, replay end to end "
+              f"{rate:,.0f} events/s ({rate / ceiling:.2f} of the ceiling)", file=sys.stderr)
+    print(f"log: {lines:,} lines, {path.stat().st_size / 1e6:.0f} MB, "
+          f"{figures['positions']:,.0f} positions, {figures['duplicates']:,.0f} duplicates, "
+          f"{figures['dead letters']:,.0f} dead letters")
+    print(f"orjson.loads ceiling      {best_ceiling:>12,.0f} lines/s (best of {args.rounds})")
+    print(f"replay end to end         {best_replay:>12,.0f} events/s (best of {args.rounds})")
+    print(f"replay fold (in process)  {fold:>12,.0f} events/s")
+    print(f"ratio to ceiling          {best_replay / best_ceiling:>12.2f} (target >= 0.25)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""``omnistock replay`` as CONTRACT section 5 says, through the real entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from omnistock.cli import main
+from tests.factories import T0, line
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "events.jsonl"
+FIELDS = [
+    "location_id",
+    "sku",
+    "on_hand",
+    "reserved",
+    "safety_stock",
+    "unsellable",
+    "available",
+    "atp",
+    "oversold",
+    "inbound",
+    "as_of",
+]
+
+
+@pytest.fixture
+def log(tmp_path):
+    lines = [
+        line("receipt", location_id="S2", sku="b", qty=5, ts=T0),
+        line("receipt", location_id="S2", sku="B", qty=5, ts=T0),
+        line("receipt", location_id="S10", sku="A", qty=5, ts=T0),
+        line(
+            "reserve",
+            location_id="S10",
+            sku="A",
+            reservation_id="R1",
+            qty=2,
+            ttl_s=60,
+            ts=T0 + 1000,
+        ),
+        line("reserve", location_id="S10", sku="A", reservation_id="R2", qty=9, ts=T0 + 1000),
+        line(
+            "reserve",
+            location_id="S10",
+            sku="A",
+            reservation_id="R3",
+            qty=9,
+            ts=T0 + 1000,
+            allow_partial=True,
+        ),
+        line(
+            "transfer_out",
+            location_id="S10",
+            sku="A",
+            qty=1,
+            to_location_id="DC1",
+            eta="2026-12-01T00:00:00Z",
+            supply_id="T1",
+            ts=T0 + 2000,
+        ),
+        b"{broken",
+        b"",
+        line("release", location_id="S10", sku="A", reservation_id="NOPE", ts=T0 + 3000),
+        line("receipt", location_id="S2", sku="b", qty=1, ts=T0 + 30_000, event_id="dup"),
+        line("receipt", location_id="S2", sku="b", qty=1, ts=T0 + 30_000, event_id="dup"),
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, [orjson.loads(x) for x in captured.out.splitlines()], captured.err
+
+
+def test_prints_positions_sorted_by_location_then_sku_in_code_point_order(log, capsys):
+    code, rows, _ = run(["replay", log], capsys)
+    assert code == 0
+    assert [(r["location_id"], r["sku"]) for r in rows] == [
+        ("DC1", "A"),
+        ("S10", "A"),
+        ("S2", "B"),
+        ("S2", "b"),
+    ]
+    assert all(list(r) == FIELDS for r in rows)
+
+
+def test_transfer_destination_is_printed_without_as_of(log, capsys):
+    _, rows, _ = run(["replay", log], capsys)
+    dc = rows[0]
+    assert dc["inbound"] == [{"supply_id": "T1", "qty": 1, "eta": "2026-12-01T00:00:00Z"}]
+    assert dc["as_of"] is None
+
+
+def test_default_as_of_is_the_largest_ts_and_as_of_expires_later(log, tmp_path, capsys):
+    _, rows, _ = run(["replay", log], capsys)
+    s10 = rows[1]
+    assert (s10["on_hand"], s10["reserved"]) == (4, 5)  # R1 (ttl 60 s) not yet expired
+    _, rows, _ = run(["replay", log, "--as-of", "2026-11-18T11:07:41Z"], capsys)
+    assert rows[1]["reserved"] == 3
+    assert rows[1]["as_of"] == "2026-11-18T11:06:42Z"
+
+
+def test_reservations_file(log, tmp_path, capsys):
+    out = tmp_path / "res.jsonl"
+    run(["replay", log, "--reservations", out, "--as-of", str(T0 + 61_000)], capsys)
+    rows = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert rows == [
+        {"reservation_id": "R1", "status": "expired", "qty": 0},
+        {"reservation_id": "R2", "status": "rejected", "qty": 0},
+        {"reservation_id": "R3", "status": "partial", "qty": 3},
+    ]
+
+
+def test_dead_letters_go_to_the_file_with_reason_raw_and_source(log, tmp_path, capsys):
+    out = tmp_path / "dead.jsonl"
+    code, _, _ = run(["replay", log, "--dead-letter", out], capsys)
+    assert code == 0
+    rows = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert [(r["reason"].split(":")[0], r["source"].rsplit(":", 1)[1]) for r in rows] == [
+        ("bad_json", "8"),
+        ("unknown_reservation", "10"),
+    ]
+    assert rows[0]["raw"] == "{broken"
+    assert rows[0]["source"] == f"{log}:8"
+
+
+def test_summary_on_stderr(log, capsys):
+    _, _, err = run(["replay", log], capsys)
+    assert "8 events applied, 1 duplicates, 2 dead letters, 4 positions" in err
+    assert "events/s" in err
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path, capsys):
+    code, _, err = run(["replay", tmp_path / "missing.jsonl"], capsys)
+    assert code == 2
+    assert "cannot read the event log" in err
+
+
+def test_bad_as_of_is_a_clear_error(log, capsys):
+    code, _, err = run(["replay", log, "--as-of", "tomorrow"], capsys)
+    assert code == 2
+    assert "RFC 3339" in err
+
+
+def test_console_script_help_lists_replay():
+    out = subprocess.run(
+        [sys.executable, "-m", "omnistock.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "replay" in out
+
+
+def test_the_example_log_replays(capsys, tmp_path):
+    dead = tmp_path / "dead.jsonl"
+    code, rows, _ = run(["replay", EXAMPLE, "--dead-letter", dead], capsys)
+    assert code == 0
+    assert rows
+    assert dead.read_bytes().count(b"\n") >= 1

@@ -1,0 +1,332 @@
+"""The workload generator: determinism, mix, dup and bad rates, contract-valid lines, references."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from functools import cache
+from itertools import accumulate
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+import pytest
+from msgspec import Meta, Struct
+
+from benchmarks.workload import (
+    BAD_KINDS,
+    DEFAULT_MIX,
+    Catalogue,
+    WorkloadParams,
+    generate,
+    main,
+    seeding_lines,
+    write_log,
+)
+
+N = 50_000
+Id = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]  # location_id, sku
+Opaque = Annotated[str, Meta(pattern=r"^[\x20-\x7e]{1,128}$")]  # event, reservation, supply ids
+Qty = Annotated[int, Meta(ge=1, le=1_000_000)]
+Level = Annotated[int, Meta(ge=0, le=1_000_000)]
+Instant = int | Annotated[datetime, Meta(tz=True)]
+
+
+class Event(Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True, gc=False):
+    """CONTRACT s. 1-2, written here independently of the generator."""
+
+    event_id: Opaque
+    location_id: Id
+    sku: Id
+    ts: Instant
+
+
+class Receipt(Event, tag="receipt"):
+    qty: Qty
+    supply_id: Opaque | None = None
+
+
+class Sale(Event, tag="sale"):
+    qty: Qty
+    reservation_id: Opaque | None = None
+
+
+class Return(Event, tag="return"):
+    qty: Qty
+    sellable: bool = True
+
+
+class Adjust(Event, tag="adjust"):
+    delta: Annotated[int, Meta(ge=-1_000_000, le=1_000_000)]
+
+
+class Count(Event, tag="count"):
+    qty: Level
+
+
+class TransferOut(Event, tag="transfer_out"):
+    qty: Qty
+    to_location_id: Id
+    eta: Instant
+    supply_id: Opaque
+
+
+class Inbound(Event, tag="inbound"):
+    qty: Qty
+    eta: Instant
+    supply_id: Opaque
+
+
+class InboundCancel(Event, tag="inbound_cancel"):
+    supply_id: Opaque
+
+
+class Reserve(Event, tag="reserve"):
+    reservation_id: Opaque
+    qty: Qty
+    ttl_s: Annotated[int, Meta(ge=1, le=604_800)] = 900
+    channel: Literal["web", "app", "pos", "call_center"] = "web"
+    allow_partial: bool = False
+
+
+class Release(Event, tag="release"):
+    reservation_id: Opaque
+
+
+class Fulfil(Event, tag="fulfil"):
+    reservation_id: Opaque
+    qty: Qty | None = None
+
+
+class SetSafetyStock(Event, tag="set_safety_stock"):
+    qty: Level
+
+
+TYPES = {t.__struct_config__.tag: t for t in Event.__subclasses__()}
+DECODER = msgspec.json.Decoder(Union[tuple(TYPES.values())])  # type: ignore[valid-type]  # noqa: UP007
+
+
+def decode(line: bytes) -> Event | str:
+    """The event a line holds, or why it is not a valid event of the contract."""
+    try:
+        ev: Event = DECODER.decode(line)
+    except msgspec.ValidationError as exc:
+        return str(exc)
+    except msgspec.DecodeError:
+        return "malformed JSON"
+    return "zero delta" if isinstance(ev, Adjust) and ev.delta == 0 else ev
+
+
+def kind(ev: Event) -> str:
+    return str(ev.__struct_config__.tag)
+
+
+def epoch_ms(ts: datetime | int) -> int:
+    return ts if isinstance(ts, int) else round(ts.timestamp() * 1000)
+
+
+@cache
+def log(
+    events: int = N, seed: int = 7, ts_format: str = "rfc3339", events_per_s: float = 200.0
+) -> tuple[bytes, ...]:
+    return tuple(
+        generate(
+            WorkloadParams(events=events, seed=seed, ts_format=ts_format, events_per_s=events_per_s)
+        )
+    )
+
+
+@cache
+def decoded(events: int = N, events_per_s: float = 200.0) -> tuple[Event | str | None, ...]:
+    """Per line of the log: its event, why it is invalid, or None for an exact repeat."""
+    seen: set[bytes] = set()
+    out: list[Event | str | None] = []
+    for line in log(events, events_per_s=events_per_s):
+        out.append(None if line in seen else decode(line))
+        seen.add(line)
+    return tuple(out)
+
+
+def valid_events(events: int = N, events_per_s: float = 200.0, start: int = 0) -> list[Event]:
+    """The distinct valid events of the log's lines from ``start`` on."""
+    return [e for e in decoded(events, events_per_s)[start:] if isinstance(e, Event)]
+
+
+class ReservationModel:
+    """Just enough of CONTRACT s. 2-3 to count the releases and fulfils an engine would refuse."""
+
+    def __init__(self) -> None:
+        self.pos: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.res: dict[str, list[Any]] = {}  # id: [position, held, expires_at, active]
+        self.at: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.refused: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
+
+    def apply(self, ev: Event) -> None:
+        key, ts, qty = (ev.location_id, ev.sku), epoch_ms(ev.ts), getattr(ev, "qty", None)
+        pos = self.pos[key]
+        for rid in self.at[key]:
+            if (r := self.res[rid])[3] and r[2] <= ts:
+                self._end(r, "expired")
+        self.at[key] = [rid for rid in self.at[key] if self.res[rid][3]]
+        if isinstance(ev, Receipt) or (isinstance(ev, Return) and ev.sellable):
+            pos[0] += ev.qty
+        elif isinstance(ev, Sale | TransferOut):
+            pos[0] -= ev.qty
+            r = self.res.get(getattr(ev, "reservation_id", None) or "")
+            if r and r[3] and r[0] == key:
+                pos[1] -= (take := min(ev.qty, r[1]))
+                r[1] -= take
+                r[3] = r[1] > 0
+        elif isinstance(ev, Adjust):
+            pos[0] += ev.delta
+        elif isinstance(ev, Count | SetSafetyStock):
+            pos[0 if isinstance(ev, Count) else 2] = ev.qty
+        elif isinstance(ev, Reserve) and ev.reservation_id not in self.res:
+            self._reserve(ev, key, pos, ts)
+        elif isinstance(ev, Release | Fulfil):
+            r = self.res.get(ev.reservation_id)
+            if r is None or not r[3] or r[0] != key or (qty or 0) > r[1]:
+                self.refused[kind(ev)] += 1
+            elif isinstance(ev, Release):
+                self._end(r, "released")
+            else:
+                qty = qty or r[1]
+                pos[0] -= qty
+                pos[1] -= qty
+                r[1] -= qty
+                r[3] = r[1] > 0
+
+    def _reserve(self, ev: Reserve, key: tuple[str, str], pos: list[int], ts: int) -> None:
+        free = pos[0] - pos[1] - (0 if ev.channel == "pos" else pos[2])
+        held = ev.qty if ev.qty <= free else (free if ev.allow_partial and free >= 1 else 0)
+        self.outcomes["confirmed" if held == ev.qty else "partial" if held else "rejected"] += 1
+        self.res[ev.reservation_id] = [key, held, ts + 1000 * ev.ttl_s, held > 0]
+        if held:
+            pos[1] += held
+            self.at[key].append(ev.reservation_id)
+
+    def _end(self, r: list[Any], outcome: str) -> None:
+        self.pos[r[0]][1] -= r[1]
+        r[1], r[3] = 0, False
+        self.outcomes[outcome] += 1
+
+
+def test_same_seed_same_bytes() -> None:
+    for ts_format in ("rfc3339", "epoch_ms", "mixed"):
+        params = WorkloadParams(events=3000, seed=11, ts_format=ts_format)
+        assert list(generate(params)) == list(generate(params))
+
+
+def test_different_seeds_differ() -> None:
+    a, b = log(5000, seed=1), log(5000, seed=2)
+    assert sum(x != y for x, y in zip(a, b, strict=True)) > 4900
+
+
+def test_write_log_and_cli(tmp_path: Path) -> None:
+    params = WorkloadParams(events=2000, seed=3)
+    assert write_log(tmp_path / "a.jsonl", params) == 2000
+    data = (tmp_path / "a.jsonl").read_bytes()
+    assert data == b"\n".join(generate(params)) + b"\n"
+    assert main(["--events", "2000", "--seed", "3", "--out", str(tmp_path / "b.jsonl")]) == 0
+    assert (tmp_path / "b.jsonl").read_bytes() == data
+
+
+def test_seeding_then_the_type_mix_follows_the_weights() -> None:
+    skip = seeding_lines(N)
+    seeding = [e for e in decoded()[:skip] if isinstance(e, Event)]
+    assert {kind(e) for e in seeding} == {"receipt", "count"}
+    counts = Counter(kind(e) for e in valid_events(start=skip))
+    total, weight = sum(counts.values()), sum(w for _, w in DEFAULT_MIX)
+    for typ, w in DEFAULT_MIX:
+        share = w / weight
+        assert abs(counts[typ] / total - share) <= 0.002 + 0.05 * share, (typ, counts[typ] / total)
+
+
+def test_exact_duplicate_and_malformed_counts() -> None:
+    kinds = Counter(
+        type(e).__name__ if e is None or isinstance(e, str) else "ok" for e in decoded()
+    )
+    assert kinds == {
+        "NoneType": round(N * 0.005),
+        "str": round(N * 0.001),
+        "ok": N - round(N * 0.005) - round(N * 0.001),
+    }
+
+
+def test_every_bad_kind_is_invalid() -> None:
+    lines = list(generate(WorkloadParams(events=3000, bad_rate=0.03, dup_rate=0.0)))
+    reasons = [r for line in lines if isinstance(r := decode(line), str)]
+    assert len(reasons) == 90
+    assert len({re.sub(r"`\$.*`|got `\w+`", "", r) for r in reasons}) >= len(BAD_KINDS) - 2
+
+
+def test_valid_events_have_unique_ids_and_the_expected_locations() -> None:
+    events = valid_events()
+    assert len({e.event_id for e in events}) == len(events)
+    assert {kind(e) for e in events} == set(TYPES)
+    assert all(re.fullmatch(r"S\d{3}|DC\d{2}", e.location_id) for e in events)
+    assert all(re.fullmatch(r"SKU-\d{6}", e.sku) for e in events)
+    transfers = [e for e in events if isinstance(e, TransferOut)]
+    assert all(
+        e.location_id.startswith("DC") and e.to_location_id.startswith("S") for e in transfers
+    )
+    busiest = Counter(e.location_id for e in events if isinstance(e, Sale)).most_common()
+    assert busiest[0][1] > 4 * busiest[len(busiest) // 2][1]  # some stores are much busier
+    skus = Counter(e.sku for e in events if isinstance(e, Sale)).most_common()
+    assert skus[0][1] > 0.05 * sum(n for _, n in skus)  # long-tailed popularity
+
+
+@pytest.mark.parametrize("ts_format", ["rfc3339", "epoch_ms", "mixed"])
+def test_event_time(ts_format: str) -> None:
+    lines = log(5000, ts_format=ts_format)
+    events = [e for line in lines if isinstance(e := decode(line), Event)]
+    stamps = [epoch_ms(e.ts) for e in events]
+    texts = {"rfc3339": 0, "epoch_ms": len(events)}.get(ts_format)
+    assert sum(isinstance(e.ts, int) for e in events) == texts or ts_format == "mixed"
+    assert stamps[0] == WorkloadParams().start_ms
+    assert all(b >= a - 5000 for a, b in zip(accumulate(stamps, max), stamps[1:], strict=False))
+    assert 20 < (max(stamps) - stamps[0]) / 1000 < 30  # 5000 events at 200 per second
+    if ts_format == "rfc3339":  # mostly UTC, some stores stamp local time with an offset
+        offsets = Counter(e.ts.utcoffset() for e in events if isinstance(e.ts, datetime))
+        assert offsets[timedelta(0)] > 0.7 * len(events) and len(offsets) > 2
+
+
+def test_references_are_mostly_valid() -> None:
+    events = valid_events(20_000, events_per_s=5.0)  # 4000 s: some reservations expire
+    model, supplies, bad_supply = ReservationModel(), {}, 0
+    for ev in events:
+        model.apply(ev)
+        if isinstance(ev, Inbound | TransferOut):
+            to = ev.to_location_id if isinstance(ev, TransferOut) else ev.location_id
+            supplies[ev.supply_id] = [(to, ev.sku), ev.qty]
+        elif isinstance(ev, InboundCancel | Receipt) and ev.supply_id:
+            s = supplies.get(ev.supply_id, [None, 0])
+            bad_supply += s[0] != (ev.location_id, ev.sku)
+            s[1] -= ev.qty if isinstance(ev, Receipt) else s[1]
+            if s[1] <= 0:
+                supplies.pop(ev.supply_id, None)
+    counts = Counter(kind(e) for e in events)
+    assert bad_supply <= 0.01 * counts["receipt"]
+    for typ in ("release", "fulfil"):
+        assert model.refused[typ] <= 0.03 * counts[typ], (typ, model.refused[typ])
+    assert model.outcomes["rejected"] <= 0.2 * counts["reserve"] and model.outcomes["expired"]
+    bopis = sum(isinstance(e, Sale) and e.reservation_id is not None for e in events)
+    assert 0.05 * counts["sale"] < bopis <= 0.11 * counts["sale"]
+
+
+def test_custom_catalogue_and_validation() -> None:
+    cat = Catalogue(("NYC-01", "BOS-02"), ("DC-EAST",), ("MUG-WHT", "TSHIRT-M-BLU"))
+    events = [
+        e
+        for line in generate(WorkloadParams(events=500), cat)
+        if isinstance(e := decode(line), Event)
+    ]
+    assert {e.location_id for e in events} == {"NYC-01", "BOS-02", "DC-EAST"}
+    assert {e.sku for e in events} == {"MUG-WHT", "TSHIRT-M-BLU"}
+    with pytest.raises(ValueError, match="invalid ids"):
+        Catalogue(("S 1",), ("DC1",), ("X",))
+    for bad in ({"ts_format": "iso"}, {"mix": (("teleport", 1.0),)}, {"dup_rate": 1.5}):
+        with pytest.raises(ValueError):
+            generate(WorkloadParams(events=10, **bad))
