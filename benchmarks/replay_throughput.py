@@ -63,8 +63,11 @@ def replay_once(path: Path) -> tuple[float, dict[str, float]]:
     summary = done.stderr.decode()
     figures = {
         name: float(value.replace(",", ""))
-        for value, name in re.findall(r"([\d.,]+) (events applied|duplicates|dead letters|"
-                                      r"positions|s|events/s)\b", summary)
+        for value, name in re.findall(
+            r"([\d.,]+) (events applied|duplicates|dead letters|"
+            r"positions|s|events/s)\b",
+            summary,
+        )
     }
     return wall, figures
 
@@ -92,11 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         rate = lines / wall
         best_ceiling, best_replay = max(best_ceiling, ceiling), max(best_replay, rate)
         fold = max(fold, figures["events/s"])
-        print(f"round {round_}: parse ceiling {ceiling:,.0f} lines/s, replay end to end "
-              f"{rate:,.0f} events/s ({rate / ceiling:.2f} of the ceiling)", file=sys.stderr)
-    print(f"log: {lines:,} lines, {path.stat().st_size / 1e6:.0f} MB, "
-          f"{figures['positions']:,.0f} positions, {figures['duplicates']:,.0f} duplicates, "
-          f"{figures['dead letters']:,.0f} dead letters")
+        print(
+            f"round {round_}: parse ceiling {ceiling:,.0f} lines/s, replay end to end "
+            f"{rate:,.0f} events/s ({rate / ceiling:.2f} of the ceiling)",
+            file=sys.stderr,
+        )
+    print(
+        f"log: {lines:,} lines, {path.stat().st_size / 1e6:.0f} MB, "
+        f"{figures['positions']:,.0f} positions, {figures['duplicates']:,.0f} duplicates, "
+        f"{figures['dead letters']:,.0f} dead letters"
+    )
     print(f"orjson.loads ceiling      {best_ceiling:>12,.0f} lines/s (best of {args.rounds})")
     print(f"replay end to end         {best_replay:>12,.0f} events/s (best of {args.rounds})")
     print(f"replay fold (in process)  {fold:>12,.0f} events/s")

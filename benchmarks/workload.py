@@ -1,22 +1,17 @@
 """Deterministic generator of realistic Omnistock inventory event logs (JSONL, CONTRACT s. 1-3).
 
-A seed always yields the same bytes (``random.Random(seed)`` plus numpy batches for catalogue
-draws). Sku popularity is Zipf (exponent 1.1) over ranks shuffled onto the skus; store and DC
-traffic weights are lognormal. Event time starts at ``start_ms`` and advances by exponential gaps
-of mean ``1000 / events_per_s`` ms; 2 % of events are late by up to 3 s. RFC 3339 stamps are UTC
-``Z`` except 20 % of store events, stamped with the store's US offset.
-
-The generator shadows every position (on hand, reserved, safety stock), its reservations and the
-open supplies with the contract's rules, so ``release``/``fulfil``/BOPIS sales name reservations
-it believes active and never over-fulfil (1 % of releases and fulfils name one that just expired,
-and 4 % of reservations are abandoned to expire), and supply receipts and ``inbound_cancel`` name
-open supplies. Shoppers mostly buy and reserve what shows in stock; some reserves are rejected.
-The first ``seeding_lines(events)`` lines seed stock; stores that run low are replenished by
-receipts and DC transfers sized to their demand. ``dup_rate`` and ``bad_rate`` are exact
-(rounded) line counts at seeded positions: duplicates repeat a recent valid line byte for byte,
-bad lines rotate through ``BAD_KINDS``. Mix weights are normalised (DEFAULT_MIX sums to 0.96);
-a release or fulfil with no reservation to name is emitted as a ``reserve`` and owed to a later
-reserve draw, so the observed shares follow the mix.
+Same seed, same bytes. Sku popularity is Zipf (exponent 1.1) over ranks shuffled onto the skus;
+store traffic is Zipf (0.8) too. Event time advances by exponential gaps of mean
+``1000 / events_per_s`` ms, 2 % of events are up to 3 s late, and 20 % of store events carry the
+store's own UTC offset. The generator shadows positions, reservations and open supplies with the
+contract's rules: releases, fulfils and BOPIS sales name reservations it believes active (1 % name
+one that just expired; 3 % of reservations are abandoned), fulfils never ask for more than held,
+receipts and cancels name open supplies, shoppers mostly pick what shows in stock, and stores
+that run low are replenished (receipts, DC transfers) to their demand. The first
+``seeding_lines(events)`` lines seed stock. ``dup_rate`` and ``bad_rate`` are exact line counts:
+duplicates repeat a recent valid line byte for byte, bad lines rotate through ``BAD_KINDS``.
+Mix weights are normalised; a release or fulfil with nothing to name becomes a reserve and is
+owed to a later reserve draw, so observed shares follow the mix.
 """
 
 from __future__ import annotations
@@ -28,7 +23,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from heapq import heappop, heappush
 from itertools import islice
 from pathlib import Path
@@ -52,21 +47,22 @@ DEFAULT_MIX: tuple[tuple[str, float], ...] = (
     ("set_safety_stock", 0.005),
 )
 TS_FORMATS = ("rfc3339", "epoch_ms", "mixed")
-BAD_KINDS = (
-    "truncated",
-    "not_object",
-    "unknown_type",
-    "missing_field",
-    "wrong_type",
-    "qty_range",
-    "bad_location",
-    "ttl_range",
-    "bad_ts",
-)
-SEED_FRACTION, ZIPF_EXPONENT = 0.02, 1.1
+_BREAKS: dict[str, tuple[str, tuple[Any, ...]]] = {  # bad line kind: field, values to put there
+    "unknown_type": ("type", ("restock", "Sale", "transfer_in", "SALE")),
+    "wrong_type": ("qty", ("3", 2.5, None, [3])),
+    "qty_range": ("qty", (0, 2_000_000, -1)),
+    "bad_location": ("location_id", ("S 001", "S001/2", "Störe-7", "", "S" * 65)),
+    "ttl_range": ("ttl_s", (0, 604_801, -60)),
+    "bad_ts": (
+        "ts",
+        ("2026-13-45T25:61:00Z", "yesterday", "2026-11-20 14:05", "2026-11-20T14:05:00"),
+    ),
+}
+BAD_KINDS = ("truncated", "not_object", "missing_field", *_BREAKS)  # malformed lines rotate
+SEED_FRACTION, ZIPF_EXPONENT, STORE_ZIPF = 0.02, 1.1, 0.8
 LATE_SHARE, MAX_LATE_MS, LOCAL_TS_SHARE, EPOCH_SHARE_MIXED = 0.02, 3000, 0.2, 0.4
 BOPIS_SHARE, STALE_SHARE, ABANDON_SHARE, LOW_STOCK = 0.10, 0.01, 0.03, 2
-REPLEN_HORIZON = 20_000  # a replenishment covers the position's demand over this many events
+REPLEN_HORIZON = 20_000  # events of demand a delivery covers with 50 stores x 20,000 skus
 CHANNELS = (("web", 0.55), ("app", 0.25), ("pos", 0.10), ("call_center", 0.10))
 UTC_OFFSETS_MIN = ((-300, 0.5), (-360, 0.25), (-420, 0.1), (-480, 0.15))  # US, November
 CASE_PACKS = (6, 12, 12, 24, 24, 36, 48)
@@ -77,7 +73,9 @@ _BATCH = 1 << 14
 
 @dataclass(frozen=True, slots=True)
 class WorkloadParams:
-    events: int = 1_000_000
+    """What to generate (the model is in the module docstring)."""
+
+    events: int = 1_000_000  # lines in the log, duplicates and malformed lines included
     stores: int = 50  # location ids "S001".."S050"
     dcs: int = 3  # location ids "DC01".."DC03"
     skus: int = 20_000  # sku ids "SKU-000001"...
@@ -122,11 +120,12 @@ def seeding_lines(events: int) -> int:
     return max(int(events * SEED_FRACTION), min(events // 10, 64))
 
 
-def _draws(
-    gen: np.random.Generator,
-    weights: np.ndarray,
-    values: np.ndarray | None = None,
-) -> Callable[[], int]:
+def _zipf(n: int, exponent: float) -> Any:
+    """Weights of ranks 1..n."""
+    return 1.0 / np.arange(1, n + 1) ** exponent
+
+
+def _draws(gen: np.random.Generator, weights: Any, values: Any = None) -> Callable[[], int]:
     """Endless weighted draws (of an index, or of ``values[index]``), made in numpy batches."""
     cum = np.cumsum(weights)
 
@@ -145,10 +144,11 @@ def _clock(gen: np.random.Generator, start_ms: int, events_per_s: float) -> Call
     def batches() -> Iterator[int]:
         base = float(start_ms)
         while True:
-            times = base + np.cumsum(gen.exponential(1000.0 / events_per_s, _BATCH))
-            late = gen.integers(1, MAX_LATE_MS, _BATCH) * (gen.random(_BATCH) < LATE_SHARE)
+            times = base - np.cumsum(np.log1p(-gen.random(_BATCH))) * (1000.0 / events_per_s)
+            late = gen.random(_BATCH)  # uniform in [0, 1): late by 1..MAX_LATE_MS ms, or not
+            late = np.where(late < LATE_SHARE, 1 + late / LATE_SHARE * (MAX_LATE_MS - 1), 0)
             base = times[-1]
-            yield from (times.astype(np.int64) - late).tolist()
+            yield from (times - late).astype(np.int64).tolist()
 
     return batches().__next__
 
@@ -168,10 +168,8 @@ class _Stamp:
 
     def __init__(self, mode: str, rng: random.Random, offsets: list[int], n_stores: int) -> None:
         self.mode, self.rng, self.offsets, self.n_stores = mode, rng, offsets, n_stores
-        self.cache: dict[int, dict[int, str]] = {o: {} for o in {0, *offsets}}
-        self.suffix = {
-            o: f"{'-' if o < 0 else '+'}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o in self.cache
-        }
+        self.cache: dict[int, str] = {}  # local second -> "YYYY-MM-DDTHH:MM:SS"
+        self.suffix = {o: f"{'-+'[o > 0]}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o in offsets}
         self.suffix[0] = "Z"
 
     def ts(self, ms: int, loc: int) -> str | int:
@@ -180,24 +178,22 @@ class _Stamp:
             return ms
         off = self.offsets[loc] if loc < self.n_stores and rng.random() < LOCAL_TS_SHARE else 0
         sec, milli = divmod(ms + off * 60_000, 1000)
-        return f"{self._second(sec, off)}.{milli:03d}{self.suffix[off]}"
+        return f"{self.cache.get(sec) or self._second(sec)}.{milli:03d}{self.suffix[off]}"
 
     def instant(self, ms: int) -> str | int:
         """An eta: whole seconds, UTC."""
         if self.mode == "epoch_ms" or (self.mode == "mixed" and self.rng.random() < 0.5):
             return ms
-        return f"{self._second(ms // 1000, 0)}Z"
+        return f"{self._second(ms // 1000)}Z"
 
-    def _second(self, sec: int, off: int) -> str:
-        cache = self.cache[off]
-        if (text := cache.get(sec)) is None:
-            if len(cache) > 4096:
-                cache.clear()
-            t = time.gmtime(sec)
-            text = cache[sec] = (
-                f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
-                f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-            )
+    def _second(self, sec: int) -> str:
+        if len(self.cache) > 4096:
+            self.cache.clear()
+        t = time.gmtime(sec)
+        text = self.cache[sec] = (
+            f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+            f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+        )
         return text
 
 
@@ -211,11 +207,12 @@ class _Workload:
         self.locs, self.skus = (*cat.stores, *cat.dcs), cat.skus
         self.n_stores, self.n_skus = len(cat.stores), len(cat.skus)
         self.dcs = range(self.n_stores, len(self.locs))
-        store_w = gen.lognormal(0.0, 0.9, self.n_stores)
-        sku_w = 1.0 / np.arange(1, self.n_skus + 1) ** ZIPF_EXPONENT  # by popularity rank
-        rank_sku = gen.permutation(self.n_skus)
+        # Zipf weights over shuffled ranks (numpy is only asked for uniform doubles, whose stream
+        # is stable across versions): a few busy stores, a long tail of skus
+        store_w = _zipf(len(cat.stores), STORE_ZIPF)[np.argsort(gen.random(self.n_stores))]
+        sku_w, rank_sku = _zipf(self.n_skus, ZIPF_EXPONENT), np.argsort(gen.random(self.n_skus))
         self.store = _draws(gen, store_w)
-        self.dc_draw = _draws(gen, gen.lognormal(0.0, 0.5, len(cat.dcs)))
+        self.dc_draw = _draws(gen, _zipf(len(cat.dcs), 1.0))
         self.sku = _draws(gen, sku_w, rank_sku)
         self.type_draw = _draws(gen, np.array([w for _, w in p.mix], dtype=float))
         self.channel = _draws(gen, np.array([w for _, w in CHANNELS]))
@@ -225,9 +222,10 @@ class _Workload:
         sku_demand = np.empty(self.n_skus)
         sku_demand[rank_sku] = sku_w / sku_w.sum()
         self.sku_demand = sku_demand.tolist()
-        offsets = gen.choice(
-            [o for o, _ in UTC_OFFSETS_MIN], len(self.locs), p=[w for _, w in UTC_OFFSETS_MIN]
-        ).tolist()
+        # deliveries keep their size whatever the catalogue size (less demand per position)
+        self.horizon = max(100, REPLEN_HORIZON * self.n_stores * self.n_skus // 1_000_000)
+        offset = _draws(gen, [w for _, w in UTC_OFFSETS_MIN])
+        offsets = [UTC_OFFSETS_MIN[offset()][0] for _ in self.locs]
         self.stamp = _Stamp(p.ts_format, rng, offsets, self.n_stores)
         self.types = [t for t, _ in p.mix]
         self.builders: list[Callable[[int], dict[str, Any]]] = [
@@ -282,7 +280,7 @@ class _Workload:
                 self.expired.append(r)
 
     # --- helpers -----------------------------------------------------------------------------
-    def _ev(self, typ: str, loc: int, sku: int, ms: int, **fields: Any) -> dict[str, Any]:
+    def _ev(self, typ: str, loc: int, sku: int, ms: int, **extra: Any) -> dict[str, Any]:
         self.n_ev += 1
         return {
             "event_id": f"e{self.tag}-{self.n_ev:08d}",
@@ -290,7 +288,7 @@ class _Workload:
             "location_id": self.locs[loc],
             "sku": self.skus[sku],
             "ts": self.stamp.ts(ms, loc),
-            **fields,
+            **extra,
         }
 
     def _pos(self, loc: int, sku: int) -> list[int]:
@@ -318,10 +316,10 @@ class _Workload:
         return loc, sku, pos, free
 
     def _pack(self, loc: int, sku: int) -> int:
-        """A delivery: case packs that top the position up to its demand over REPLEN_HORIZON."""
+        """A delivery: case packs topping the position up to its demand over the horizon."""
         pack, on_hand = self.rng.choice(CASE_PACKS), self._pos(loc, sku)[0]
-        missing = self.demand[loc] * self.sku_demand[sku] * REPLEN_HORIZON - on_hand
-        return pack * max(1, -int(-missing // pack))
+        missing = self.demand[loc] * self.sku_demand[sku] * self.horizon - on_hand
+        return pack * max(1, min(-int(-missing // pack), 8 if loc < self.n_stores else 50))
 
     def _watch(self, loc: int, sku: int, pos: list[int]) -> None:
         """Queue a store position left low by a sale for replenishment."""
@@ -493,16 +491,9 @@ class _Workload:
         sid = f"TO-{self.tag}-{self.n_sup:07d}"
         self._pos(dc, sku)[0] -= qty
         self.supplies.append(_Hold(sid, store, sku, qty))
-        return self._ev(
-            "transfer_out",
-            dc,
-            sku,
-            ms,
-            qty=qty,
-            to_location_id=self.locs[store],
-            eta=self._eta(ms, 1, 3),
-            supply_id=sid,
-        )
+        ev = self._ev("transfer_out", dc, sku, ms, qty=qty, to_location_id=self.locs[store])
+        ev.update(eta=self._eta(ms, 1, 3), supply_id=sid)
+        return ev
 
     def _inbound(self, ms: int) -> dict[str, Any]:
         s = self._take(self.supplies) if self.rng.random() < 0.05 else None
@@ -513,9 +504,9 @@ class _Workload:
             self.n_sup += 1
             s = _Hold(f"PO-{self.tag}-{self.n_sup:07d}", loc, sku, self._pack(loc, sku))
             self.supplies.append(s)
-        return self._ev(
-            "inbound", s.loc, s.sku, ms, qty=s.qty, eta=self._eta(ms, 2, 10), supply_id=s.ident
-        )
+        ev = self._ev("inbound", s.loc, s.sku, ms, qty=s.qty, eta=self._eta(ms, 2, 10))
+        ev["supply_id"] = s.ident
+        return ev
 
     def _inbound_cancel(self, ms: int) -> dict[str, Any]:
         if (s := self._take(self.supplies)) is None:
@@ -535,34 +526,24 @@ class _Workload:
         self.n_bad += 1
         typ = "reserve" if kind == "ttl_range" else rng.choice(("sale", "receipt"))
         ev = self._ev(typ, self.store(), self.sku(), ms, qty=rng.randint(1, 3))
+        if typ == "reserve":
+            ev["reservation_id"] = f"r{self.tag}-x{self.n_bad:06d}"
         text = orjson.dumps(ev)
         if kind == "truncated":  # cut after the event id, so that no two are alike
             return text[: rng.randint(len(text) // 3, len(text) - 1)]
         if kind == "not_object":  # a batch, JSON encoded twice, or just numbers
             return orjson.dumps(rng.choice(([ev], text.decode(), [self.n_bad, 2])))
-        if kind == "unknown_type":
-            ev["type"] = rng.choice(("restock", "Sale", "transfer_in", "SALE"))
-        elif kind == "missing_field":
+        if kind == "missing_field":
             del ev[rng.choice(("event_id", "location_id", "sku", "ts", "qty", "type"))]
-        elif kind == "wrong_type":
-            ev["qty"] = rng.choice((str(ev["qty"]), ev["qty"] + 0.5, None, [ev["qty"]]))
-        elif kind == "qty_range":
-            ev["qty"] = rng.choice((0, 2_000_000, -1))
-        elif kind == "bad_location":
-            ev["location_id"] = rng.choice(("S 001", "S001/2", "Störe-7", "", "S" * 65))
-        elif kind == "ttl_range":
-            ev["reservation_id"] = f"r{self.tag}-x{self.n_bad:06d}"
-            ev["ttl_s"] = rng.choice((0, 604_801, -60))
         else:
-            ev["ts"] = rng.choice(
-                ("2026-13-45T25:61:00Z", "yesterday", "2026-11-20 14:05:00", "2026-11-20T14:05:00")
-            )
+            name, values = _BREAKS[kind]
+            ev[name] = rng.choice(values)
         return orjson.dumps(ev)
 
 
 def _check(p: WorkloadParams) -> None:
-    if p.events < 0 or min(p.stores, p.dcs, p.skus) < 1 or p.events_per_s <= 0:
-        raise ValueError("need events >= 0, stores, dcs, skus >= 1 and events_per_s > 0")
+    if min(p.events, p.seed) < 0 or min(p.stores, p.dcs, p.skus) < 1 or p.events_per_s <= 0:
+        raise ValueError("need events, seed >= 0, stores, dcs, skus >= 1 and events_per_s > 0")
     if not (0 <= p.dup_rate < 1 and 0 <= p.bad_rate < 1) or p.ts_format not in TS_FORMATS:
         raise ValueError(f"need dup_rate, bad_rate in [0, 1) and ts_format in {TS_FORMATS}")
     if any(t not in dict(DEFAULT_MIX) or w < 0 for t, w in p.mix) or sum(dict(p.mix).values()) <= 0:
@@ -587,35 +568,16 @@ def write_log(path: str | Path, params: WorkloadParams, catalogue: Catalogue | N
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmarks.workload --events N --out PATH [...]``."""
-    ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.workload",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.workload", description=__doc__)
     ap.add_argument("--out", required=True, help="output JSONL path")
-    defaults = WorkloadParams()
-    for name in (
-        "events",
-        "stores",
-        "dcs",
-        "skus",
-        "seed",
-        "start_ms",
-        "events_per_s",
-        "dup_rate",
-        "bad_rate",
-        "ts_format",
-    ):
-        value = getattr(defaults, name)
-        ap.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=type(value),
-            default=value,
-            choices=TS_FORMATS if name == "ts_format" else None,
-        )
+    for f in fields(WorkloadParams):
+        if f.name == "mix":
+            continue
+        choices = TS_FORMATS if f.name == "ts_format" else None
+        flag = f"--{f.name.replace('_', '-')}"
+        ap.add_argument(flag, type=type(f.default), default=f.default, choices=choices)
     args = vars(ap.parse_args(argv))
-    out = args.pop("out")
-    started = time.perf_counter()
+    out, started = args.pop("out"), time.perf_counter()
     try:
         count = write_log(out, WorkloadParams(**args))
     except ValueError as exc:

@@ -68,3 +68,12 @@ def fired(before: int, after: int) -> list[str]:
 def initial(low_stock: int, reorder_point: int) -> int:
     """The conditions of an empty position."""
     return conditions(Position("", "", 0), low_stock, reorder_point)
+
+
+def quiet_from(low_stock: int, reorder_point: int) -> int:
+    """The atp from which no condition can hold, unless the position is oversold.
+
+    At or above it atp is neither 0 nor low, and atp alone (expected supply only adds) reaches
+    the reorder point: ``conditions`` is 0 whenever ``reserved <= on_hand``.
+    """
+    return max(1, low_stock + 1, reorder_point)

@@ -16,15 +16,17 @@ several books by sku, see ``dataflows``), with what idempotency needs and no mor
 from __future__ import annotations
 
 import heapq
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import msgspec
 
-from engine.alerts import initial
+from engine.alerts import initial, quiet_from
 from engine.position import Position, Reservation
+from engine.timefmt import BEFORE_ALL
 
 DAY_MS: Final = 86_400_000
-GC_EVERY_MS: Final = 60_000
+GC_EVERY: Final = timedelta(minutes=1)
 
 
 class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,26 +55,35 @@ class Book:
         "config",
         "ended",
         "expiries",
-        "gc_at",
+        "gc_due",
         "initial_flags",
         "location_id",
+        "low_stock",
         "positions",
+        "quiet_from",
+        "reorder_point",
         "reservations",
         "seen",
         "watermark",
+        "window",
     )
 
     def __init__(self, location_id: str, config: EngineConfig = DEFAULT_CONFIG) -> None:
         self.location_id = location_id
         self.config = config
         self.positions: dict[str, Position] = {}
-        self.seen: dict[str, int] = {}
+        self.seen: dict[str, datetime] = {}
         self.reservations: dict[str, Reservation] = {}
-        self.ended: dict[str, int] = {}
-        self.expiries: list[tuple[int, str]] = []
-        self.watermark = -1
-        self.gc_at = -1
+        self.ended: dict[str, datetime] = {}
+        self.expiries: list[tuple[datetime, str]] = []
+        self.watermark = BEFORE_ALL
+        self.gc_due = BEFORE_ALL
         self.initial_flags = initial(config.low_stock, config.reorder_point)
+        # copies of the settings the hot path reads, one attribute away
+        self.window = timedelta(milliseconds=config.dedup_window_ms)
+        self.low_stock = config.low_stock
+        self.reorder_point = config.reorder_point
+        self.quiet_from = quiet_from(config.low_stock, config.reorder_point)
 
     def position(self, sku: str) -> Position:
         """The position of ``sku`` here, created empty when new."""
@@ -87,12 +98,12 @@ class Book:
         if (
             found is not None
             and found.ended_at is not None
-            and found.ended_at < self.watermark - self.config.dedup_window_ms
+            and found.ended_at < self.watermark - self.window
         ):
             return None
         return found
 
-    def next_expiry(self) -> int | None:
+    def next_expiry(self) -> datetime | None:
         """The soonest ``expires_at`` of an active reservation here, for a wake-up timer."""
         heap = self.expiries
         while heap:
@@ -105,7 +116,7 @@ class Book:
 
     def forget_old(self) -> None:
         """Drop dedup entries and ended reservations that have left the window."""
-        horizon = self.watermark - self.config.dedup_window_ms
+        horizon = self.watermark - self.window
         for key in _leading_older(self.seen, horizon):
             del self.seen[key]
         for key in _leading_older(self.ended, horizon):
@@ -113,7 +124,7 @@ class Book:
             found = self.reservations.get(key)
             if found is not None and found.ended_at is not None and found.ended_at < horizon:
                 del self.reservations[key]
-        self.gc_at = self.watermark
+        self.gc_due = self.watermark + GC_EVERY
 
     def __getstate__(self) -> tuple[Any, ...]:
         return (
@@ -125,7 +136,7 @@ class Book:
             self.ended,
             self.expiries,
             self.watermark,
-            self.gc_at,
+            self.gc_due,
             self.initial_flags,
         )
 
@@ -139,12 +150,16 @@ class Book:
             self.ended,
             self.expiries,
             self.watermark,
-            self.gc_at,
+            self.gc_due,
             self.initial_flags,
         ) = state
+        self.window = timedelta(milliseconds=self.config.dedup_window_ms)
+        self.low_stock = self.config.low_stock
+        self.reorder_point = self.config.reorder_point
+        self.quiet_from = quiet_from(self.config.low_stock, self.config.reorder_point)
 
 
-def _leading_older(entries: dict[str, int], horizon: int) -> list[str]:
+def _leading_older(entries: dict[str, datetime], horizon: datetime) -> list[str]:
     """Keys at the front of an insertion-ordered dict whose instant is before ``horizon``.
 
     Entries arrive in roughly increasing time, so the old ones sit at the front; the scan stops

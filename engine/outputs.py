@@ -7,6 +7,8 @@ Changed positions are returned as the ``Position`` objects themselves (see ``eng
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 
@@ -50,8 +52,8 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
     sku: str
     status: str
     qty: int
-    expires_at: int
-    ts: int
+    expires_at: datetime
+    ts: datetime
     event_id: str | None = None
     reason: str | None = None
     repeat: bool = False
@@ -70,9 +72,9 @@ class SupplyExpected(msgspec.Struct, frozen=True, gc=False):
     sku: str
     supply_id: str
     qty: int
-    eta: int
+    eta: datetime
     event_id: str
-    ts: int
+    ts: datetime
 
 
 def dead_letter(rejected: Rejected, raw: bytes | str, source: str) -> dict[str, str]:
@@ -88,7 +90,7 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     kind: str
     location_id: str
     sku: str
-    ts: int
+    ts: datetime
     on_hand: int
     reserved: int
     safety_stock: int

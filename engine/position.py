@@ -15,11 +15,12 @@ Derived figures are never stored:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
-from engine.timefmt import ms_to_rfc3339
+from engine.timefmt import NEVER, rfc3339
 
-NO_EXPIRY: Final = 1 << 62
+NO_EXPIRY: Final = NEVER
 
 
 class Reservation:
@@ -42,7 +43,7 @@ class Reservation:
     )
 
     def __init__(
-        self, reservation_id: str, sku: str, status: str, qty: int, expires_at: int
+        self, reservation_id: str, sku: str, status: str, qty: int, expires_at: datetime
     ) -> None:
         self.reservation_id = reservation_id
         self.sku = sku
@@ -51,7 +52,7 @@ class Reservation:
         self.expires_at = expires_at
         self.first_status = status
         self.first_qty = qty
-        self.ended_at: int | None = None
+        self.ended_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -115,8 +116,8 @@ class Position:
         self.reserved = 0
         self.safety_stock = 0
         self.unsellable = 0
-        self.as_of: int | None = None
-        self.inbound: dict[str, tuple[int, int]] | None = None
+        self.as_of: datetime | None = None
+        self.inbound: dict[str, tuple[int, datetime]] | None = None
         self.holds: dict[str, Reservation] | None = None
         self.next_expiry = NO_EXPIRY
         self.flags = flags
@@ -137,7 +138,7 @@ class Position:
     def inbound_qty(self) -> int:
         return sum(qty for qty, _ in self.inbound.values()) if self.inbound else 0
 
-    def atp_at(self, at: int) -> int:
+    def atp_at(self, at: datetime) -> int:
         """ATP on the instant ``at``, counting expected supply due by then."""
         due = sum(q for q, eta in self.inbound.values() if eta <= at) if self.inbound else 0
         return max(0, self.available + due)
@@ -150,7 +151,7 @@ class Position:
             for supply_id, (qty, eta) in sorted(
                 self.inbound.items(), key=lambda item: (item[1][1], item[0])
             ):
-                inbound.append({"supply_id": supply_id, "qty": qty, "eta": ms_to_rfc3339(eta)})
+                inbound.append({"supply_id": supply_id, "qty": qty, "eta": rfc3339(eta)})
         return {
             "location_id": self.location_id,
             "sku": self.sku,
@@ -162,7 +163,7 @@ class Position:
             "atp": max(0, available),
             "oversold": max(0, self.reserved - self.on_hand),
             "inbound": inbound,
-            "as_of": None if self.as_of is None else ms_to_rfc3339(self.as_of),
+            "as_of": None if self.as_of is None else rfc3339(self.as_of),
         }
 
     def __getstate__(self) -> tuple[Any, ...]:

@@ -8,6 +8,7 @@ A ``transfer_out``'s expected supply is applied to its destination at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any, Final
 
 from engine.book import DEFAULT_CONFIG, Book, EngineConfig
@@ -15,6 +16,7 @@ from engine.events import parse
 from engine.outputs import Duplicate, Rejected, SupplyExpected, dead_letter
 from engine.position import Position
 from engine.rules import apply, expire
+from engine.timefmt import BEFORE_ALL
 
 LISTED_STATUS: Final = {"confirmed": "active"}
 
@@ -35,7 +37,6 @@ class Replay:
         self.applied = 0
         self.duplicates = 0
         self.dead_letters = 0
-        self.max_ts: int | None = None
 
     def book(self, location_id: str) -> Book:
         found = self.books.get(location_id)
@@ -57,43 +58,43 @@ class Replay:
             on_dead_letter: called with each dead-letter record; counted either way.
         """
         books = self.books
-        max_ts = -1 if self.max_ts is None else self.max_ts
-        applied = duplicates = dead = 0
-        for number, raw in enumerate(lines, 1):
+        number = blank = duplicates = dead = 0
+        for raw in lines:
+            number += 1
             event: Any = parse(raw)
             if event.__class__ is Rejected:
                 if not raw.strip():
+                    blank += 1
                     continue
                 dead += 1
                 if on_dead_letter is not None:
                     on_dead_letter(dead_letter(event, raw, f"{source}:{number}"))
                 continue
-            book = books.get(event.location_id)
-            if book is None:
-                book = self.book(event.location_id)
+            book = books.get(event.location_id) or self.book(event.location_id)
             outputs = apply(book, event)[1]
-            first = outputs[0].__class__
-            if first is Duplicate:
-                duplicates += 1
+            if len(outputs) == 1:
+                cls = outputs[0].__class__
+                if cls is Duplicate:
+                    duplicates += 1
+                elif cls is Rejected:
+                    dead += 1
+                    if on_dead_letter is not None:
+                        on_dead_letter(dead_letter(outputs[0], raw, f"{source}:{number}"))
                 continue
-            if first is Rejected:
-                dead += 1
-                if on_dead_letter is not None:
-                    on_dead_letter(dead_letter(outputs[0], raw, f"{source}:{number}"))
-                continue
-            applied += 1
-            max_ts = max(max_ts, event.ts)
-            if len(outputs) > 1:
-                for output in outputs:
-                    if output.__class__ is SupplyExpected:
-                        apply(self.book(output.location_id), output)
-        self.applied += applied
+            for output in outputs:
+                if output.__class__ is SupplyExpected:
+                    apply(self.book(output.location_id), output)
+        self.applied += number - blank - duplicates - dead
         self.duplicates += duplicates
         self.dead_letters += dead
-        if max_ts >= 0:
-            self.max_ts = max_ts
 
-    def finish(self, as_of: int | None = None) -> int | None:
+    @property
+    def max_ts(self) -> datetime | None:
+        """The largest ``ts`` of the events applied, or ``None``."""
+        latest = max((book.watermark for book in self.books.values()), default=BEFORE_ALL)
+        return latest if latest > BEFORE_ALL else None
+
+    def finish(self, as_of: datetime | None = None) -> datetime | None:
         """Expire what has expired as of ``as_of`` (default: the largest ``ts`` applied).
 
         Returns:

@@ -24,16 +24,31 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from engine import events as ev
 from engine.alerts import conditions, fired
-from engine.book import GC_EVERY_MS, Book
+from engine.book import Book
+from engine.events import (
+    Adjust,
+    CycleCount,
+    Event,
+    Fulfil,
+    Inbound,
+    InboundCancel,
+    Receipt,
+    Release,
+    Reserve,
+    Return,
+    Sale,
+    SetSafetyStock,
+    TransferOut,
+)
 from engine.outputs import Alert, Duplicate, Rejected, ReservationChanged, SupplyExpected
 from engine.position import NO_EXPIRY, Position, Reservation
 
 Output = Position | ReservationChanged | SupplyExpected | Alert | Rejected | Duplicate
-Message = ev.Event | SupplyExpected
+Message = Event | SupplyExpected
 
 
 def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
@@ -46,6 +61,8 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     Returns:
         The same book, updated, and the outputs (see the module docstring).
     """
+    # Written flat on purpose: this runs once per event of every stream, and each Python call
+    # or attribute chain saved here is throughput (benchmarks/replay_throughput.py).
     cls = message.__class__
     if cls is SupplyExpected:
         return book, _supply_arrives(book, message)  # type: ignore[arg-type]
@@ -53,9 +70,9 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     event_id = event.event_id
     seen = book.seen
     first_ts = seen.get(event_id)
-    if first_ts is not None and first_ts >= book.watermark - book.config.dedup_window_ms:
+    if first_ts is not None and first_ts >= book.watermark - book.window:
         return book, [Duplicate(event_id)]
-    if cls is ev.Release or cls is ev.Fulfil:
+    if cls is Release or cls is Fulfil:
         rejected = _check_held(book, event)
         if rejected is not None:
             return book, [rejected]
@@ -65,18 +82,49 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     outputs: list[Any] = []
     if position.next_expiry <= ts:
         _expire_due(book, position, ts, outputs)
-    _EFFECTS[cls](book, position, event, outputs)
+    if cls is Sale:
+        position.on_hand -= event.qty
+        if event.reservation_id is not None and position.holds:
+            _sale_uses_reservation(book, position, event, outputs)
+    elif cls is Receipt:
+        position.on_hand += event.qty
+        if event.supply_id is not None and position.inbound:
+            _supply_received(position, event)
+    elif cls is Return:
+        if event.sellable:
+            position.on_hand += event.qty
+        else:
+            position.unsellable += event.qty
+    elif cls is Adjust:
+        position.on_hand += event.delta
+    elif cls is CycleCount:
+        position.on_hand = event.qty
+    elif cls is SetSafetyStock:
+        position.safety_stock = event.qty
+    else:
+        _EFFECTS[cls](book, position, event, outputs)
     position.as_of = ts
     seen[event_id] = ts
     if ts > book.watermark:
         book.watermark = ts
-        if ts - book.gc_at >= GC_EVERY_MS:
+        if ts >= book.gc_due:
             book.forget_old()
-    _settle(book, position, before, ts, outputs)
+    outputs.append(position)
+    # No condition can hold while atp stays at or above ``book.quiet_from`` and nothing is
+    # oversold: skip the full check when none held before either (alerts.quiet_from).
+    if (
+        before
+        or position.on_hand - position.reserved - position.safety_stock < book.quiet_from
+        or position.reserved > position.on_hand
+    ):
+        after = conditions(position, book.low_stock, book.reorder_point)
+        if after != before:
+            position.flags = after
+            _alert(position, before, after, ts, outputs)
     return book, outputs
 
 
-def expire(book: Book, now: int) -> tuple[Book, list[Any]]:
+def expire(book: Book, now: datetime) -> tuple[Book, list[Any]]:
     """End every active reservation of the book with ``expires_at <= now``.
 
     Live expiry on the wall clock, and ``replay``'s final ``--as-of``. It applies no event:
@@ -120,7 +168,7 @@ def _check_held(book: Book, event: Any) -> Rejected | None:
         )
     if found.expires_at <= event.ts:
         return Rejected("reservation_ended", f"reservation {event.reservation_id!r} has expired")
-    if event.__class__ is ev.Fulfil and event.qty is not None and event.qty > found.qty:
+    if event.__class__ is Fulfil and event.qty is not None and event.qty > found.qty:
         return Rejected(
             "fulfil_exceeds_held",
             f"fulfil of {event.qty} but reservation {event.reservation_id!r} holds {found.qty}",
@@ -131,44 +179,26 @@ def _check_held(book: Book, event: Any) -> Rejected | None:
 # -- effects --------------------------------------------------------------------------------
 
 
-def _receipt(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    position.on_hand += event.qty
-    if event.supply_id is not None and position.inbound:
-        found = position.inbound.get(event.supply_id)
-        if found is not None:
-            left = found[0] - event.qty
-            if left > 0:
-                position.inbound[event.supply_id] = (left, found[1])
-            else:
-                del position.inbound[event.supply_id]
-                if not position.inbound:
-                    position.inbound = None
-
-
-def _sale(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    position.on_hand -= event.qty
-    if event.reservation_id is None or not position.holds:
-        return
-    found = position.holds.get(event.reservation_id)
+def _supply_received(position: Position, event: Any) -> None:
+    """A receipt naming an expected supply shrinks it, and removes it at zero."""
+    inbound = position.inbound
+    found = inbound.get(event.supply_id)  # type: ignore[union-attr]
     if found is None:
-        return  # any other reservation_id is ignored and the sale stands
-    used = min(event.qty, found.qty)
-    _consume(book, position, found, used, event, outputs)
-
-
-def _return(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    if event.sellable:
-        position.on_hand += event.qty
+        return
+    left = found[0] - event.qty
+    if left > 0:
+        inbound[event.supply_id] = (left, found[1])  # type: ignore[index]
     else:
-        position.unsellable += event.qty
+        del inbound[event.supply_id]  # type: ignore[union-attr]
+        if not inbound:
+            position.inbound = None
 
 
-def _adjust(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    position.on_hand += event.delta
-
-
-def _count(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    position.on_hand = event.qty
+def _sale_uses_reservation(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    """A sale naming an active reservation of this position consumes it (up to its qty)."""
+    found = position.holds.get(event.reservation_id)  # type: ignore[union-attr]
+    if found is not None:  # any other reservation_id is ignored and the sale stands
+        _consume(book, position, found, min(event.qty, found.qty), event, outputs)
 
 
 def _transfer_out(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
@@ -201,10 +231,6 @@ def _inbound_cancel(book: Book, position: Position, event: Any, outputs: list[An
         position.inbound = None
 
 
-def _set_safety_stock(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    position.safety_stock = event.qty
-
-
 def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
     rid = event.reservation_id
     found = book.reservation(rid)
@@ -229,7 +255,7 @@ def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
     room = position.on_hand - position.reserved
     if event.channel != "pos":
         room -= position.safety_stock
-    expires_at = event.ts + event.ttl_s * 1000
+    expires_at = event.ts + timedelta(seconds=event.ttl_s)
     if event.qty <= room:
         status, qty = "confirmed", event.qty
     elif event.allow_partial and room >= 1:
@@ -280,19 +306,14 @@ def _fulfil(book: Book, position: Position, event: Any, outputs: list[Any]) -> N
     _consume(book, position, found, qty, event, outputs)
 
 
+# The less frequent effects; the common ones are inline in ``apply``.
 _EFFECTS: dict[type, Callable[[Book, Position, Any, list[Any]], None]] = {
-    ev.Receipt: _receipt,
-    ev.Sale: _sale,
-    ev.Return: _return,
-    ev.Adjust: _adjust,
-    ev.CycleCount: _count,
-    ev.TransferOut: _transfer_out,
-    ev.Inbound: _inbound,
-    ev.InboundCancel: _inbound_cancel,
-    ev.Reserve: _reserve,
-    ev.Release: _release,
-    ev.Fulfil: _fulfil,
-    ev.SetSafetyStock: _set_safety_stock,
+    TransferOut: _transfer_out,
+    Inbound: _inbound,
+    InboundCancel: _inbound_cancel,
+    Reserve: _reserve,
+    Release: _release,
+    Fulfil: _fulfil,
 }
 
 
@@ -327,7 +348,7 @@ def _end(
     position: Position,
     found: Reservation,
     status: str,
-    ts: int,
+    ts: datetime,
     event_id: str | None,
     outputs: list[Any],
 ) -> None:
@@ -358,7 +379,7 @@ def _end(
     )
 
 
-def _expire_due(book: Book, position: Position, ts: int, outputs: list[Any]) -> None:
+def _expire_due(book: Book, position: Position, ts: datetime, outputs: list[Any]) -> None:
     due = [r for r in position.holds.values() if r.expires_at <= ts]  # type: ignore[union-attr]
     due.sort(key=lambda r: (r.expires_at, r.reservation_id))
     for found in due:
@@ -376,17 +397,16 @@ def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:
     return outputs
 
 
-def _settle(book: Book, position: Position, before: int, ts: int, outputs: list[Any]) -> None:
+def _settle(book: Book, position: Position, before: int, ts: datetime, outputs: list[Any]) -> None:
     """Record the changed position and the alerts its change fires."""
     outputs.append(position)
-    config = book.config
-    after = conditions(position, config.low_stock, config.reorder_point)
+    after = conditions(position, book.low_stock, book.reorder_point)
     if after != before:
         position.flags = after
         _alert(position, before, after, ts, outputs)
 
 
-def _alert(position: Position, before: int, after: int, ts: int, outputs: list[Any]) -> None:
+def _alert(position: Position, before: int, after: int, ts: datetime, outputs: list[Any]) -> None:
     available = position.on_hand - position.reserved - position.safety_stock
     figures = (
         position.on_hand,

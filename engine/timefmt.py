@@ -1,46 +1,60 @@
-"""Instants: epoch milliseconds inside, RFC 3339 at the edges (CONTRACT section 1).
+"""Instants: aware datetimes inside, RFC 3339 or epoch milliseconds at the edges (CONTRACT 1).
 
-The engine keeps every instant as an ``int`` of epoch milliseconds: cheap to compare, store and
-pickle. Parsing accepts RFC 3339 with an offset (``Z`` or ``+hh:mm``) or an integer of epoch
-milliseconds; formatting gives UTC with ``Z``, with milliseconds only when they are not zero.
+Events carry their ``ts`` as RFC 3339 with an offset (``Z`` or ``+hh:mm``) or as integer epoch
+milliseconds. msgspec decodes RFC 3339 straight into an aware ``datetime`` in C, so the engine
+keeps every instant as that ``datetime``: converting each event's time to an integer would cost
+more than the rest of the parse (``benchmarks/replay_throughput.py``). Aware datetimes compare
+by instant whatever their offsets. Integer inputs become UTC datetimes.
+
+Formatting gives UTC with ``Z``: milliseconds when they are not zero, microseconds only when an
+input had them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import msgspec
 
 from engine.errors import InputError
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_MS = timedelta(milliseconds=1)
-MIN_MS = 0
-MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+BEFORE_ALL: Final = EPOCH - timedelta(milliseconds=1)  # earlier than any instant accepted
+NEVER: Final = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+MAX_MS: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _AwareDatetime = msgspec.json.Decoder(datetime)
 
 
-def datetime_to_ms(value: datetime) -> int:
-    """Epoch milliseconds of an aware datetime, rounded down to the millisecond."""
-    return (value - EPOCH) // ONE_MS
+def from_ms(ms: int) -> datetime:
+    """The UTC instant of epoch milliseconds."""
+    return EPOCH + timedelta(milliseconds=ms)
 
 
-def ms_to_rfc3339(ms: int) -> str:
-    """``2026-11-20T14:05:00Z``, or ``2026-11-20T14:05:00.123Z`` when there are milliseconds."""
-    dt = EPOCH + timedelta(milliseconds=ms)
-    if ms % 1000:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+def to_ms(value: datetime) -> int:
+    """Epoch milliseconds of an instant, rounded down."""
+    return (value - EPOCH) // timedelta(milliseconds=1)
 
 
-def parse_instant(text: str) -> int:
-    """Parse a caller's instant (a CLI flag, a query parameter) to epoch milliseconds.
+def rfc3339(value: datetime) -> str:
+    """``2026-11-20T14:05:00Z``; ``.123Z`` when there are milliseconds."""
+    utc = value.astimezone(UTC) if value.utcoffset() else value
+    micro = utc.microsecond
+    if not micro:
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if micro % 1000:
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{micro // 1000:03d}Z"
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse a caller's instant (a CLI flag, a query parameter).
 
     Args:
         text: RFC 3339 with an offset, or integer epoch milliseconds.
 
     Returns:
-        Epoch milliseconds.
+        The instant.
 
     Raises:
         InputError: the text is neither, has no offset, or is out of range.
@@ -48,17 +62,18 @@ def parse_instant(text: str) -> int:
     stripped = text.strip()
     if stripped.lstrip("-").isdigit():
         ms = int(stripped)
-    else:
-        try:
-            dt = _AwareDatetime.decode(b'"' + stripped.encode() + b'"')
-        except (msgspec.DecodeError, UnicodeEncodeError):
-            raise InputError(
-                f"cannot read the instant {text!r}: give RFC 3339 with an offset "
-                "(2026-11-20T14:05:00Z) or integer epoch milliseconds"
-            ) from None
-        if dt.tzinfo is None:
-            raise InputError(f"the instant {text!r} has no offset: add Z or +hh:mm")
-        ms = datetime_to_ms(dt)
-    if not MIN_MS <= ms <= MAX_MS:
+        if not 0 <= ms <= MAX_MS:
+            raise InputError(f"the instant {text!r} is out of range (1970 to 9999)")
+        return from_ms(ms)
+    try:
+        value = _AwareDatetime.decode(b'"' + stripped.encode() + b'"')
+    except (msgspec.DecodeError, UnicodeEncodeError):
+        raise InputError(
+            f"cannot read the instant {text!r}: give RFC 3339 with an offset "
+            "(2026-11-20T14:05:00Z) or integer epoch milliseconds"
+        ) from None
+    if value.tzinfo is None:
+        raise InputError(f"the instant {text!r} has no offset: add Z or +hh:mm")
+    if value < EPOCH:
         raise InputError(f"the instant {text!r} is out of range (1970 to 9999)")
-    return ms
+    return value

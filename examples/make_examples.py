@@ -62,11 +62,14 @@ def shows_every_type(seed: int) -> bool:
     return all(f'"type":"{t}"'.encode() in text for t, _ in DEFAULT_MIX)
 
 
-def main() -> int:
+def write_example(path: Path = ROOT / "examples" / "events.jsonl") -> int:
+    """Write the example log to ``path``; returns its number of lines."""
     seed = next(s for s in range(1, 1000) if shows_every_type(s))  # the first seed that does
-    out = ROOT / "examples" / "events.jsonl"
-    count = write_log(out, params(seed), CATALOGUE)
-    print(f"wrote {count} lines to {out.relative_to(ROOT)} (seed {seed})")
+    return write_log(path, params(seed), CATALOGUE)
+
+
+def main() -> int:
+    print(f"wrote {write_example()} lines to examples/events.jsonl")
     return 0
 
 

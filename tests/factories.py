@@ -11,9 +11,15 @@ from engine.book import Book, EngineConfig
 from engine.events import parse
 from engine.outputs import Rejected
 from engine.rules import apply
+from engine.timefmt import from_ms
 
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z
 _ids = itertools.count(1)
+
+
+def at(offset_ms: int = 0) -> Any:
+    """The instant ``T0 + offset_ms``, as the engine holds it."""
+    return from_ms(T0 + offset_ms)
 
 
 def line(

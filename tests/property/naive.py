@@ -8,10 +8,12 @@ tests check that the engine agrees with it on every position and reservation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.events import parse
 from engine.outputs import Rejected
+from engine.timefmt import BEFORE_ALL
 
 WEEK_MS = 7 * 86_400_000
 
@@ -22,8 +24,8 @@ class NaivePosition:
     reserved: int = 0
     safety_stock: int = 0
     unsellable: int = 0
-    as_of: int | None = None
-    inbound: dict[str, tuple[int, int]] = field(default_factory=dict)
+    as_of: datetime | None = None
+    inbound: dict[str, tuple[int, datetime]] = field(default_factory=dict)
 
 
 @dataclass
@@ -32,10 +34,10 @@ class NaiveReservation:
     sku: str
     status: str
     qty: int
-    expires_at: int
+    expires_at: datetime
     first_status: str
     first_qty: int
-    ended_at: int | None = None
+    ended_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -44,17 +46,17 @@ class NaiveReservation:
 
 class NaiveModel:
     def __init__(self, window_ms: int = WEEK_MS) -> None:
-        self.window = window_ms
+        self.window = timedelta(milliseconds=window_ms)
         self.positions: dict[tuple[str, str], NaivePosition] = {}
         self.reservations: dict[tuple[str, str], NaiveReservation] = {}
-        self.seen: dict[tuple[str, str], int] = {}
-        self.watermark: dict[str, int] = {}
+        self.seen: dict[tuple[str, str], datetime] = {}
+        self.watermark: dict[str, datetime] = {}
         self.outcomes: list[tuple[str, str, int]] = []  # (reservation_id, status, qty)
-        self.max_ts: int | None = None
+        self.max_ts: datetime | None = None
 
     # -- helpers ------------------------------------------------------------------------
-    def _horizon(self, loc: str) -> int:
-        return self.watermark.get(loc, -1) - self.window
+    def _horizon(self, loc: str) -> datetime:
+        return self.watermark.get(loc, BEFORE_ALL) - self.window
 
     def _remembered(self, loc: str, rid: str) -> NaiveReservation | None:
         r = self.reservations.get((loc, rid))
@@ -65,13 +67,13 @@ class NaiveModel:
     def _pos(self, loc: str, sku: str) -> NaivePosition:
         return self.positions.setdefault((loc, sku), NaivePosition())
 
-    def _end(self, loc: str, rid: str, status: str, at: int) -> None:
+    def _end(self, loc: str, rid: str, status: str, at: datetime) -> None:
         r = self.reservations[(loc, rid)]
         self._pos(loc, r.sku).reserved -= r.qty
         r.qty, r.status, r.ended_at = 0, status, at
         self.outcomes.append((rid, status, 0))
 
-    def _expire(self, loc: str, sku: str | None, at: int) -> None:
+    def _expire(self, loc: str, sku: str | None, at: datetime) -> None:
         due = sorted(
             (r.expires_at, rid)
             for (where, rid), r in self.reservations.items()
@@ -140,11 +142,11 @@ class NaiveModel:
             self._take(loc, e.reservation_id, qty, ts)
         p.as_of = ts
         self.seen[(loc, e.event_id)] = ts
-        self.watermark[loc] = max(self.watermark.get(loc, -1), ts)
+        self.watermark[loc] = max(self.watermark.get(loc, BEFORE_ALL), ts)
         self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
         return "applied"
 
-    def _take(self, loc: str, rid: str, qty: int, ts: int) -> None:
+    def _take(self, loc: str, rid: str, qty: int, ts: datetime) -> None:
         r = self.reservations[(loc, rid)]
         if qty >= r.qty:
             self._end(loc, rid, "fulfilled", ts)
@@ -158,7 +160,7 @@ class NaiveModel:
             return
         p = self._pos(loc, sku)
         room = p.on_hand - p.reserved - (0 if e.channel == "pos" else p.safety_stock)
-        expires_at = e.ts + e.ttl_s * 1000
+        expires_at = e.ts + timedelta(seconds=e.ttl_s)
         if e.qty <= room:
             status, qty = "confirmed", e.qty
         elif e.allow_partial and room >= 1:
@@ -175,7 +177,7 @@ class NaiveModel:
         p.reserved += qty
         self.outcomes.append((e.reservation_id, status, qty))
 
-    def finish(self, as_of: int | None = None) -> None:
+    def finish(self, as_of: datetime | None = None) -> None:
         at = self.max_ts if as_of is None else as_of
         if at is not None:
             for loc in {loc for loc, _ in self.reservations}:

@@ -6,7 +6,7 @@ import pytest
 
 from engine.outputs import Rejected, ReservationChanged
 from engine.rules import expire
-from tests.factories import T0, Store
+from tests.factories import T0, Store, at
 
 
 def outcome(out):
@@ -25,7 +25,7 @@ def store():
 
 def test_confirmed_when_qty_at_most_atp(store):
     o = outcome(store.do("reserve", reservation_id="R", qty=8, ts=T0 + 1))
-    assert (o.status, o.qty, o.expires_at) == ("confirmed", 8, T0 + 1 + 900_000)
+    assert (o.status, o.qty, o.expires_at) == ("confirmed", 8, at(1 + 900_000))
     assert (store.pos().reserved, store.pos().atp) == (8, 0)
 
 
@@ -145,7 +145,7 @@ def test_reservations_expire_in_event_time_before_the_next_event_of_the_position
     assert store.pos().reserved == 3
     out = store.do("sale", qty=1, ts=T0 + 60_000)
     o = outcome(out)
-    assert (o.status, o.ts, o.qty) == ("expired", T0 + 60_000, 0)
+    assert (o.status, o.ts, o.qty) == ("expired", at(60_000), 0)
     assert store.pos().reserved == 0
 
 
@@ -158,14 +158,14 @@ def test_expiry_comes_before_the_event_that_triggers_it(store):
 def test_wall_clock_expiry_needs_no_event(store):
     store.do("reserve", reservation_id="R1", qty=1, ttl_s=2, ts=T0)
     store.do("reserve", reservation_id="R2", qty=1, ttl_s=5, ts=T0)
-    assert store.book.next_expiry() == T0 + 2000
-    _, out = expire(store.book, T0 + 1999)
+    assert store.book.next_expiry() == at(2000)
+    _, out = expire(store.book, at(1999))
     assert out == []
-    _, out = expire(store.book, T0 + 2500)
+    _, out = expire(store.book, at(2500))
     assert [o.status for o in out if isinstance(o, ReservationChanged)] == ["expired"]
     assert store.pos().reserved == 1
-    assert store.pos().as_of == T0  # expiry is not an event
-    assert store.book.next_expiry() == T0 + 5000
+    assert store.pos().as_of == at(0)  # expiry is not an event
+    assert store.book.next_expiry() == at(5000)
 
 
 def test_next_expiry_skips_ended_reservations(store):

@@ -6,21 +6,21 @@ from engine.book import EngineConfig
 from engine.outputs import Duplicate, Rejected, SupplyExpected
 from engine.position import Position
 from engine.rules import apply
-from tests.factories import T0, Store, event
+from tests.factories import T0, Store, at, event
 
 
 def test_receipt_adds_on_hand():
     s = Store()
     s.do("receipt", qty=5)
     assert s.pos().on_hand == 5
-    assert s.pos().as_of == T0
+    assert s.pos().as_of == at(0)
 
 
 def test_receipt_with_supply_id_shrinks_that_supply_and_removes_it_at_zero():
     s = Store()
     s.do("inbound", qty=10, eta=T0 + 1000, supply_id="PO1")
     s.do("receipt", qty=4, supply_id="PO1")
-    assert s.pos().inbound == {"PO1": (6, T0 + 1000)}
+    assert s.pos().inbound == {"PO1": (6, at(1000))}
     s.do("receipt", qty=7, supply_id="PO1")
     assert s.pos().inbound is None
     assert s.pos().on_hand == 11
@@ -90,11 +90,11 @@ def test_transfer_out_lowers_stock_here_and_expects_supply_there():
     out = s.do("transfer_out", qty=2, to_location_id="S2", eta=T0 + 5000, supply_id="T1")
     assert s.pos().on_hand == 3
     supply = [o for o in out if isinstance(o, SupplyExpected)]
-    assert supply == [SupplyExpected("S2", "A", "T1", 2, T0 + 5000, supply[0].event_id, T0)]
+    assert supply == [SupplyExpected("S2", "A", "T1", 2, at(5000), supply[0].event_id, at(0))]
     there = Store("S2")
     apply(there.book, supply[0])
     p = there.pos()
-    assert p.inbound == {"T1": (2, T0 + 5000)}
+    assert p.inbound == {"T1": (2, at(5000))}
     assert (p.on_hand, p.as_of) == (0, None)
 
 
@@ -102,7 +102,7 @@ def test_inbound_same_supply_id_replaces_and_cancel_removes():
     s = Store()
     s.do("inbound", qty=5, eta=T0 + 10, supply_id="P")
     s.do("inbound", qty=8, eta=T0 + 20, supply_id="P")
-    assert s.pos().inbound == {"P": (8, T0 + 20)}
+    assert s.pos().inbound == {"P": (8, at(20))}
     s.do("inbound_cancel", supply_id="P")
     assert s.pos().inbound is None
     s.do("inbound_cancel", supply_id="P")  # cancelling nothing is harmless
@@ -116,7 +116,7 @@ def test_atp_at_a_future_instant_counts_supply_due_by_then():
     s.do("inbound", qty=4, eta=T0 + 10, supply_id="P1")
     s.do("inbound", qty=6, eta=T0 + 20, supply_id="P2")
     p = s.pos()
-    assert (p.atp, p.atp_at(T0 + 9), p.atp_at(T0 + 10), p.atp_at(T0 + 20)) == (0, 0, 3, 9)
+    assert (p.atp, p.atp_at(at(9)), p.atp_at(at(10)), p.atp_at(at(20))) == (0, 0, 3, 9)
 
 
 def test_record_has_the_contract_fields():
@@ -149,7 +149,7 @@ def test_duplicate_event_id_does_nothing():
     s.do("receipt", qty=5, event_id="X")
     out = s.do("receipt", qty=5, event_id="X", ts=T0 + 1)
     assert out == [Duplicate("X")]
-    assert (s.pos().on_hand, s.pos().as_of) == (5, T0)
+    assert (s.pos().on_hand, s.pos().as_of) == (5, at(0))
 
 
 def test_duplicate_outside_the_dedup_window_applies_again():
@@ -183,7 +183,7 @@ def test_rejected_event_changes_nothing_and_is_not_remembered():
     out = s.do("release", reservation_id="NOPE", event_id="Z", ts=T0 + 5)
     assert isinstance(out[0], Rejected)
     assert out[0].code == "unknown_reservation"
-    assert s.pos().as_of == T0
+    assert s.pos().as_of == at(0)
     assert "Z" not in s.book.seen
 
 

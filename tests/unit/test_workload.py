@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
@@ -215,13 +216,13 @@ class ReservationModel:
 
 def test_same_seed_same_bytes() -> None:
     for ts_format in ("rfc3339", "epoch_ms", "mixed"):
-        params = WorkloadParams(events=3000, seed=11, ts_format=ts_format)
+        params = WorkloadParams(events=2000, seed=11, ts_format=ts_format)
         assert list(generate(params)) == list(generate(params))
 
 
 def test_different_seeds_differ() -> None:
-    a, b = log(5000, seed=1), log(5000, seed=2)
-    assert sum(x != y for x, y in zip(a, b, strict=True)) > 4900
+    a, b = log(3000, seed=1), log(3000, seed=2)
+    assert sum(x != y for x, y in zip(a, b, strict=True)) > 2900
 
 
 def test_write_log_and_cli(tmp_path: Path) -> None:
@@ -258,8 +259,11 @@ def test_exact_duplicate_and_malformed_counts() -> None:
 def test_every_bad_kind_is_invalid() -> None:
     lines = list(generate(WorkloadParams(events=3000, bad_rate=0.03, dup_rate=0.0)))
     reasons = [r for line in lines if isinstance(r := decode(line), str)]
-    assert len(reasons) == 90
-    assert len({re.sub(r"`\$.*`|got `\w+`", "", r) for r in reasons}) >= len(BAD_KINDS) - 2
+    assert len(reasons) == 90 == 10 * len(BAD_KINDS)
+    for sign in ("malformed JSON", "`object`", "missing required field", "Invalid value"):
+        assert any(sign in r for r in reasons), sign
+    for field in ("qty", "location_id", "ttl_s", "ts"):
+        assert any(r.endswith(f"`$.{field}`") for r in reasons), field
 
 
 def test_valid_events_have_unique_ids_and_the_expected_locations() -> None:
@@ -283,8 +287,10 @@ def test_event_time(ts_format: str) -> None:
     lines = log(5000, ts_format=ts_format)
     events = [e for line in lines if isinstance(e := decode(line), Event)]
     stamps = [epoch_ms(e.ts) for e in events]
-    texts = {"rfc3339": 0, "epoch_ms": len(events)}.get(ts_format)
-    assert sum(isinstance(e.ts, int) for e in events) == texts or ts_format == "mixed"
+    ints, n = sum(isinstance(e.ts, int) for e in events), len(events)
+    assert {"rfc3339": ints == 0, "epoch_ms": ints == n, "mixed": 0.3 * n < ints < 0.5 * n}[
+        ts_format
+    ]
     assert stamps[0] == WorkloadParams().start_ms
     assert all(b >= a - 5000 for a, b in zip(accumulate(stamps, max), stamps[1:], strict=False))
     assert 20 < (max(stamps) - stamps[0]) / 1000 < 30  # 5000 events at 200 per second
@@ -294,7 +300,7 @@ def test_event_time(ts_format: str) -> None:
 
 
 def test_references_are_mostly_valid() -> None:
-    events = valid_events(20_000, events_per_s=5.0)  # 4000 s: some reservations expire
+    events = valid_events(15_000, events_per_s=5.0)  # 3000 s: some reservations expire
     model, supplies, bad_supply = ReservationModel(), {}, 0
     for ev in events:
         model.apply(ev)
@@ -313,7 +319,7 @@ def test_references_are_mostly_valid() -> None:
         assert model.refused[typ] <= 0.03 * counts[typ], (typ, model.refused[typ])
     assert model.outcomes["rejected"] <= 0.2 * counts["reserve"] and model.outcomes["expired"]
     bopis = sum(isinstance(e, Sale) and e.reservation_id is not None for e in events)
-    assert 0.05 * counts["sale"] < bopis <= 0.11 * counts["sale"]
+    assert 0.03 * counts["sale"] < bopis <= 0.11 * counts["sale"]  # 10 % once stock is there
 
 
 def test_custom_catalogue_and_validation() -> None:
@@ -330,3 +336,22 @@ def test_custom_catalogue_and_validation() -> None:
     for bad in ({"ts_format": "iso"}, {"mix": (("teleport", 1.0),)}, {"dup_rate": 1.5}):
         with pytest.raises(ValueError):
             generate(WorkloadParams(events=10, **bad))
+
+
+def test_example_log_is_reproducible(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "make_examples", root / "examples/make_examples.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.write_example(tmp_path / "events.jsonl") == 300
+    data = (tmp_path / "events.jsonl").read_bytes()
+    assert data == (root / "examples/events.jsonl").read_bytes()
+    lines = data.splitlines()
+    results = [decode(line) for line in lines]
+    assert len(lines) - len(set(lines)) == 1  # one exact duplicate
+    assert sum(isinstance(r, str) for r in results) == 3  # three malformed lines
+    assert {kind(r) for r in results if isinstance(r, Event)} == set(TYPES)
+    assert all(str(r.ts).startswith("2026-11-20") for r in results if isinstance(r, Event))
