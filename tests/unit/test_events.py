@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import orjson
 import pytest
 
 from engine import events as ev
 from engine.outputs import Rejected
-from datetime import timedelta
-
 from tests.factories import T0, at, line
 
 
