@@ -72,7 +72,8 @@ class Book:
         self.location_id = location_id
         self.config = config
         self.positions: dict[str, Position] = {}
-        self.seen: dict[str, datetime] = {}
+        # event_id, or (from_location_id, event_id) for a transfer's supply arriving here
+        self.seen: dict[str | tuple[str, str], datetime] = {}
         self.reservations: dict[str, Reservation] = {}
         self.ended: dict[str, datetime] = {}
         self.expiries: list[tuple[datetime, str]] = []
@@ -159,7 +160,7 @@ class Book:
         self.quiet_from = quiet_from(self.config.low_stock, self.config.reorder_point)
 
 
-def _leading_older(entries: dict[str, datetime], horizon: datetime) -> list[str]:
+def _leading_older(entries: dict[Any, datetime], horizon: datetime) -> list[Any]:
     """Keys at the front of an insertion-ordered dict whose instant is before ``horizon``.
 
     Entries arrive in roughly increasing time, so the old ones sit at the front; the scan stops

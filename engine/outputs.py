@@ -62,10 +62,12 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
 
 
 class SupplyExpected(msgspec.Struct, frozen=True, gc=False):
-    """Expected supply created at another location by a ``transfer_out``.
+    """Expected supply at ``location_id``, made by a ``transfer_out`` from ``from_location_id``.
 
-    The dataflow routes it to ``location_id``'s state; ``replay`` applies it at once. Applying it
-    upserts the supply and does nothing else there (no expiry, no ``as_of``).
+    ``engine.routing.route`` sends it to the destination alongside the transfer (so the dataflow
+    needs no loop between locations). Applying it upserts the supply and does nothing else there
+    (no expiry, no ``as_of``); the destination remembers ``(from_location_id, event_id)`` for the
+    dedup window, so a repeated transfer adds nothing.
     """
 
     location_id: str
@@ -75,6 +77,7 @@ class SupplyExpected(msgspec.Struct, frozen=True, gc=False):
     eta: datetime
     event_id: str
     ts: datetime
+    from_location_id: str
 
 
 def dead_letter(rejected: Rejected, raw: bytes | str, source: str) -> dict[str, str]:

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from engine.book import DEFAULT_CONFIG, Book, EngineConfig
-from engine.events import parse
-from engine.outputs import Duplicate, Rejected, SupplyExpected, dead_letter
+from engine.events import TransferOut, parse
+from engine.outputs import Duplicate, Rejected, dead_letter
 from engine.position import Position
+from engine.routing import supply_of
 from engine.rules import apply, expire
 from engine.timefmt import BEFORE_ALL
 
@@ -72,6 +73,9 @@ class Replay:
                 continue
             book = books.get(event.location_id) or self.book(event.location_id)
             outputs = apply(book, event)[1]
+            if event.__class__ is TransferOut:  # its supply at the destination: engine.routing
+                supply = supply_of(event)
+                apply(self.book(supply.location_id), supply)
             if len(outputs) == 1:
                 cls = outputs[0].__class__
                 if cls is Duplicate:
@@ -80,10 +84,6 @@ class Replay:
                     dead += 1
                     if on_dead_letter is not None:
                         on_dead_letter(dead_letter(outputs[0], raw, f"{source}:{number}"))
-                continue
-            for output in outputs:
-                if output.__class__ is SupplyExpected:
-                    apply(self.book(output.location_id), output)
         self.applied += number - blank - duplicates - dead
         self.duplicates += duplicates
         self.dead_letters += dead

@@ -15,9 +15,10 @@ Order of work for an event:
 4. The event's own effect; ``as_of`` becomes ``ts``.
 5. Alerts for the conditions that changed across 3 and 4.
 
-Outputs, in order: ``ReservationChanged`` for expiries and the event, ``SupplyExpected`` for a
-transfer's destination, the changed ``Position`` (a live object: serialise it before the next
-message), then ``Alert``s.
+A ``transfer_out``'s supply at its destination is a message of its own (``engine.routing``).
+
+Outputs, in order: ``ReservationChanged`` for expiries and the event, the changed ``Position``
+(a live object: serialise it before the next message), then ``Alert``s.
 """
 
 from __future__ import annotations
@@ -202,18 +203,7 @@ def _sale_uses_reservation(book: Book, position: Position, event: Any, outputs: 
 
 
 def _transfer_out(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    position.on_hand -= event.qty
-    outputs.append(
-        SupplyExpected(
-            event.to_location_id,
-            event.sku,
-            event.supply_id,
-            event.qty,
-            event.eta,
-            event.event_id,
-            event.ts,
-        )
-    )
+    position.on_hand -= event.qty  # the destination's supply travels apart: engine.routing
 
 
 def _inbound(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
@@ -387,6 +377,11 @@ def _expire_due(book: Book, position: Position, ts: datetime, outputs: list[Any]
 
 
 def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:
+    key = (supply.from_location_id, supply.event_id)
+    first_ts = book.seen.get(key)
+    if first_ts is not None and first_ts >= book.watermark - book.window:
+        return [Duplicate(supply.event_id)]
+    book.seen[key] = supply.ts
     position = book.position(supply.sku)
     before = position.flags
     if position.inbound is None:

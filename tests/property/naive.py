@@ -89,6 +89,8 @@ class NaiveModel:
         if isinstance(e, Rejected):
             return "rejected"
         loc, sku, ts, kind = e.location_id, e.sku, e.ts, type(e).__name__
+        if kind == "TransferOut":  # the destination's supply travels on its own (engine.routing)
+            self._supply_arrives(e)
         first = self.seen.get((loc, e.event_id))
         if first is not None and first >= self._horizon(loc):
             return "duplicate"
@@ -124,7 +126,6 @@ class NaiveModel:
             p.on_hand = e.qty
         elif kind == "TransferOut":
             p.on_hand -= e.qty
-            self._pos(e.to_location_id, sku).inbound[e.supply_id] = (e.qty, e.eta)
         elif kind == "Inbound":
             p.inbound[e.supply_id] = (e.qty, e.eta)
         elif kind == "InboundCancel":
@@ -145,6 +146,14 @@ class NaiveModel:
         self.watermark[loc] = max(self.watermark.get(loc, BEFORE_ALL), ts)
         self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
         return "applied"
+
+    def _supply_arrives(self, e: Any) -> None:
+        dest, key = e.to_location_id, (e.location_id, e.event_id)
+        first = self.seen.get((dest, key))  # type: ignore[call-overload]
+        if first is not None and first >= self._horizon(dest):
+            return
+        self.seen[(dest, key)] = e.ts  # type: ignore[index]
+        self._pos(dest, e.sku).inbound[e.supply_id] = (e.qty, e.eta)
 
     def _take(self, loc: str, rid: str, qty: int, ts: datetime) -> None:
         r = self.reservations[(loc, rid)]

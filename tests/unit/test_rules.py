@@ -5,6 +5,7 @@ from __future__ import annotations
 from engine.book import EngineConfig
 from engine.outputs import Duplicate, Rejected, SupplyExpected
 from engine.position import Position
+from engine.routing import route
 from engine.rules import apply
 from tests.factories import T0, Store, at, event
 
@@ -87,15 +88,24 @@ def test_adjust_and_count():
 def test_transfer_out_lowers_stock_here_and_expects_supply_there():
     s = Store()
     s.do("receipt", qty=5)
-    out = s.do("transfer_out", qty=2, to_location_id="S2", eta=T0 + 5000, supply_id="T1")
+    transfer = event(
+        "transfer_out", qty=2, to_location_id="S2", eta=T0 + 5000, supply_id="T1", event_id="X"
+    )
+    routes = route(transfer)
+    assert routes[0] == ("S1", transfer)
+    assert routes[1] == ("S2", SupplyExpected("S2", "A", "T1", 2, at(5000), "X", at(0), "S1"))
+    apply(s.book, transfer)
     assert s.pos().on_hand == 3
-    supply = [o for o in out if isinstance(o, SupplyExpected)]
-    assert supply == [SupplyExpected("S2", "A", "T1", 2, at(5000), supply[0].event_id, at(0))]
     there = Store("S2")
-    apply(there.book, supply[0])
+    apply(there.book, routes[1][1])
     p = there.pos()
     assert p.inbound == {"T1": (2, at(5000))}
     assert (p.on_hand, p.as_of) == (0, None)
+    there.do("receipt", qty=1, supply_id="T1")
+    assert apply(there.book, routes[1][1])[1] == [
+        Duplicate("X")
+    ]  # a repeated transfer adds nothing
+    assert there.pos().inbound == {"T1": (1, at(5000))}
 
 
 def test_inbound_same_supply_id_replaces_and_cancel_removes():
