@@ -8,8 +8,11 @@ Changed positions are returned as the ``Position`` objects themselves (see ``eng
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
+
+from engine.timefmt import rfc3339
 
 
 class Rejected(msgspec.Struct, frozen=True, gc=False):
@@ -101,3 +104,40 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     atp: int
     oversold: int
     inbound_qty: int
+
+
+def outcome_record(outcome: ReservationChanged) -> dict[str, Any]:
+    """A reservation outcome as published on ``omnistock.reservations``."""
+    record: dict[str, Any] = {
+        "reservation_id": outcome.reservation_id,
+        "location_id": outcome.location_id,
+        "sku": outcome.sku,
+        "status": outcome.status,
+        "qty": outcome.qty,
+        "expires_at": rfc3339(outcome.expires_at),
+        "reason": outcome.reason,
+        "ts": rfc3339(outcome.ts),
+        "event_id": outcome.event_id,
+    }
+    if outcome.repeat:
+        record["repeat"] = True
+        record["first_status"] = outcome.first_status
+        record["first_qty"] = outcome.first_qty
+    return record
+
+
+def alert_record(alert: Alert) -> dict[str, Any]:
+    """An alert as published on ``omnistock.alerts``."""
+    return {
+        "kind": alert.kind,
+        "location_id": alert.location_id,
+        "sku": alert.sku,
+        "ts": rfc3339(alert.ts),
+        "on_hand": alert.on_hand,
+        "reserved": alert.reserved,
+        "safety_stock": alert.safety_stock,
+        "available": alert.available,
+        "atp": alert.atp,
+        "oversold": alert.oversold,
+        "inbound_qty": alert.inbound_qty,
+    }

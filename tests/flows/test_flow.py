@@ -1,0 +1,140 @@
+"""The Bytewax dataflow with testing sources: it must leave what ``replay`` leaves.
+
+The log starts an hour after the wall clock, so no reservation's live timer fires while the
+flow runs; the flow is then compared with a replay expired as of now (nothing extra expired),
+which is exactly what the dataflow has done by the end of its input.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
+
+from benchmarks.workload import WorkloadParams, generate
+from dataflows.flow import Incoming, LocationLogic, Sinks, build_flow
+from engine.book import EngineConfig
+from engine.events import parse
+from engine.replay import Replay
+
+
+def make_log(events: int, seed: int) -> list[bytes]:
+    start = int(time.time() * 1000) + 3_600_000
+    params = WorkloadParams(
+        events=events,
+        stores=6,
+        dcs=2,
+        skus=40,
+        seed=seed,
+        start_ms=start,
+        events_per_s=50.0,
+        dup_rate=0.02,
+        bad_rate=0.01,
+    )
+    return list(generate(params))
+
+
+def run_flow(lines: list[bytes], workers: int = 1) -> dict[str, list]:
+    outs: dict[str, list] = {k: [] for k in ("atp", "reservations", "alerts", "dead_letters")}
+    sinks = Sinks(**{k: TestingSink(v) for k, v in outs.items()})
+    items = [Incoming(line, f"log:{i}") for i, line in enumerate(lines, 1)]
+    flow = build_flow(TestingSource(items, batch_size=64), sinks, EngineConfig())
+    if workers == 1:
+        run_main(flow)
+    else:
+        cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    return outs
+
+
+def replayed(lines: list[bytes]) -> Replay:
+    replay = Replay()
+    replay.feed(lines)
+    replay.finish(datetime.now(UTC))
+    return replay
+
+
+def last_values(pairs: list) -> dict:
+    last = {}
+    for key, value in pairs:
+        last[key] = orjson.loads(value)
+    return last
+
+
+@pytest.fixture(scope="module")
+def log() -> list[bytes]:
+    return make_log(3000, seed=11)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_positions_on_atp_are_what_replay_prints(log, workers):
+    outs = run_flow(log, workers)
+    expected = {f"{p.location_id}:{p.sku}": p.record() for p in replayed(log).positions()}
+    assert last_values(outs["atp"]) == expected
+
+
+def test_reservation_outcomes_end_as_replay_lists_them(log):
+    outs = run_flow(log)
+    final = {key: value for key, value in last_values(outs["reservations"]).items()}
+    listed = {row["reservation_id"]: row for row in replayed(log).reservations()}
+    status = {"confirmed": "active"}
+    assert {rid: (status.get(v["status"], v["status"]), v["qty"]) for rid, v in final.items()} == {
+        rid: (row["status"], row["qty"]) for rid, row in listed.items()
+    }
+
+
+def test_every_bad_line_becomes_a_dead_letter_and_the_flow_goes_on(log):
+    outs = run_flow(log)
+    replay = replayed(log)
+    records = [orjson.loads(value) for _, value in outs["dead_letters"]]
+    assert len(records) == replay.dead_letters > 0
+    assert all(
+        r["reason"] and r["raw"] is not None and r["source"].startswith("log:") for r in records
+    )
+    assert outs["atp"]  # processing went on past them
+
+
+def test_alerts_are_published_with_their_figures(log):
+    outs = run_flow(log)
+    kinds = {orjson.loads(v)["kind"] for _, v in outs["alerts"]}
+    assert kinds >= {"stockout", "back_in_stock", "low_stock", "replenish"}
+
+
+def test_live_expiry_asks_for_a_wake_up_and_expires_on_it():
+    logic = LocationLogic(None, EngineConfig())
+    now = int(time.time() * 1000)
+    receipt = orjson.dumps(
+        {
+            "event_id": "e1",
+            "type": "receipt",
+            "location_id": "S1",
+            "sku": "A",
+            "ts": now - 10_000,
+            "qty": 5,
+        }
+    )
+    reserve = orjson.dumps(
+        {
+            "event_id": "e2",
+            "type": "reserve",
+            "location_id": "S1",
+            "sku": "A",
+            "ts": now - 5_000,
+            "reservation_id": "R",
+            "qty": 2,
+            "ttl_s": 2,
+        }
+    )
+    from dataflows.flow import Envelope
+
+    out, _ = logic.on_batch([Envelope(parse(x), x, "t") for x in (receipt, reserve)])
+    assert logic.notify_at() is not None
+    assert logic.notify_at() <= datetime.now(UTC)
+    out, _ = logic.on_notify()
+    topics = {(topic, orjson.loads(value).get("status")) for topic, _, value in out}
+    assert ("reservations", "expired") in topics
+    assert logic.notify_at() is None
+    position = next(orjson.loads(v) for t, _, v in out if t == "atp")
+    assert position["reserved"] == 0
