@@ -74,7 +74,7 @@ class Sinks:
     dead_letters: Sink[Pair]
 
 
-def build_flow(source: Source[Incoming], sinks: Sinks, config: EngineConfig) -> Dataflow:
+def build_flow(source: Source[Any], sinks: Sinks, config: EngineConfig) -> Dataflow:
     """The whole dataflow, from its source to its sinks."""
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
@@ -91,15 +91,19 @@ def build_flow(source: Source[Incoming], sinks: Sinks, config: EngineConfig) -> 
     return flow
 
 
-def _parse_and_route(item: Incoming) -> Iterable[tuple[str | None, Any]]:
-    event = parse(item.value)
-    if event.__class__ is Rejected:
-        if not item.value.strip():
-            return ()
-        record = dead_letter(event, item.value, item.origin)  # type: ignore[arg-type]
+def _parse_and_route(item: Any) -> Iterable[tuple[str | None, Any]]:
+    # An ``Incoming``, or a Kafka source message (its origin is topic/partition/offset).
+    value = item.value or b""
+    if item.__class__ is Incoming:
+        origin = item.origin
+    else:
+        origin = f"{item.topic}/{item.partition}/{item.offset}"
+    event = parse(value)
+    if event.__class__ is Rejected:  # an empty message too: every message is accounted for
+        record = dead_letter(event, value, origin)  # type: ignore[arg-type]
         return [(None, (None, _encode(record)))]
     return [
-        (location_id, Envelope(message, item.value, item.origin))
+        (location_id, Envelope(message, value, origin))
         for location_id, message in route(event)  # type: ignore[arg-type]
     ]
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from engine.errors import OmnistockError
-from omnistock import replay_cmd
+from omnistock import replay_cmd, run_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     replay_cmd.add_parser(commands)
+    run_cmd.add_parser(commands)
     return parser
 
 

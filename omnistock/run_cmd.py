@@ -1,0 +1,87 @@
+"""``omnistock run``: the dataflow against Kafka (CONTRACT section 5).
+
+One process runs ``--workers`` Bytewax workers (threads: they share the GIL, so for throughput
+prefer more processes, ``-i``/``-a``, over more workers). With ``--recovery-dir`` the state is
+snapshotted every ``--snapshot-s`` seconds; a restart after a crash resumes from the last
+snapshot and replays the events after it (state exactly once, output at least once).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
+from omnistock.settings import Settings
+
+RECOVERY_PARTITIONS = 16  # fixed once created: the most workers (all processes) ever run
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run the dataflow against Kafka: events in; positions, outcomes, alerts out",
+        description="Consume the events topic, fold it into per-location positions, and "
+        "write positions, reservation outcomes, alerts and dead letters to their topics.",
+    )
+    parser.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    parser.add_argument("--workers", type=int, default=1, help="workers in this process")
+    parser.add_argument("--recovery-dir", type=Path, metavar="DIR")
+    parser.add_argument(
+        "--snapshot-s",
+        type=float,
+        default=5.0,
+        help="seconds between snapshots with --recovery-dir (default 5)",
+    )
+    parser.add_argument("--topic-prefix", default=None)
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=4,
+        help="partitions of the topics when they are created (default 4)",
+    )
+    parser.add_argument(
+        "-i", "--process-id", type=int, default=None, help="this process's index among --addresses"
+    )
+    parser.add_argument(
+        "-a", "--addresses", default=None, help="host:port of every process, separated by ';'"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bytewax.recovery import RecoveryConfig, init_db_dir  # noqa: PLC0415 - heavy import
+    from bytewax.run import cli_main  # noqa: PLC0415
+
+    from dataflows import kafka  # noqa: PLC0415
+    from dataflows.flow import build_flow  # noqa: PLC0415
+
+    settings = Settings()
+    prefix = args.topic_prefix if args.topic_prefix is not None else settings.topic_prefix
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    topics = kafka.Topics(prefix)
+    kafka.ensure_topics(args.bootstrap, topics, args.partitions)
+    flow = build_flow(
+        kafka.source(args.bootstrap, topics), kafka.sinks(args.bootstrap, topics), settings.engine()
+    )
+    recovery = None
+    epoch = None
+    if args.recovery_dir is not None:
+        args.recovery_dir.mkdir(parents=True, exist_ok=True)
+        if not any(args.recovery_dir.iterdir()):
+            init_db_dir(args.recovery_dir, RECOVERY_PARTITIONS)
+        recovery = RecoveryConfig(args.recovery_dir)
+        epoch = timedelta(seconds=args.snapshot_s)
+    addresses = args.addresses.split(";") if args.addresses else None
+    cli_main(
+        flow,
+        workers_per_process=args.workers,
+        process_id=args.process_id,
+        addresses=addresses,
+        epoch_interval=epoch,
+        recovery_config=recovery,
+    )
+    return 0

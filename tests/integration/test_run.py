@@ -1,0 +1,179 @@
+"""``omnistock run`` on a real broker leaves what ``omnistock replay`` prints for the same log.
+
+The events go to one partition: Kafka orders a partition, not a topic, so only then is the
+file's order the stream's order for events of different locations too (a receipt at a store
+naming a supply that a DC's transfer creates). With several partitions each location's events
+keep their order and everything else matches; see the README on transfers across partitions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from benchmarks.workload import WorkloadParams, generate
+from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
+from engine.replay import Replay
+
+pytestmark = pytest.mark.kafka
+
+
+def make_log(events: int, seed: int) -> list[bytes]:
+    start = int(time.time() * 1000) + 3_600_000  # no live expiry fires during the test
+    params = WorkloadParams(
+        events=events,
+        stores=8,
+        dcs=2,
+        skus=60,
+        seed=seed,
+        start_ms=start,
+        events_per_s=50.0,
+        dup_rate=0.02,
+        bad_rate=0.01,
+    )
+    return list(generate(params))
+
+
+def produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
+    for line in lines:
+        try:
+            key = orjson.loads(line).get("location_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            key = None
+        producer.produce(topic, line, key if isinstance(key, str) else None)
+        producer.poll(0)
+    producer.flush(30)
+
+
+def expected(lines: list[bytes]) -> tuple[dict, dict, int]:
+    replay = Replay()
+    replay.feed(lines)
+    replay.finish(datetime.now(UTC))
+    positions = {f"{p.location_id}:{p.sku}": p.record() for p in replay.positions()}
+    outcomes = {r["reservation_id"]: (r["status"], r["qty"]) for r in replay.reservations()}
+    return positions, outcomes, replay.dead_letters
+
+
+class Topic:
+    """Reads a topic from its beginning, keeping the last value per key."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"g-{topic}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        self.consumer.subscribe([topic])
+        self.last: dict = {}
+        self.count = 0
+
+    def poll(self, seconds: float) -> None:
+        for message in self.consumer.consume(10_000, timeout=seconds):
+            if message.error():
+                continue
+            key = message.key().decode() if message.key() else None
+            self.last[key] = orjson.loads(message.value())
+            self.count += 1
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def start_run(bootstrap: str, prefix: str, log: Path, *extra: str) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "omnistock.cli",
+        "run",
+        "--bootstrap",
+        bootstrap,
+        "--topic-prefix",
+        prefix,
+        *extra,
+    ]
+    with log.open("ab") as sink:  # the child keeps its own descriptor
+        return subprocess.Popen(command, stdout=sink, stderr=sink, start_new_session=True)
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        process.wait(30)
+
+
+def wait_for(bootstrap: str, topics: Topics, want: dict, timeout: float = 120.0) -> dict:
+    atp = Topic(bootstrap, topics.atp)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            atp.poll(1.0)
+            if atp.last == want:
+                break
+        return atp.last
+    finally:
+        atp.close()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_atp_topic_matches_replay(bootstrap, prefix, workers, tmp_path: Path):
+    topics = Topics(prefix)
+    ensure_topics(bootstrap, topics, partitions=1)
+    lines = make_log(20_000, seed=5)
+    produce(bootstrap, topics.events, lines)
+    positions, outcomes, dead = expected(lines)
+    process = start_run(bootstrap, prefix, tmp_path / "run.log", "--workers", workers)
+    try:
+        assert wait_for(bootstrap, topics, positions) == positions
+        reservations = Topic(bootstrap, topics.reservations)
+        dead_letters = Topic(bootstrap, topics.deadletter)
+        reservations.poll(5.0)
+        dead_letters.poll(5.0)
+        listed = {"confirmed": "active"}
+        final = {
+            k: (listed.get(v["status"], v["status"]), v["qty"])
+            for k, v in reservations.last.items()
+        }
+        assert final == outcomes
+        assert dead_letters.count == dead
+        record = next(iter(dead_letters.last.values()))
+        assert record["source"].startswith(topics.events + "/")
+        reservations.close()
+        dead_letters.close()
+    finally:
+        stop(process)
+
+
+def test_kill_9_and_restart_with_recovery_gives_the_same_state(bootstrap, prefix, tmp_path):
+    topics = Topics(prefix)
+    ensure_topics(bootstrap, topics, partitions=1)
+    lines = make_log(20_000, seed=6)
+    positions, _, _ = expected(lines)
+    recovery = tmp_path / "recovery"
+    log = tmp_path / "run.log"
+    process = start_run(
+        bootstrap, prefix, log, "--recovery-dir", str(recovery), "--snapshot-s", "1"
+    )
+    try:
+        produce(bootstrap, topics.events, lines[:12_000])
+        time.sleep(4)
+        stop(process, signal.SIGKILL)  # in mid-stream, between snapshots
+        produce(bootstrap, topics.events, lines[12_000:])
+        process = start_run(
+            bootstrap, prefix, log, "--recovery-dir", str(recovery), "--snapshot-s", "1"
+        )
+        assert wait_for(bootstrap, topics, positions) == positions
+    finally:
+        stop(process)
