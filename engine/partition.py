@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterable
 from typing import Final
 
 UNSURE: Final = -1
@@ -21,11 +22,16 @@ _VALUE = re.compile(rb"[A-Za-z0-9_.\-]{1,64}")
 
 
 class Owner:
-    """Maps locations (and raw lines) to partitions ``0..parts-1``, with a cache."""
+    """Maps locations (and raw lines) to partitions ``0..parts-1``, with a cache.
 
-    def __init__(self, parts: int) -> None:
+    ``plan`` places known locations (see ``balance``); any other goes by a CRC32 of its id.
+    """
+
+    def __init__(self, parts: int, plan: dict[str, int] | None = None) -> None:
         self.parts = parts
         self._of: dict[bytes | str, int] = {}
+        for location_id, part in (plan or {}).items():
+            self._of[location_id] = self._of[location_id.encode()] = part % parts
 
     def of(self, location_id: str | bytes) -> int:
         """The partition of a location (the same for its ``str`` and ``bytes`` forms)."""
@@ -49,3 +55,35 @@ class Owner:
         if end < 0 or _VALUE.fullmatch(value) is None:
             return UNSURE
         return self.of(value)
+
+
+def balance(counts: dict[str, int], parts: int) -> dict[str, int]:
+    """Place locations on partitions so that their event counts even out.
+
+    Longest-processing-time-first: the busiest location goes to the least loaded partition.
+    Deterministic: ties break by location id and partition number.
+    """
+    loads = [(0, part) for part in range(parts)]
+    plan: dict[str, int] = {}
+    for location_id, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        load, part = min(loads)
+        plan[location_id] = part
+        loads[part] = (load + count, part)
+    return plan
+
+
+def sample_counts(lines: Iterable[bytes], limit: int) -> dict[str, int]:
+    """Events per location among the first ``limit`` lines (canonical lines only)."""
+    counts: dict[str, int] = {}
+    for number, raw in enumerate(lines):
+        if number >= limit:
+            break
+        start = raw.find(_KEY)
+        if start < 0:
+            continue
+        start += len(_KEY)
+        value = raw[start : raw.find(b'"', start)]
+        if _VALUE.fullmatch(value) is not None:
+            key = value.decode()
+            counts[key] = counts.get(key, 0) + 1
+    return counts

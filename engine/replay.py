@@ -96,6 +96,7 @@ class Replay:
         parts: int,
         source: str = "-",
         on_dead_letter: Callable[[dict[str, str]], None] | None = None,
+        plan: dict[str, int] | None = None,
     ) -> None:
         """Like ``feed``, for the locations of partition ``part`` of ``parts`` only.
 
@@ -103,7 +104,7 @@ class Replay:
         per location, and count each line once (``engine.partition`` says how).
         """
         books = self.books
-        owner = Owner(parts)
+        owner = Owner(parts, plan)
         number = duplicates = dead = applied = 0
         for raw in lines:
             number += 1
