@@ -78,6 +78,7 @@ class Topic:
         )
         self.consumer.subscribe([topic])
         self.last: dict = {}
+        self.values: list = []
         self.count = 0
 
     def poll(self, seconds: float) -> None:
@@ -85,7 +86,9 @@ class Topic:
             if message.error():
                 continue
             key = message.key().decode() if message.key() else None
-            self.last[key] = orjson.loads(message.value())
+            value = orjson.loads(message.value())
+            self.last[key] = value
+            self.values.append(value)
             self.count += 1
 
     def close(self) -> None:
@@ -176,4 +179,94 @@ def test_kill_9_and_restart_with_recovery_gives_the_same_state(bootstrap, prefix
         )
         assert wait_for(bootstrap, topics, positions) == positions
     finally:
+        stop(process)
+
+
+def _event(**fields: object) -> bytes:
+    return orjson.dumps(fields)
+
+
+def test_reservation_expires_on_the_wall_clock_with_no_further_event(bootstrap, prefix, tmp_path):
+    topics = Topics(prefix)
+    ensure_topics(bootstrap, topics, partitions=1)
+    process = start_run(bootstrap, prefix, tmp_path / "run.log")
+    outcomes = Topic(bootstrap, topics.reservations)
+    try:
+        now = int(time.time() * 1000)
+        produce(
+            bootstrap,
+            topics.events,
+            [_event(event_id="r1", type="receipt", location_id="S1", sku="A", ts=now, qty=5)],
+        )
+        atp = Topic(bootstrap, topics.atp)
+        deadline = time.monotonic() + 60
+        while "S1:A" not in atp.last and time.monotonic() < deadline:  # the flow is up
+            atp.poll(0.5)
+        atp.close()
+        now = int(time.time() * 1000)
+        produce(
+            bootstrap,
+            topics.events,
+            [
+                _event(
+                    event_id="r2",
+                    type="reserve",
+                    location_id="S1",
+                    sku="A",
+                    ts=now,
+                    reservation_id="R",
+                    qty=1,
+                    ttl_s=2,
+                )
+            ],
+        )
+        sent = time.monotonic()
+        status = None
+        while time.monotonic() - sent < 10 and status != "expired":
+            outcomes.poll(0.2)
+            status = outcomes.last.get("R", {}).get("status")
+        assert status == "expired"
+        assert time.monotonic() - sent <= 3.5
+    finally:
+        outcomes.close()
+        stop(process)
+
+
+def test_every_kind_of_malformed_message_is_a_dead_letter_and_the_flow_goes_on(
+    bootstrap, prefix, tmp_path
+):
+    topics = Topics(prefix)
+    ensure_topics(bootstrap, topics, partitions=1)
+    good = _event(event_id="g1", type="receipt", location_id="S1", sku="A", ts=1000, qty=3)
+    bad = [
+        b"",
+        b"not json",
+        b"{",
+        b"[1,2]",
+        b"\xff\xfe",
+        b"null",
+        _event(event_id="b1", type="teleport", location_id="S1", sku="A", ts=1),
+        _event(event_id="b2", type="sale", location_id="S1", sku="A", ts=1),
+        _event(event_id="b3", type="sale", location_id="S 1", sku="A", ts=1, qty=1),
+        _event(event_id="b4", type="sale", location_id="S1", sku="A", ts=1, qty="1"),
+        _event(event_id="b5", type="sale", location_id="S1", sku="A", ts=1, qty=0),
+        _event(event_id="b6", type="sale", location_id="S1", sku="A", ts="yesterday", qty=1),
+        _event(
+            event_id="b7", type="release", location_id="S1", sku="A", ts=1, reservation_id="NOPE"
+        ),
+    ]
+    after = _event(event_id="g2", type="receipt", location_id="S1", sku="A", ts=2000, qty=4)
+    produce(bootstrap, topics.events, [good, *bad, after])
+    process = start_run(bootstrap, prefix, tmp_path / "run.log")
+    dead = Topic(bootstrap, topics.deadletter)
+    try:
+        assert wait_for(bootstrap, topics, {"S1:A": expected([good, after])[0]["S1:A"]})
+        deadline = time.monotonic() + 30
+        while dead.count < len(bad) and time.monotonic() < deadline:
+            dead.poll(0.5)
+        records = dead.values
+        assert dead.count == len(bad)
+        assert all(r["reason"] and r["source"].startswith(topics.events) for r in records)
+    finally:
+        dead.close()
         stop(process)
