@@ -130,14 +130,29 @@ def wait_for(bootstrap: str, topics: Topics, want: dict, timeout: float = 120.0)
         atp.close()
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_atp_topic_matches_replay(bootstrap, prefix, workers, tmp_path: Path):
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("layout", ["1 worker", "2 workers", "2 processes"])
+def test_atp_topic_matches_replay(bootstrap, prefix, layout, tmp_path: Path):
     topics = Topics(prefix)
     ensure_topics(bootstrap, topics, partitions=1)
     lines = make_log(20_000, seed=5)
     produce(bootstrap, topics.events, lines)
     positions, outcomes, dead = expected(lines)
-    process = start_run(bootstrap, prefix, tmp_path / "run.log", "--workers", workers)
+    log = tmp_path / "run.log"
+    if layout == "2 processes":
+        addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
+        processes = [
+            start_run(bootstrap, prefix, log, "-i", str(i), "-a", addresses) for i in (0, 1)
+        ]
+    else:
+        processes = [start_run(bootstrap, prefix, log, "--workers", layout[0])]
     try:
         assert wait_for(bootstrap, topics, positions) == positions
         reservations = Topic(bootstrap, topics.reservations)
@@ -156,7 +171,8 @@ def test_atp_topic_matches_replay(bootstrap, prefix, workers, tmp_path: Path):
         reservations.close()
         dead_letters.close()
     finally:
-        stop(process)
+        for process in processes:
+            stop(process)
 
 
 def test_kill_9_and_restart_with_recovery_gives_the_same_state(bootstrap, prefix, tmp_path):
