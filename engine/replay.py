@@ -14,7 +14,6 @@ from typing import Any, Final
 from engine.book import DEFAULT_CONFIG, Book, EngineConfig
 from engine.events import TransferOut, parse
 from engine.outputs import Duplicate, Rejected, dead_letter
-from engine.partition import UNSURE, Owner
 from engine.position import Position
 from engine.routing import supply_of
 from engine.rules import apply, expire
@@ -88,63 +87,6 @@ class Replay:
         self.applied += number - blank - duplicates - dead
         self.duplicates += duplicates
         self.dead_letters += dead
-
-    def feed_part(
-        self,
-        lines: Iterable[bytes],
-        part: int,
-        parts: int,
-        source: str = "-",
-        on_dead_letter: Callable[[dict[str, str]], None] | None = None,
-        plan: dict[str, int] | None = None,
-    ) -> None:
-        """Like ``feed``, for the locations of partition ``part`` of ``parts`` only.
-
-        Every partition reads every line; together they apply each exactly once, in file order
-        per location, and count each line once (``engine.partition`` says how).
-        """
-        books = self.books
-        owner = Owner(parts, plan)
-        number = duplicates = dead = applied = 0
-        for raw in lines:
-            number += 1
-            where = owner.scan(raw)
-            if where not in (part, UNSURE):
-                if b"transfer_out" in raw:  # its supply may land at one of ours
-                    self._supply_if_ours(parse(raw), owner, part)
-                continue
-            event: Any = parse(raw)
-            if event.__class__ is Rejected:
-                if raw.strip() and part in (where, 0):  # unsure ones: counted by part 0
-                    dead += 1
-                    if on_dead_letter is not None:
-                        on_dead_letter(dead_letter(event, raw, f"{source}:{number}"))
-                continue
-            if where == UNSURE and owner.of(event.location_id) != part:
-                self._supply_if_ours(event, owner, part)
-                continue
-            book = books.get(event.location_id) or self.book(event.location_id)
-            outputs = apply(book, event)[1]
-            self._supply_if_ours(event, owner, part)
-            if len(outputs) == 1:
-                cls = outputs[0].__class__
-                if cls is Duplicate:
-                    duplicates += 1
-                    continue
-                if cls is Rejected:
-                    dead += 1
-                    if on_dead_letter is not None:
-                        on_dead_letter(dead_letter(outputs[0], raw, f"{source}:{number}"))
-                    continue
-            applied += 1
-        self.applied += applied
-        self.duplicates += duplicates
-        self.dead_letters += dead
-
-    def _supply_if_ours(self, event: Any, owner: Owner, part: int) -> None:
-        if event.__class__ is TransferOut and owner.of(event.to_location_id) == part:
-            supply = supply_of(event)
-            apply(self.book(supply.location_id), supply)
 
     @property
     def max_ts(self) -> datetime | None:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import os
 import sys
 import time
-from datetime import datetime
 from typing import IO, Any
 
 import msgspec
@@ -20,11 +18,9 @@ import msgspec
 from engine.errors import InputError
 from engine.replay import Replay
 from engine.timefmt import parse_instant
-from omnistock import parallel_replay
 from omnistock.settings import Settings
 
 _BUFFER = 1 << 20
-AUTO_PARALLEL_BYTES = 64 << 20
 
 
 def add_parser(commands: Any) -> None:
@@ -50,22 +46,11 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="write invalid lines here (reason, raw, source); default: count them",
     )
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        metavar="N",
-        help="processes, each folding a share of the locations (default: one per core for a "
-        "log of 64 MiB or more, else 1)",
-    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     as_of = parse_instant(args.as_of) if args.as_of is not None else None
-    jobs = _jobs(args)
-    if jobs > 1:
-        return _run_parallel(args, as_of, jobs)
     settings = Settings()
     replay = Replay(settings.engine())
     encoder = msgspec.json.Encoder()
@@ -103,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
         replay.dead_letters,
         count,
         time.perf_counter() - started,
-        1,
     )
     return 0
 
@@ -124,50 +108,11 @@ def _open_out(path: str, stack: contextlib.ExitStack) -> IO[bytes]:
         raise InputError(f"cannot write {path!r}: {exc.strerror}") from None
 
 
-def _jobs(args: argparse.Namespace) -> int:
-    if args.jobs is not None:
-        if args.jobs < 1:
-            raise InputError("--jobs must be at least 1")
-        return 1 if args.events == "-" else int(args.jobs)
-    if args.events == "-":
-        return 1
-    try:
-        size = os.stat(args.events).st_size
-    except OSError:
-        return 1
-    return max(1, min(os.cpu_count() or 1, 8)) if size >= AUTO_PARALLEL_BYTES else 1
-
-
-def _run_parallel(args: argparse.Namespace, as_of: datetime | None, jobs: int) -> int:
-    started = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        _open_in(args.events, stack).close()  # a clear error now if it cannot be read
-        reservations = _open_out(args.reservations, stack) if args.reservations else None
-        dead = _open_out(args.dead_letter, stack) if args.dead_letter else None
-        out = sys.stdout.buffer
-        totals = parallel_replay.run(
-            args.events, jobs, Settings().engine(), as_of, out, reservations, dead
-        )
-        out.flush()
-    _summary(
-        totals.applied,
-        totals.duplicates,
-        totals.dead_letters,
-        totals.positions,
-        time.perf_counter() - started,
-        jobs,
-    )
-    return 0
-
-
-def _summary(
-    applied: int, duplicates: int, dead: int, positions: int, elapsed: float, jobs: int
-) -> None:
+def _summary(applied: int, duplicates: int, dead: int, positions: int, elapsed: float) -> None:
     lines = applied + duplicates + dead
     rate = lines / elapsed if elapsed > 0 else 0.0
     print(
         f"replay: {applied} events applied, {duplicates} duplicates, {dead} dead letters, "
-        f"{positions} positions, {elapsed:.3f} s, {rate:,.0f} events/s"
-        + (f" ({jobs} processes)" if jobs > 1 else ""),
+        f"{positions} positions, {elapsed:.3f} s, {rate:,.0f} events/s",
         file=sys.stderr,
     )

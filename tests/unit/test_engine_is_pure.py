@@ -8,7 +8,6 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
 ALLOWED_ROOTS = {
     "__future__",
-    "zlib",
     "collections",
     "dataclasses",
     "datetime",

@@ -166,37 +166,3 @@ def test_the_example_log_replays(capsys, tmp_path):
     assert code == 0
     assert rows
     assert dead.read_bytes().count(b"\n") >= 1
-
-
-@pytest.mark.parametrize("jobs", ["2", "3"])
-def test_parallel_replay_writes_exactly_what_one_process_writes(tmp_path, capsysbinary, jobs):
-    from benchmarks.workload import WorkloadParams, write_log
-
-    log = tmp_path / "events.jsonl"
-    write_log(
-        log,
-        WorkloadParams(events=4000, stores=7, dcs=2, skus=30, seed=3, dup_rate=0.02, bad_rate=0.01),
-    )
-    outputs = []
-    for n in ("1", jobs):
-        res, dead = tmp_path / f"res-{n}", tmp_path / f"dead-{n}"
-        assert (
-            main(
-                [
-                    "replay",
-                    str(log),
-                    "--jobs",
-                    n,
-                    "--reservations",
-                    str(res),
-                    "--dead-letter",
-                    str(dead),
-                ]
-            )
-            == 0
-        )
-        captured = capsysbinary.readouterr()
-        summary = captured.err.decode().split(",")[:4]
-        outputs.append((captured.out, res.read_bytes(), dead.read_bytes(), summary))
-    assert outputs[0] == outputs[1]
-    assert outputs[0][0] and outputs[0][2]
