@@ -2,17 +2,14 @@
 
 Wiring only: every rule is ``engine``'s. Read top to bottom as its steps::
 
-    events -> parse_and_route -> valid? --no--> dead_letters
-                                   |yes
-                      key by location (a transfer's supply keyed by its destination)
-                                   |
-                      fold (one Book per location: engine.rules.apply, expiry timers)
-                                   |
-                      to_topics -> atp / reservations / alerts / dead_letters
+    events -> parse_and_route   each event keyed by its location (a transfer's supply also by
+                                its destination); an unreadable one by DEAD_LETTERS
+           -> fold              one Book per location: engine.rules.apply, live expiry timers
+           -> publish           positions, outcomes, alerts, dead letters to their topics
 
-``build_flow`` takes its source and sinks, so production passes Kafka (``dataflows.kafka``) and
+``build_flow`` takes its source and sink, so production passes Kafka (``dataflows.kafka``) and
 tests pass ``TestingSource``/``TestingSink``. Items entering are ``Incoming`` (the raw bytes
-and where they came from); items leaving are ``(key, value)`` pairs of JSON bytes.
+and where they came from) or Kafka source messages; items leaving are ``Published``.
 """
 
 from __future__ import annotations
@@ -33,6 +30,7 @@ from engine.book import Book, EngineConfig
 from engine.events import parse
 from engine.outputs import (
     Alert,
+    Duplicate,
     Rejected,
     ReservationChanged,
     alert_record,
@@ -44,7 +42,13 @@ from engine.routing import route
 from engine.rules import apply, expire
 
 _encode = msgspec.json.Encoder().encode
-Pair = tuple[str | None, bytes]
+# What the flow publishes: ``(state key, (topic, message key, JSON value))``, the topic one of
+# ``atp``, ``reservations``, ``alerts``, ``dead`` (the sink maps them to topic names).
+Message = tuple[str, str | None, bytes]
+Published = tuple[str, Message]
+# Events that fail to parse travel to the fold under this key (no location can be empty), which
+# turns them into dead letters: one path out for everything.
+DEAD_LETTERS = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,58 +68,39 @@ class Envelope:
     origin: str
 
 
-@dataclass(frozen=True, slots=True)
-class Sinks:
-    """Where each kind of output goes; each takes ``(key, value)`` pairs."""
+def build_flow(source: Source[Any], sink: Sink[Published], config: EngineConfig) -> Dataflow:
+    """The whole dataflow, from its source to its sink.
 
-    atp: Sink[Pair]
-    reservations: Sink[Pair]
-    alerts: Sink[Pair]
-    dead_letters: Sink[Pair]
-
-
-def build_flow(source: Source[Any], sinks: Sinks, config: EngineConfig) -> Dataflow:
-    """The whole dataflow, from its source to its sinks."""
+    Three steps, each called once per batch where Bytewax allows it: every Python call per item
+    is throughput (``benchmarks/ingest.py``).
+    """
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
-    routed = op.flat_map("parse_and_route", incoming, _parse_and_route)
-    valid = op.branch("valid", routed, lambda item: item[0] is not None)
-    bad = op.map("bad_events", valid.falses, lambda item: item[1])
-    folded = op.stateful_batch("fold", valid.trues, lambda state: LocationLogic(state, config))
-    out = op.map("to_topics", folded, lambda key_item: key_item[1])
-    for topic in ("atp", "reservations", "alerts"):
-        picked = op.filter_map(f"pick_{topic}", out, _picker(topic))
-        op.output(f"out_{topic}", picked, getattr(sinks, topic))
-    dead = op.merge("all_dead_letters", bad, op.filter_map("pick_dead", out, _picker("dead")))
-    op.output("out_dead_letters", dead, sinks.dead_letters)
+    keyed = op.flat_map_batch("parse_and_route", incoming, _parse_and_route)
+    folded = op.stateful_batch("fold", keyed, lambda state: LocationLogic(state, config))
+    op.output("publish", folded, sink)
     return flow
 
 
-def _parse_and_route(item: Any) -> Iterable[tuple[str | None, Any]]:
-    # An ``Incoming``, or a Kafka source message (its origin is topic/partition/offset).
-    value = item.value or b""
-    if item.__class__ is Incoming:
-        origin = item.origin
-    else:
-        origin = f"{item.topic}/{item.partition}/{item.offset}"
-    event = parse(value)
-    if event.__class__ is Rejected:  # an empty message too: every message is accounted for
-        record = dead_letter(event, value, origin)  # type: ignore[arg-type]
-        return [(None, (None, _encode(record)))]
-    return [
-        (location_id, Envelope(message, value, origin))
-        for location_id, message in route(event)  # type: ignore[arg-type]
-    ]
+def _parse_and_route(items: list[Any]) -> list[tuple[str, Envelope]]:
+    keyed: list[tuple[str, Envelope]] = []
+    for item in items:
+        # An ``Incoming``, or a Kafka source message (its origin is topic/partition/offset).
+        value = item.value or b""
+        if item.__class__ is Incoming:
+            origin = item.origin
+        else:
+            origin = f"{item.topic}/{item.partition}/{item.offset}"
+        event = parse(value)
+        if event.__class__ is Rejected:  # an empty message too: every message is accounted for
+            keyed.append((DEAD_LETTERS, Envelope(event, value, origin)))
+            continue
+        for location_id, message in route(event):  # type: ignore[arg-type]
+            keyed.append((location_id, Envelope(message, value, origin)))
+    return keyed
 
 
-def _picker(topic: str) -> Any:
-    def pick(item: tuple[str, str | None, bytes]) -> Pair | None:
-        return (item[1], item[2]) if item[0] == topic else None
-
-    return pick
-
-
-class LocationLogic(StatefulBatchLogic[Envelope, tuple[str, str | None, bytes], Book]):
+class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):
     """One location's book inside Bytewax: apply each message, expire on the wall clock.
 
     Positions changed several times in one batch are published once, as they stand at its end
@@ -131,6 +116,11 @@ class LocationLogic(StatefulBatchLogic[Envelope, tuple[str, str | None, bytes], 
         changed: dict[str, Position] = {}
         for envelope in values:
             message = envelope.message
+            if message.__class__ is Rejected:  # unreadable: the DEAD_LETTERS key
+                out.append(
+                    ("dead", None, _encode(dead_letter(message, envelope.raw, envelope.origin)))
+                )
+                continue
             book = self.book
             if book is None:
                 book = self.book = Book(message.location_id, self.config)
@@ -141,7 +131,7 @@ class LocationLogic(StatefulBatchLogic[Envelope, tuple[str, str | None, bytes], 
                 elif cls is Rejected:
                     record = dead_letter(output, envelope.raw, envelope.origin)
                     out.append(("dead", None, _encode(record)))
-                else:
+                elif cls is not Duplicate:
                     out.append(_published(output))
         out.extend(_position_pair(position) for position in changed.values())
         return out, StatefulBatchLogic.RETAIN
@@ -157,7 +147,7 @@ class LocationLogic(StatefulBatchLogic[Envelope, tuple[str, str | None, bytes], 
         for output in expire(self.book, datetime.now(UTC))[1]:
             if output.__class__ is Position:
                 changed[output.sku] = output
-            else:
+            elif output.__class__ is not Duplicate:
                 out.append(_published(output))
         out.extend(_position_pair(position) for position in changed.values())
         return out, StatefulBatchLogic.RETAIN
@@ -165,8 +155,7 @@ class LocationLogic(StatefulBatchLogic[Envelope, tuple[str, str | None, bytes], 
     def on_eof(self) -> tuple[Iterable[Any], bool]:
         return (), StatefulBatchLogic.RETAIN
 
-    def snapshot(self) -> Book:
-        assert self.book is not None
+    def snapshot(self) -> Book | None:
         return self.book
 
 
@@ -176,7 +165,7 @@ def _published(output: Any) -> tuple[str, str | None, bytes]:
     if output.__class__ is Alert:
         key = f"{output.location_id}:{output.sku}"
         return ("alerts", key, _encode(alert_record(output)))
-    return ("none", None, b"")  # a Duplicate: nothing to publish
+    raise TypeError(f"nothing publishes a {output.__class__.__name__}")
 
 
 def _position_pair(position: Position) -> tuple[str, str | None, bytes]:

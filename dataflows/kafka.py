@@ -14,7 +14,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from dataflows.flow import Pair, Sinks
+from dataflows.flow import Published
 from engine.errors import ConfigError
 
 # librdkafka's default partitioner hashes keys with CRC32; Java clients use murmur2. Every
@@ -86,40 +86,36 @@ def source(bootstrap: str, topics: Topics) -> KafkaSource:
     )
 
 
-def sinks(bootstrap: str, topics: Topics) -> Sinks:
-    """One keyed producer sink per output topic."""
-    return Sinks(
-        atp=ProducerSink(bootstrap, topics.atp),
-        reservations=ProducerSink(bootstrap, topics.reservations),
-        alerts=ProducerSink(bootstrap, topics.alerts),
-        dead_letters=ProducerSink(bootstrap, topics.deadletter),
-    )
+class PublishSink(DynamicSink[Published]):
+    """Writes what the flow publishes to its topics, keyed (murmur2), one producer per worker."""
 
-
-class ProducerSink(DynamicSink[Pair]):
-    """Writes ``(key, value)`` pairs to a topic, partitioned by key (murmur2)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topics: Topics) -> None:
         self.bootstrap = bootstrap
-        self.topic = topic
+        self.names = {
+            "atp": topics.atp,
+            "reservations": topics.reservations,
+            "alerts": topics.alerts,
+            "dead": topics.deadletter,
+        }
 
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
-        return _ProducerPartition(self.bootstrap, self.topic)
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Publisher:
+        return _Publisher(self.bootstrap, self.names)
 
 
-class _ProducerPartition(StatelessSinkPartition[Pair]):
-    def __init__(self, bootstrap: str, topic: str) -> None:
+class _Publisher(StatelessSinkPartition[Published]):
+    def __init__(self, bootstrap: str, names: dict[str, str]) -> None:
         self.producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
-        self.topic = topic
+        self.names = names
 
-    def write_batch(self, items: list[Pair]) -> None:
+    def write_batch(self, items: list[Published]) -> None:
         produce = self.producer.produce
-        for key, value in items:
+        names = self.names
+        for _, (kind, key, value) in items:
             try:
-                produce(self.topic, value, key)
+                produce(names[kind], value, key)
             except BufferError:  # the local queue is full: let it drain, then retry once
                 self.producer.poll(1.0)
-                produce(self.topic, value, key)
+                produce(names[kind], value, key)
         # Delivered before the batch counts as written: with recovery, an epoch's output must be
         # on the broker before its snapshot commits (at-least-once output).
         self.producer.flush()

@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     topics = kafka.Topics(prefix)
     kafka.ensure_topics(args.bootstrap, topics, args.partitions)
     flow = build_flow(
-        kafka.source(args.bootstrap, topics), kafka.sinks(args.bootstrap, topics), settings.engine()
+        kafka.source(args.bootstrap, topics),
+        kafka.PublishSink(args.bootstrap, topics),
+        settings.engine(),
     )
     recovery = None
     epoch = None

@@ -15,7 +15,7 @@ import pytest
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from benchmarks.workload import WorkloadParams, generate
-from dataflows.flow import Incoming, LocationLogic, Sinks, build_flow
+from dataflows.flow import Incoming, LocationLogic, build_flow
 from engine.book import EngineConfig
 from engine.events import parse
 from engine.replay import Replay
@@ -38,14 +38,16 @@ def make_log(events: int, seed: int) -> list[bytes]:
 
 
 def run_flow(lines: list[bytes], workers: int = 1) -> dict[str, list]:
-    outs: dict[str, list] = {k: [] for k in ("atp", "reservations", "alerts", "dead_letters")}
-    sinks = Sinks(**{k: TestingSink(v) for k, v in outs.items()})
+    published: list = []
     items = [Incoming(line, f"log:{i}") for i, line in enumerate(lines, 1)]
-    flow = build_flow(TestingSource(items, batch_size=64), sinks, EngineConfig())
+    flow = build_flow(TestingSource(items, batch_size=64), TestingSink(published), EngineConfig())
     if workers == 1:
         run_main(flow)
     else:
         cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    outs: dict[str, list] = {k: [] for k in ("atp", "reservations", "alerts", "dead")}
+    for _, (topic, key, value) in published:
+        outs[topic].append((key, value))
     return outs
 
 
@@ -88,7 +90,7 @@ def test_reservation_outcomes_end_as_replay_lists_them(log):
 def test_every_bad_line_becomes_a_dead_letter_and_the_flow_goes_on(log):
     outs = run_flow(log)
     replay = replayed(log)
-    records = [orjson.loads(value) for _, value in outs["dead_letters"]]
+    records = [orjson.loads(value) for _, value in outs["dead"]]
     assert len(records) == replay.dead_letters > 0
     assert all(
         r["reason"] and r["raw"] is not None and r["source"].startswith("log:") for r in records
