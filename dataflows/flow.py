@@ -9,7 +9,7 @@ Wiring only: every rule is ``engine``'s. Read top to bottom as its steps::
 
 ``build_flow`` takes its source and sink, so production passes Kafka (``dataflows.kafka``) and
 tests pass ``TestingSource``/``TestingSink``. Items entering are ``Incoming`` (the raw bytes
-and where they came from) or Kafka source messages; items leaving are ``Published``.
+and where they came from) or confluent-kafka ``Message`` objects; items leaving are ``Published``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,12 @@ class Envelope:
 
     message: Any
     raw: bytes
-    origin: str
+    origin: str | tuple[str, int, int]  # a name, or a Kafka topic, partition and offset
+
+    def dead_letter(self, rejected: Rejected) -> bytes:
+        origin = self.origin
+        source = origin if isinstance(origin, str) else "/".join(map(str, origin))
+        return _encode(dead_letter(rejected, self.raw, source))
 
 
 def build_flow(source: Source[Any], sink: Sink[Published], config: EngineConfig) -> Dataflow:
@@ -85,12 +90,11 @@ def build_flow(source: Source[Any], sink: Sink[Published], config: EngineConfig)
 def _parse_and_route(items: list[Any]) -> list[tuple[str, Envelope]]:
     keyed: list[tuple[str, Envelope]] = []
     for item in items:
-        # An ``Incoming``, or a Kafka source message (its origin is topic/partition/offset).
-        value = item.value or b""
         if item.__class__ is Incoming:
-            origin = item.origin
-        else:
-            origin = f"{item.topic}/{item.partition}/{item.offset}"
+            value, origin = item.value, item.origin
+        else:  # a confluent-kafka Message: its origin is formatted only for a dead letter
+            value = item.value() or b""
+            origin = (item.topic(), item.partition(), item.offset())
         event = parse(value)
         if event.__class__ is Rejected:  # an empty message too: every message is accounted for
             keyed.append((DEAD_LETTERS, Envelope(event, value, origin)))
@@ -117,9 +121,7 @@ class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):
         for envelope in values:
             message = envelope.message
             if message.__class__ is Rejected:  # unreadable: the DEAD_LETTERS key
-                out.append(
-                    ("dead", None, _encode(dead_letter(message, envelope.raw, envelope.origin)))
-                )
+                out.append(("dead", None, envelope.dead_letter(message)))
                 continue
             book = self.book
             if book is None:
@@ -129,8 +131,7 @@ class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):
                 if cls is Position:
                     changed[output.sku] = output
                 elif cls is Rejected:
-                    record = dead_letter(output, envelope.raw, envelope.origin)
-                    out.append(("dead", None, _encode(record)))
+                    out.append(("dead", None, envelope.dead_letter(output)))
                 elif cls is not Duplicate:
                     out.append(_published(output))
         out.extend(_position_pair(position) for position in changed.values())

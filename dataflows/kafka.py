@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bytewax.connectors.kafka import KafkaSource
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, Producer
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from dataflows.flow import Published
@@ -75,15 +82,74 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int = 4) -> list[s
     return [topic.topic for topic in missing]
 
 
-def source(bootstrap: str, topics: Topics) -> KafkaSource:
-    """The events topic, every partition from its beginning, then tailing."""
-    return KafkaSource(
-        [bootstrap],
-        [topics.events],
-        tail=True,
-        starting_offset=OFFSET_BEGINNING,
-        add_config={"statistics.interval.ms": "0"},
-    )
+def source(bootstrap: str, topics: Topics, batch_size: int = 2000) -> EventSource:
+    """The events topic, every partition from its beginning (or its snapshot), then tailing."""
+    return EventSource(bootstrap, topics.events, batch_size)
+
+
+class EventSource(FixedPartitionedSource[Message, int]):
+    """Reads every partition of the events topic; Bytewax spreads the partitions over workers.
+
+    Yields confluent-kafka's own ``Message`` objects: Bytewax's ``KafkaSource`` copies each into
+    a Python dataclass, which cost more than parsing the event (``benchmarks/ingest.py``). The
+    snapshot of a partition is the offset to read next, so a resumed run reads on from the
+    epoch its state belongs to.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, batch_size: int) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.batch_size = batch_size
+
+    def list_parts(self) -> list[str]:
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        try:
+            metadata = admin.list_topics(self.topic, timeout=15).topics[self.topic]
+        except KafkaException as exc:
+            raise ConfigError(f"cannot reach Kafka at {self.bootstrap}: {exc}") from None
+        if metadata.error is not None:
+            raise ConfigError(f"cannot read topic {self.topic}: {metadata.error}")
+        return [str(index) for index in sorted(metadata.partitions)]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _EventPartition:
+        return _EventPartition(self, int(for_part), resume_state)
+
+
+class _EventPartition(StatefulSourcePartition[Message, int]):
+    def __init__(self, source: EventSource, index: int, resume_state: int | None) -> None:
+        self.offset = OFFSET_BEGINNING if resume_state is None else resume_state
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": source.bootstrap,
+                "group.id": "omnistock-dataflow",  # required by librdkafka; assign() never joins
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+            }
+        )
+        self.consumer.assign([TopicPartition(source.topic, index, self.offset)])
+        self.batch_size = source.batch_size
+
+    def next_batch(self) -> list[Message]:
+        messages = self.consumer.consume(self.batch_size, 0.001)
+        if not messages:
+            return messages
+        batch = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                batch.append(message)
+            elif error.fatal():
+                raise KafkaException(error)
+            # Other errors (a broker restarting) carry no event; librdkafka retries them.
+        if batch:
+            self.offset = batch[-1].offset() + 1
+        return batch
+
+    def snapshot(self) -> int:
+        return self.offset
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
 class PublishSink(DynamicSink[Published]):

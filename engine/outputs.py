@@ -12,8 +12,6 @@ from typing import Any
 
 import msgspec
 
-from engine.timefmt import rfc3339
-
 
 class Rejected(msgspec.Struct, frozen=True, gc=False):
     """An event that changed nothing and goes to the dead letters.
@@ -114,9 +112,9 @@ def outcome_record(outcome: ReservationChanged) -> dict[str, Any]:
         "sku": outcome.sku,
         "status": outcome.status,
         "qty": outcome.qty,
-        "expires_at": rfc3339(outcome.expires_at),
+        "expires_at": outcome.expires_at,
         "reason": outcome.reason,
-        "ts": rfc3339(outcome.ts),
+        "ts": outcome.ts,
         "event_id": outcome.event_id,
     }
     if outcome.repeat:
@@ -132,7 +130,7 @@ def alert_record(alert: Alert) -> dict[str, Any]:
         "kind": alert.kind,
         "location_id": alert.location_id,
         "sku": alert.sku,
-        "ts": rfc3339(alert.ts),
+        "ts": alert.ts,
         "on_hand": alert.on_hand,
         "reserved": alert.reserved,
         "safety_stock": alert.safety_stock,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from engine.timefmt import NEVER, rfc3339
+from engine.timefmt import NEVER
 
 NO_EXPIRY: Final = NEVER
 
@@ -151,7 +151,7 @@ class Position:
             for supply_id, (qty, eta) in sorted(
                 self.inbound.items(), key=lambda item: (item[1][1], item[0])
             ):
-                inbound.append({"supply_id": supply_id, "qty": qty, "eta": rfc3339(eta)})
+                inbound.append({"supply_id": supply_id, "qty": qty, "eta": eta})
         return {
             "location_id": self.location_id,
             "sku": self.sku,
@@ -163,7 +163,7 @@ class Position:
             "atp": max(0, available),
             "oversold": max(0, self.reserved - self.on_hand),
             "inbound": inbound,
-            "as_of": None if self.as_of is None else rfc3339(self.as_of),
+            "as_of": self.as_of,
         }
 
     def __getstate__(self) -> tuple[Any, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import msgspec
 import orjson
 import pytest
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
@@ -73,7 +74,10 @@ def log() -> list[bytes]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_positions_on_atp_are_what_replay_prints(log, workers):
     outs = run_flow(log, workers)
-    expected = {f"{p.location_id}:{p.sku}": p.record() for p in replayed(log).positions()}
+    expected = {
+        f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p.record()))
+        for p in replayed(log).positions()
+    }
     assert last_values(outs["atp"]) == expected
 
 

@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -59,7 +60,10 @@ def expected(lines: list[bytes]) -> tuple[dict, dict, int]:
     replay = Replay()
     replay.feed(lines)
     replay.finish(datetime.now(UTC))
-    positions = {f"{p.location_id}:{p.sku}": p.record() for p in replay.positions()}
+    positions = {
+        f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p.record()))
+        for p in replay.positions()
+    }
     outcomes = {r["reservation_id"]: (r["status"], r["qty"]) for r in replay.reservations()}
     return positions, outcomes, replay.dead_letters
 

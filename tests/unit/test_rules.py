@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import msgspec
+import orjson
+
 from engine.book import EngineConfig
 from engine.outputs import Duplicate, Rejected, SupplyExpected
 from engine.position import Position
@@ -139,7 +142,7 @@ def test_record_has_the_contract_fields():
         supply_id="P1",
         ts="2026-11-20T14:06:00-05:00",
     )
-    assert s.pos().record() == {
+    assert orjson.loads(msgspec.json.encode(s.pos().record())) == {
         "location_id": "S1",
         "sku": "A",
         "on_hand": 9,
@@ -149,7 +152,7 @@ def test_record_has_the_contract_fields():
         "available": 9,
         "atp": 9,
         "oversold": 0,
-        "inbound": [{"supply_id": "P1", "qty": 4, "eta": "2026-11-22T10:00:00.500Z"}],
+        "inbound": [{"supply_id": "P1", "qty": 4, "eta": "2026-11-22T10:00:00.500000Z"}],
         "as_of": "2026-11-20T19:06:00Z",
     }
 
