@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zlib import crc32
 
 import bytewax.operators as op
 import msgspec
@@ -73,15 +74,32 @@ class Envelope:
         return _encode(dead_letter(rejected, self.raw, source))
 
 
-def build_flow(source: Source[Any], sink: Sink[Published], config: EngineConfig) -> Dataflow:
+def build_flow(
+    source: Source[Any], sink: Sink[Published], config: EngineConfig, sku_shards: int = 1
+) -> Dataflow:
     """The whole dataflow, from its source to its sink.
 
     Three steps, each called once per batch where Bytewax allows it: every Python call per item
     is throughput (``benchmarks/ingest.py``).
+
+    Args:
+        source: the events.
+        sink: where ``Published`` items go.
+        config: the rules' settings.
+        sku_shards: books per location. 1 (the default) keys by location, exactly the
+            contract's scope of ids. More split a location's skus over that many books by a
+            hash of the sku, so a snapshot pickles only the touched shards of a big store
+            (``benchmarks/snapshot_cost.py``); ids are then scoped to (location, shard), which
+            differs only for an id reused for another sku at the same location.
     """
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
-    keyed = op.flat_map_batch("parse_and_route", incoming, _parse_and_route)
+    if sku_shards == 1:
+        keyed = op.flat_map_batch("parse_and_route", incoming, _parse_and_route)
+    else:
+        keyed = op.flat_map_batch(
+            "parse_and_route", incoming, lambda items: _shard(_parse_and_route(items), sku_shards)
+        )
     folded = op.stateful_batch("fold", keyed, lambda state: LocationLogic(state, config))
     op.output("publish", folded, sink)
     return flow
@@ -102,6 +120,15 @@ def _parse_and_route(items: list[Any]) -> list[tuple[str, Envelope]]:
         for location_id, message in route(event):  # type: ignore[arg-type]
             keyed.append((location_id, Envelope(message, value, origin)))
     return keyed
+
+
+def _shard(keyed: list[tuple[str, Envelope]], shards: int) -> list[tuple[str, Envelope]]:
+    return [
+        (key, envelope)
+        if key == DEAD_LETTERS
+        else (f"{key}/{crc32(envelope.message.sku.encode()) % shards}", envelope)
+        for key, envelope in keyed
+    ]
 
 
 class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):

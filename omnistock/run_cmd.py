@@ -35,6 +35,13 @@ def add_parser(commands: Any) -> None:
         default=5.0,
         help="seconds between snapshots with --recovery-dir (default 5)",
     )
+    parser.add_argument(
+        "--sku-shards",
+        type=int,
+        default=1,
+        help="books per location, split by sku hash: smaller snapshots for big stores; ids are "
+        "then scoped to (location, shard) (default 1: by location)",
+    )
     parser.add_argument("--topic-prefix", default=None)
     parser.add_argument(
         "--partitions",
@@ -62,12 +69,15 @@ def run(args: argparse.Namespace) -> int:
     prefix = args.topic_prefix if args.topic_prefix is not None else settings.topic_prefix
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    if args.sku_shards < 1:
+        raise ConfigError("--sku-shards must be at least 1")
     topics = kafka.Topics(prefix)
     kafka.ensure_topics(args.bootstrap, topics, args.partitions)
     flow = build_flow(
         kafka.source(args.bootstrap, topics),
         kafka.PublishSink(args.bootstrap, topics),
         settings.engine(),
+        args.sku_shards,
     )
     recovery = None
     epoch = None

@@ -38,10 +38,12 @@ def make_log(events: int, seed: int) -> list[bytes]:
     return list(generate(params))
 
 
-def run_flow(lines: list[bytes], workers: int = 1) -> dict[str, list]:
+def run_flow(lines: list[bytes], workers: int = 1, sku_shards: int = 1) -> dict[str, list]:
     published: list = []
     items = [Incoming(line, f"log:{i}") for i, line in enumerate(lines, 1)]
-    flow = build_flow(TestingSource(items, batch_size=64), TestingSink(published), EngineConfig())
+    flow = build_flow(
+        TestingSource(items, batch_size=64), TestingSink(published), EngineConfig(), sku_shards
+    )
     if workers == 1:
         run_main(flow)
     else:
@@ -71,9 +73,9 @@ def log() -> list[bytes]:
     return make_log(3000, seed=11)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_positions_on_atp_are_what_replay_prints(log, workers):
-    outs = run_flow(log, workers)
+@pytest.mark.parametrize(("workers", "sku_shards"), [(1, 1), (2, 1), (2, 8)])
+def test_positions_on_atp_are_what_replay_prints(log, workers, sku_shards):
+    outs = run_flow(log, workers, sku_shards)
     expected = {
         f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p.record()))
         for p in replayed(log).positions()
