@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -110,13 +112,25 @@ def ceiling(bootstrap: str, topic: str, count: int) -> float:
     return seen / elapsed
 
 
-def wait_for_keys(reader: Consumer, keys: set[str], timeout: float) -> float:
+def wait_for_keys(
+    reader: Consumer,
+    keys: set[str],
+    timeout: float,
+    progress: list[tuple[float, int]] | None = None,
+    since: float = 0.0,
+) -> float:
+    """Read until every key showed; ``progress`` gets (seconds since ``since``, messages)."""
     deadline = time.monotonic() + timeout
     missing = set(keys)
+    seen = 0
     while missing and time.monotonic() < deadline:
-        for message in reader.consume(5000, timeout=0.2):
+        batch = reader.consume(5000, timeout=0.2)
+        for message in batch:
             if not message.error() and message.key() is not None:
                 missing.discard(message.key().decode())
+        seen += len(batch)
+        if progress is not None:
+            progress.append((time.perf_counter() - since, seen))
     if missing:
         raise SystemExit(f"timed out waiting for {sorted(missing)} on the atp topic")
     return time.perf_counter()
@@ -127,6 +141,54 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def measure(
+    bootstrap: str, events: int = 200_000, rate: int = 20_000, seconds: float = 10.0
+) -> dict[str, Any]:
+    """Ceiling, throughput, freshness and the flash-sale audit, against one ``omnistock run``."""
+    topics = Topics(f"bench{uuid.uuid4().hex[:8]}.")
+    ensure_topics(bootstrap, topics, PARTITIONS)
+    start_ms = int(time.time() * 1000) + 3_600_000
+    lines = list(generate(WorkloadParams(events=events, seed=3, start_ms=start_ms)))
+    warm = markers(bootstrap, topics.events, "warm")
+    produce(bootstrap, topics.events, lines)
+    end = markers(bootstrap, topics.events, "end")
+    flow = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "omnistock.cli", "run", "--bootstrap", bootstrap),
+            *("--topic-prefix", topics.prefix),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    atp = consumer(bootstrap, topics.atp, PARTITIONS)
+    try:
+        started = wait_for_keys(atp, warm, 120)  # the flow is up and reading
+        progress: list[tuple[float, int]] = []
+        finished = wait_for_keys(atp, end, 600, progress, started)
+        top = ceiling(bootstrap, topics.events, events)
+        through = events / (finished - started)
+        lags, when = freshness(bootstrap, topics, atp, rate, seconds)
+        audit = flash_sale(bootstrap, topics)
+    finally:
+        atp.close()
+        os.killpg(flow.pid, signal.SIGTERM)
+        flow.wait(30)
+    return {
+        "events_per_s": through,
+        "ceiling_per_s": top,
+        "ratio": through / top,
+        "events": events,
+        "freshness_rate": rate,
+        "freshness_p50_ms": percentile(lags, 0.5),
+        "freshness_p99_ms": percentile(lags, 0.99),
+        "freshness_p999_ms": percentile(lags, 0.999),
+        "freshness_samples": len(lags),
+        "series": {"progress": progress, "freshness": list(zip(when, lags, strict=True))},
+        "flash_sale": audit,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -134,63 +196,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="freshness: duration")
     args = parser.parse_args(argv)
 
-    bootstrap = broker()
-    topics = Topics(f"bench{uuid.uuid4().hex[:8]}.")
-    ensure_topics(bootstrap, topics, PARTITIONS)
-    start_ms = int(time.time() * 1000) + 3_600_000
-    lines = list(generate(WorkloadParams(events=args.events, seed=3, start_ms=start_ms)))
-    warm = markers(bootstrap, topics.events, "warm")
-    produce(bootstrap, topics.events, lines)
-    end = markers(bootstrap, topics.events, "end")
-    log = open(os.devnull, "wb")  # noqa: SIM115 - the child keeps it for its whole life
-    flow = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "omnistock.cli",
-            "run",
-            "--bootstrap",
-            bootstrap,
-            "--topic-prefix",
-            topics.prefix,
-        ],
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
+    r = measure(broker(), args.events, args.rate, args.seconds)
+    print(f"bare consumer + parse ceiling  {r['ceiling_per_s']:>10,.0f} events/s")
+    print(
+        f"dataflow, 1 worker             {r['events_per_s']:>10,.0f} events/s "
+        f"({r['ratio']:.2f} of the ceiling; targets 0.5 and 100,000)"
     )
-    atp = consumer(bootstrap, topics.atp, PARTITIONS)
-    try:
-        started = wait_for_keys(atp, warm, 120)  # the flow is up and reading
-        finished = wait_for_keys(atp, end, 600)
-        rate = args.events / (finished - started)
-        top = ceiling(bootstrap, topics.events, args.events)
-        print(f"bare consumer + parse ceiling  {top:>10,.0f} events/s")
-        print(
-            f"dataflow, 1 worker             {rate:>10,.0f} events/s "
-            f"({rate / top:.2f} of the ceiling; targets 0.5 and 100,000)"
-        )
-
-        lags = freshness(bootstrap, topics, atp, args.rate, args.seconds)
-        print(
-            f"freshness at {args.rate:,} events/s: p50 {percentile(lags, 0.5):.0f} ms, "
-            f"p99 {percentile(lags, 0.99):.0f} ms over {len(lags):,} positions "
-            "(target p99 < 250 ms)"
-        )
-    finally:
-        atp.close()
-        os.killpg(flow.pid, signal.SIGTERM)
-        flow.wait(30)
+    print(
+        f"freshness at {args.rate:,} events/s: p50 {r['freshness_p50_ms']:.0f} ms, "
+        f"p99 {r['freshness_p99_ms']:.0f} ms, p99.9 {r['freshness_p999_ms']:.0f} ms over "
+        f"{r['freshness_samples']:,} positions (target p99 < 250 ms)"
+    )
+    flash = r["flash_sale"]
+    print(
+        f"flash sale: {flash['buyers']:,} buyers for {flash['units']:,} units at "
+        f"{flash['stores']} stores: {flash['confirmed_units']:,} confirmed, "
+        f"{flash['rejected']:,} rejected, {flash['oversold_units']} units oversold"
+    )
     return 0
 
 
 def freshness(
     bootstrap: str, topics: Topics, atp: Consumer, rate: int, seconds: float
-) -> list[float]:
-    """Produce ``rate`` events/s for ``seconds``; time from each ``ts`` to its position."""
+) -> tuple[list[float], list[float]]:
+    """Produce ``rate`` events/s for ``seconds``; per position on the atp topic, when it came
+    (seconds into the run) and how long after its event's ``ts`` (ms)."""
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
     atp.consume(100_000, timeout=1.0)  # drain what came before
     lags: list[float] = []
+    when: list[float] = []
     started = time.perf_counter()
+
+    def take(timeout: float) -> None:
+        for message in atp.consume(10_000, timeout=timeout):
+            if message.error():
+                continue
+            value = orjson.loads(message.value())
+            if value["location_id"].startswith("F"):
+                lags.append(time.time() * 1000 - _ms(value["as_of"]))
+                when.append(time.perf_counter() - started)
+
     sent = 0
     while time.perf_counter() - started < seconds:
         due = int((time.perf_counter() - started) * rate)
@@ -208,21 +253,91 @@ def freshness(
             producer.produce(topics.events, orjson.dumps(body), location)
             sent += 1
         producer.poll(0)
-        for message in atp.consume(10_000, timeout=0.001):
-            if message.error():
-                continue
-            value = orjson.loads(message.value())
-            if value["location_id"].startswith("F"):
-                lags.append(time.time() * 1000 - _ms(value["as_of"]))
+        take(0.001)
     producer.flush(30)
     deadline = time.perf_counter() + 5
     while time.perf_counter() < deadline:
-        for message in atp.consume(10_000, timeout=0.1):
-            if not message.error():
+        take(0.1)
+    return lags, when
+
+
+def flash_sale(
+    bootstrap: str, topics: Topics, stores: int = 40, units: int = 300, buyers: int = 3000
+) -> dict[str, int]:
+    """Thousands of buyers race for a few hundred units of one sku across many stores.
+
+    Audit from the topics: per store, the units of confirmed reservations never exceed what it
+    received, and every final position keeps ``reserved <= on_hand``.
+    """
+    rng = random.Random(11)
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
+    now = int(time.time() * 1000)
+    stock = {f"FS{i:02d}": units // stores + (i < units % stores) for i in range(stores)}
+    for location, qty in stock.items():
+        body = {"event_id": f"stock-{location}", "type": "receipt", "location_id": location}
+        body |= {"sku": "FLASH", "ts": now, "qty": qty}
+        producer.produce(topics.events, orjson.dumps(body), location)
+    locations = list(stock)
+    for n in range(buyers):
+        location = rng.choice(locations)
+        body = {"event_id": f"buy-{n}", "type": "reserve", "location_id": location}
+        body |= {"sku": "FLASH", "ts": now + 1 + n, "qty": 1, "reservation_id": f"flash-{n}"}
+        while True:
+            try:
+                producer.produce(topics.events, orjson.dumps(body), location)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+
+    first: dict[str, tuple[str, str, int]] = {}
+    reader = consumer(bootstrap, topics.reservations, PARTITIONS)
+    deadline = time.monotonic() + 120
+    while len(first) < buyers and time.monotonic() < deadline:
+        for message in reader.consume(5000, timeout=0.2):
+            if message.error() is None:
+                outcome = orjson.loads(message.value())
+                if outcome["reservation_id"].startswith("flash-"):
+                    first.setdefault(
+                        outcome["reservation_id"],
+                        (outcome["status"], outcome["location_id"], outcome["qty"]),
+                    )
+    reader.close()
+    if len(first) < buyers:
+        raise SystemExit(f"only {len(first)} of {buyers} flash-sale outcomes arrived")
+    held: dict[str, int] = dict.fromkeys(stock, 0)
+    for status, location, qty in first.values():
+        if status in ("confirmed", "partial"):
+            held[location] += qty
+    oversold = sum(max(0, held[loc] - stock[loc]) for loc in stock)
+    positions = final_positions(bootstrap, topics, set(stock))
+    oversold += sum(max(0, p["reserved"] - p["on_hand"]) for p in positions.values())
+    return {
+        "stores": stores,
+        "units": units,
+        "buyers": buyers,
+        "confirmed_units": sum(held.values()),
+        "rejected": sum(1 for status, _, _ in first.values() if status == "rejected"),
+        "oversold_units": oversold,
+    }
+
+
+def final_positions(bootstrap: str, topics: Topics, locations: set[str]) -> dict[str, Any]:
+    """The last FLASH position of each location on the atp topic."""
+    reader = consumer(bootstrap, topics.atp, PARTITIONS)
+    last: dict[str, Any] = {}
+    quiet = time.monotonic() + 3
+    while time.monotonic() < quiet:
+        batch = reader.consume(10_000, timeout=0.2)
+        if batch:
+            quiet = time.monotonic() + 1
+        for message in batch:
+            if message.error() is None:
                 value = orjson.loads(message.value())
-                if value["location_id"].startswith("F"):
-                    lags.append(time.time() * 1000 - _ms(value["as_of"]))
-    return lags
+                if value["sku"] == "FLASH" and value["location_id"] in locations:
+                    last[value["location_id"]] = value
+    reader.close()
+    return last
 
 
 def _ms(text: str) -> float:

@@ -76,23 +76,17 @@ def replay_once(path: Path) -> tuple[float, dict[str, float]]:
     return wall, figures
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
-
-    path = event_log(args.events, args.seed)
+def measure(events: int, seed: int = 7, rounds: int = 3) -> dict[str, float]:
+    """Best of ``rounds`` of the ceiling and of replay, taking turns; checks the answer first."""
+    path = event_log(events, seed)
     lines, _ = parse_ceiling(path)
     _, figures = replay_once(path)
     accounted = figures["events applied"] + figures["duplicates"] + figures["dead letters"]
     if accounted != lines:
         raise SystemExit(f"replay accounted for {accounted:.0f} of {lines} lines")
 
-    best_ceiling = best_replay = 0.0
-    fold = 0.0
-    for round_ in range(1, args.rounds + 1):
+    best_ceiling = best_replay = fold = 0.0
+    for round_ in range(1, rounds + 1):
         _, seconds = parse_ceiling(path)
         ceiling = lines / seconds
         wall, figures = replay_once(path)
@@ -104,17 +98,39 @@ def main(argv: list[str] | None = None) -> int:
             f"{rate:,.0f} events/s ({rate / ceiling:.2f} of the ceiling)",
             file=sys.stderr,
         )
+    return {
+        "events_per_s": best_replay,
+        "parse_ceiling_per_s": best_ceiling,
+        "ratio": best_replay / best_ceiling,
+        "fold_events_per_s": fold,
+        "lines": lines,
+        "megabytes": path.stat().st_size / 1e6,
+        "positions": figures["positions"],
+        "duplicates": figures["duplicates"],
+        "dead_letters": figures["dead letters"],
+        "rounds": rounds,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    r = measure(args.events, args.seed, args.rounds)
     print(
-        f"log: {lines:,} lines, {path.stat().st_size / 1e6:.0f} MB, "
-        f"{figures['positions']:,.0f} positions, {figures['duplicates']:,.0f} duplicates, "
-        f"{figures['dead letters']:,.0f} dead letters; best of {args.rounds} rounds"
+        f"log: {r['lines']:,} lines, {r['megabytes']:.0f} MB, {r['positions']:,.0f} positions, "
+        f"{r['duplicates']:,.0f} duplicates, {r['dead_letters']:,.0f} dead letters; "
+        f"best of {args.rounds} rounds"
     )
-    print(f"orjson.loads ceiling      {best_ceiling:>12,.0f} lines/s")
+    print(f"orjson.loads ceiling      {r['parse_ceiling_per_s']:>12,.0f} lines/s")
     print(
-        f"replay end to end         {best_replay:>12,.0f} events/s "
-        f"({best_replay / best_ceiling:.2f} of the ceiling; targets 0.25 and 250,000)"
+        f"replay end to end         {r['events_per_s']:>12,.0f} events/s "
+        f"({r['ratio']:.2f} of the ceiling; targets 0.25 and 250,000)"
     )
-    print(f"replay fold (in process)  {fold:>12,.0f} events/s")
+    print(f"replay fold (in process)  {r['fold_events_per_s']:>12,.0f} events/s")
     return 0
 
 
