@@ -1,0 +1,160 @@
+"""Writes a run's ``results.json``, its plots (matplotlib, PNG) and ``report.md``.
+
+``results.json`` holds each section as an object (``{"replay": {"events_per_s": ...}}``) and,
+for scripts that want one level, every number of a section again under a dotted key
+(``"replay.events_per_s"``); plus the machine and the parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+# Per figure: (section, key, label, unit, target, better). Targets as the issues set them.
+FIGURES = [
+    ("replay", "events_per_s", "replay, end to end", "events/s", 250_000, "higher"),
+    ("replay", "ratio", "replay / orjson.loads ceiling", "", 0.25, "higher"),
+    ("ingest", "events_per_s", "dataflow, events to atp, 1 worker", "events/s", 100_000, "higher"),
+    ("ingest", "ratio", "dataflow / bare consumer ceiling", "", 0.5, "higher"),
+    ("ingest", "freshness_p50_ms", "freshness p50", "ms", None, "lower"),
+    ("ingest", "freshness_p99_ms", "freshness p99", "ms", 250, "lower"),
+    ("ingest", "freshness_p999_ms", "freshness p99.9", "ms", None, "lower"),
+    ("flash_sale", "oversold_units", "flash sale: units oversold", "units", 0, "lower"),
+    ("promise", "median_us", "promise, 1 item x 1,000 locations, median", "us", 25, "lower"),
+    ("promise", "python_median_us", "the same in plain Python, median", "us", None, "lower"),
+    ("promise", "speedup", "kernel / plain Python speed-up", "x", 100, "higher"),
+    ("promise", "listing_ms", "listing page, 100 skus", "ms", 1, "lower"),
+    ("api", "atp_p99_ms", "GET /v1/atp p99", "ms", 5, "lower"),
+    ("api", "promise_p99_ms", "POST /v1/promise p99", "ms", 10, "lower"),
+    ("api", "listing_p99_ms", "POST /v1/promise/listing p99", "ms", 20, "lower"),
+    ("api", "reserve_p99_ms", "reservation round trip p99", "ms", 50, "lower"),
+]
+
+
+def machine() -> dict[str, Any]:
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(pages / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def flatten(sections: dict[str, dict[str, Any]]) -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for name, figures in sections.items():
+        for key, value in figures.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                flat[f"{name}.{key}"] = value
+            elif isinstance(value, dict) and key != "series":
+                flat.update(flatten({key: value}))
+    return flat
+
+
+def write(out: Path, sections: dict[str, dict[str, Any]], parameters: dict[str, Any]) -> Path:
+    """Everything of one run into ``out``; returns the path of ``report.md``."""
+    out.mkdir(parents=True, exist_ok=True)
+    nested = {name: _without_series(figures) for name, figures in sections.items()}
+    if "ingest" in nested and "flash_sale" in nested["ingest"]:  # a section of its own
+        nested["flash_sale"] = nested["ingest"].pop("flash_sale")
+    results = {**nested, **flatten(nested), "machine": machine(), "parameters": parameters}
+    (out / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    plots = _plots(out, sections)
+    (out / "report.md").write_text(_markdown(nested, results["machine"], parameters, plots))
+    return out / "report.md"
+
+
+def _without_series(figures: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in figures.items() if key not in ("series", "samples")}
+
+
+def _markdown(
+    nested: dict[str, dict[str, Any]],
+    host: dict[str, Any],
+    parameters: dict[str, Any],
+    plots: list[str],
+) -> str:
+    lines = [
+        "# Omnistock benchmark report",
+        "",
+        f"Machine: {host['cores']} cores, {host['memory_gib']} GiB, Python {host['python']}. "
+        f"Parameters: {', '.join(f'{k}={v}' for k, v in parameters.items())}.",
+        "",
+        "| figure | measured | target | met |",
+        "|---|---|---|---|",
+    ]
+    for section, key, label, unit, target, better in FIGURES:
+        value = nested.get(section, {}).get(key)
+        if value is None:
+            continue
+        met = ""
+        if target is not None:
+            ok = value >= target if better == "higher" else value <= target
+            met = "yes" if ok else "**no**"
+        if isinstance(value, int):
+            shown = f"{value:,}"
+        else:
+            shown = f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+        goal = "" if target is None else f"{'>=' if better == 'higher' else '<='} {target:,}"
+        lines.append(f"| {label} | {shown} {unit} | {goal} {unit if goal else ''} | {met} |")
+    lines += ["", "Ceilings measured in the same run:", ""]
+    for section, key, label in (
+        ("replay", "parse_ceiling_per_s", "`orjson.loads` over the replay log"),
+        ("ingest", "ceiling_per_s", "a bare confluent-kafka consumer that reads and parses"),
+        ("promise", "python_median_us", "the plain-Python promise (us, median)"),
+    ):
+        if key in nested.get(section, {}):
+            lines.append(f"- {label}: {nested[section][key]:,.0f}")
+    lines += ["", *(f"![{name}]({name})" for name in plots), ""]
+    return "\n".join(lines)
+
+
+def _plots(out: Path, sections: dict[str, dict[str, Any]]) -> list[str]:
+    import matplotlib  # noqa: PLC0415 - only a run with plots pays for it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    made: list[str] = []
+    series = sections.get("ingest", {}).get("series", {})
+    if series.get("progress"):
+        seconds = [t for t, _ in series["progress"]]
+        rates = [
+            (c1 - c0) / max(t1 - t0, 1e-6)
+            for (t0, c0), (t1, c1) in zip(series["progress"], series["progress"][1:], strict=False)
+        ]
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.plot(seconds[1:], rates)
+        ax.set(xlabel="seconds", ylabel="positions/s on atp", title="Dataflow throughput over time")
+        made.append(_save(fig, out, "ingest_throughput.png"))
+    if series.get("freshness"):
+        when, lags = zip(*series["freshness"], strict=True)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+        left.hist(lags, bins=60)
+        left.set(xlabel="ms from event to position", ylabel="positions", title="Freshness")
+        right.plot(when, lags, ",", alpha=0.5)
+        right.set(xlabel="seconds", ylabel="ms", title="Freshness (lag) over time")
+        made.append(_save(fig, out, "ingest_freshness.png"))
+    samples = sections.get("api", {}).get("samples", {})
+    if samples:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for route, latencies in samples.items():
+            ax.hist(latencies, bins=80, histtype="step", label=route)
+        ax.set(xlabel="ms", ylabel="requests", title="API latency per route", yscale="log")
+        ax.legend()
+        made.append(_save(fig, out, "api_latency.png"))
+    return made
+
+
+def _save(fig: Any, out: Path, name: str) -> str:
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=110)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    plt.close(fig)
+    return name

@@ -1,0 +1,52 @@
+"""One function per section of ``omnistock bench``: each returns its figures as a dict.
+
+Every section measures its ceiling in the same run (machine noise hits both alike) and reports
+the ratio. ``quick`` sizes each to finish ``all`` within three minutes on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Context:
+    """What the sections share: sizes, and where Kafka and the API are (started if absent)."""
+
+    quick: bool
+    bootstrap: str | None = None
+    api_url: str | None = None
+
+    def broker(self) -> str:
+        """The named broker, or the local one (``docker/kafka-local.sh``), started once."""
+        if self.bootstrap is None:
+            named = os.environ.get("OMNISTOCK_BOOTSTRAP")
+            if not named:
+                script = ROOT / "docker" / "kafka-local.sh"
+                subprocess.run(["bash", str(script), "start"], check=True)
+                named = "127.0.0.1:9092"
+            self.bootstrap = named
+        return self.bootstrap
+
+
+def replay(ctx: Context) -> dict[str, Any]:
+    """The offline fold of a realistic log against ``orjson.loads`` of its lines."""
+    from benchmarks import replay_throughput  # noqa: PLC0415 - each section loads its own
+
+    events = 200_000 if ctx.quick else 1_000_000
+    return replay_throughput.measure(events, rounds=1 if ctx.quick else 3)
+
+
+def ingest(ctx: Context) -> dict[str, Any]:
+    """Kafka through the dataflow: throughput against a bare consumer, freshness, flash sale."""
+    from benchmarks import ingest as ingest_bench  # noqa: PLC0415
+
+    if ctx.quick:
+        return ingest_bench.measure(ctx.broker(), events=40_000, rate=5_000, seconds=4)
+    return ingest_bench.measure(ctx.broker(), events=300_000, rate=20_000, seconds=15)

@@ -1,0 +1,61 @@
+"""``omnistock bench ingest|api|promise|replay|all [--quick] [--out DIR]`` (issue: bench harness).
+
+Each section starts what it needs (the local broker, the dataflow, the API) and stops it after;
+the figures, their ceilings and plots go to ``--out`` (``results.json``, ``report.md``, PNGs).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SECTIONS = ("replay", "ingest", "promise", "api")
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "bench",
+        help="load-test harness: throughput, freshness, latency, oversell; writes a report",
+        description="Run benchmarks against their ceilings and write results.json, report.md "
+        "and plots.",
+    )
+    parser.add_argument("what", choices=(*SECTIONS, "all"), help="which benchmark, or all")
+    parser.add_argument("--quick", action="store_true", help="small sizes: all within 3 minutes")
+    parser.add_argument("--out", type=Path, default=None, help="default benchmarks/results/<UTC>")
+    parser.add_argument("--bootstrap", default=None, metavar="HOST:PORT", help="a running Kafka")
+    parser.add_argument("--api-url", default=None, help="a running API (default: start one)")
+    parser.add_argument("--topic-prefix", default=None, help="unused: each run has its own")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console  # noqa: PLC0415 - heavy imports stay off other commands
+    from rich.progress import (  # noqa: PLC0415
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from benchmarks.harness import report, sections  # noqa: PLC0415
+
+    chosen = SECTIONS if args.what == "all" else (args.what,)
+    out = args.out or Path("benchmarks") / "results" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    ctx = sections.Context(quick=args.quick, bootstrap=args.bootstrap, api_url=args.api_url)
+    console = Console(stderr=True)
+    results: dict[str, dict[str, Any]] = {}
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        overall = progress.add_task(f"bench {args.what}", total=len(chosen))
+        for name in chosen:
+            task = progress.add_task(f"  {name}", total=None)
+            results[name] = getattr(sections, name)(ctx)
+            progress.update(task, total=1, completed=1)
+            progress.advance(overall)
+    parameters = {"what": args.what, "quick": args.quick, "bootstrap": ctx.bootstrap or "none"}
+    written = report.write(out, results, parameters)
+    console.print(written.read_text(), markup=False)
+    console.print(f"report: {written}")
+    return 0
