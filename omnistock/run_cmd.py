@@ -9,6 +9,7 @@ snapshot and replays the events after it (state exactly once, output at least on
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--sku-shards must be at least 1")
     topics = kafka.Topics(prefix)
     kafka.ensure_topics(args.bootstrap, topics, args.partitions)
+    source = kafka.source(args.bootstrap, topics)
+    workers = args.workers * (len(args.addresses.split(";")) if args.addresses else 1)
+    partitions = len(source.list_parts())
+    if partitions % workers:
+        print(
+            f"omnistock run: warning: {partitions} partitions over {workers} workers: Bytewax 0.21 "
+            "can stall a worker that reads fewer partitions than others (its PR 556); use a "
+            "multiple of the workers",
+            file=sys.stderr,
+        )
     flow = build_flow(
-        kafka.source(args.bootstrap, topics),
+        source,
         kafka.PublishSink(args.bootstrap, topics),
         settings.engine(),
         args.sku_shards,
