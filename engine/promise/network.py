@@ -135,14 +135,19 @@ def load_network(data: dict[str, Any] | bytes | str) -> Network:
         raw_levels = []
     locations = [check.location(i, raw) for i, raw in enumerate(raw_locations)]
     levels = [check.level(i, raw) for i, raw in enumerate(raw_levels)]
-    check.duplicates("locations", [loc.id if loc else None for loc in locations])
-    check.duplicates("service_levels", [lvl.name if lvl else None for lvl in levels])
+    check.duplicates("locations", [_text(raw, "id") for raw in raw_locations])
+    check.duplicates("service_levels", [_text(raw, "name") for raw in raw_levels])
     if check.problems:
         raise NetworkError(check.problems)
     return Network(
         tuple(sorted((loc for loc in locations if loc), key=lambda loc: loc.id)),
         tuple(lvl for lvl in levels if lvl),
     )
+
+
+def _text(raw: Any, name: str) -> str | None:
+    value = raw.get(name) if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def minutes(text: Any) -> int | None:
