@@ -323,7 +323,7 @@ class _Checker:
             bands = self.bands(where, raw["transit_days"])
             level = ServiceLevel(str(name), bands, weekdays, holidays)
         else:
-            max_km = self.number(where, "max_km", raw["max_km"], 0, 20_038)
+            max_km = self.number(where, "max_km", raw["max_km"], 0, 100_000)
             cutoff = self.time(where, "order_cutoff", raw.get("order_cutoff"))
             level = ServiceLevel(str(name), (), weekdays, holidays, max_km, cutoff)
         return level if len(self.problems) == before else None
