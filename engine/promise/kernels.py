@@ -32,6 +32,9 @@ from engine.promise.calendar import (
 )
 
 kernel = njit(cache=True, nogil=True)  # one place for every kernel's numba flags
+# Helpers are inlined into their callers at numba's IR level: a call that passes the Tables
+# (a struct of eleven arrays) by value costs more than the helper's own work.
+helper = njit(cache=True, nogil=True, inline="always")
 
 
 @kernel
@@ -44,7 +47,7 @@ def local_days(midnight, t):
     return out
 
 
-@kernel
+@helper
 def distance_km(loc_xyz, i, dest):
     """Great-circle distance (the haversine's value, through the chord length)."""
     dx = loc_xyz[i, 0] - dest[0]
@@ -54,7 +57,7 @@ def distance_km(loc_xyz, i, dest):
     return 2.0 * EARTH_KM * math.asin(min(1.0, half))
 
 
-@kernel
+@helper
 def ship_day(tb, i, k, t):
     """The day location ``i`` ships an order placed at ``t`` on its local day ``k``, or -1."""
     if t <= tb.day_table[SHIP_DEADLINE, k, i]:
@@ -62,7 +65,7 @@ def ship_day(tb, i, k, t):
     return tb.day_table[NEXT_SHIP, k + 1, i]
 
 
-@kernel
+@helper
 def level_option(tb, v, i, k, t, dist, ship):
     """Deliver day and ship-by instant of level ``v`` from location ``i`` (day -1: none)."""
     if tb.level_info[v, SAME_DAY]:
@@ -79,7 +82,7 @@ def level_option(tb, v, i, k, t, dist, ship):
     return -1, 0
 
 
-@kernel
+@helper
 def ready_at(tb, i, k, t):
     """Pickup ready instant at location ``i`` for an order at ``t`` on local day ``k``, or -1."""
     pick = tb.loc_info[i, PICK_S]
