@@ -5,8 +5,9 @@ dates plus ``lookahead_days`` in which ship, pickup and delivery days are search
 rebuilt when an order instant falls outside the order dates (the horizon rolls). A new network
 means a new ``Calculator``. Time is always an argument.
 
-An order instant is rounded up to the whole second. A ship, pickup or delivery day that lies
-beyond the look-ahead is "not offered". Stock at locations the network does not name is ignored.
+An order instant is rounded up to the whole second. A ship, pickup or delivery day more than
+``lookahead_days`` after the order's local date is "not offered". Stock at locations the
+network does not name is ignored.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from engine.promise.destination import Destination
 from engine.promise.network import Network
 
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 PICKUP_RADIUS_KM: Final = 50.0  # /v1/availability's default radius, used by /v1/promise too
 PICKUP_LIMIT: Final = 10
 
@@ -116,7 +118,8 @@ class Calculator:
             self.horizon_days
         ):
             start = date(1970, 1, 1) + timedelta(days=day - 1)
-            found = build_tables(self.network, start, self.horizon_days + self.lookahead_days + 2)
+            days = self.horizon_days + self.lookahead_days + 2
+            found = build_tables(self.network, start, days, self.lookahead_days)
             self._tables = found
         return found
 
@@ -151,35 +154,36 @@ class Calculator:
         t = seconds_of(at)
         tb = self.tables(t)
         dest = np.array(unit_vector(destination.lat, destination.lon))
-        loc, day, by, dist, pk_loc, pk_dist, pk_atp, pk_ready = kernels.promise_item(
+        best, best_km, pickup, pickup_km = kernels.promise_item(
             tb, dest, t, qty, stock.loc, stock.atp, float(radius_km), int(limit)
         )
-        return self._item(tb, sku, qty, (loc, day, by, dist), (pk_loc, pk_dist, pk_atp, pk_ready))
+        return self._item(tb, sku, qty, best, best_km, pickup, pickup_km)
 
     def _item(
         self,
         tb: Tables,
         sku: str,
         qty: int,
-        best: tuple[I64, I64, I64, npt.NDArray[np.float64]],
-        pickup: tuple[I64, npt.NDArray[np.float64], I64, I64],
+        best: I64,
+        best_km: F64,
+        pickup: I64,
+        pickup_km: F64,
     ) -> ItemPromise:
-        loc, day, by, dist = best
         options = tuple(
             Option(
                 self._levels[v],
-                self._ids[loc[v]],
-                int(by[v]),
-                date_of_day(tb, int(day[v])),
-                float(dist[v]),
+                self._ids[best[v, 0]],
+                int(best[v, 2]),
+                date_of_day(tb, int(best[v, 1])),
+                float(best_km[v]),
             )
             for v in range(len(self._levels))
-            if day[v] >= 0
+            if best[v, 1] >= 0
         )
         stores = tuple(
-            Pickup(self._ids[i], float(d), int(n), int(r))
-            for i, d, n, r in zip(*pickup, strict=True)
-            if r >= 0
+            Pickup(self._ids[row[0]], float(km), int(row[1]), int(row[2]))
+            for row, km in zip(pickup, pickup_km, strict=True)
+            if row[2] >= 0
         )
         return ItemPromise(sku, qty, options, stores)
 

@@ -53,6 +53,7 @@ class Tables(NamedTuple):
 
     start_epoch_day: int  # day index 0 as days since 1970-01-01
     days: int
+    lookahead: int  # days after an order's local date beyond which nothing is offered
     midnight: I64  # [zone, day + 1] local midnight instants
     loc_xyz: F64  # [location, 3] unit vectors
     loc_info: I64  # [location, 4] zone, pick seconds, ships, picks
@@ -74,13 +75,15 @@ def unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
     )
 
 
-def build_tables(network: Network, start: date, days: int) -> Tables:
+def build_tables(network: Network, start: date, days: int, lookahead: int) -> Tables:
     """Precompute the calendars of ``network`` for ``days`` dates from ``start``.
 
     Args:
         network: a validated network.
         start: the civil date of day index 0.
         days: the number of dates covered.
+        lookahead: ship, pickup and delivery days more than this many days after an order's
+            local date are not offered (the caller keeps orders ``lookahead`` days from the end).
 
     Returns:
         The tables.
@@ -154,6 +157,7 @@ def build_tables(network: Network, start: date, days: int) -> Tables:
     return Tables(
         epoch_day,
         days,
+        lookahead,
         midnight,
         loc_xyz,
         loc_info,

@@ -58,28 +58,32 @@ def distance_km(loc_xyz, i, dest):
 
 
 @helper
-def ship_day(tb, i, k, t):
-    """The day location ``i`` ships an order placed at ``t`` on its local day ``k``, or -1."""
-    if t <= tb.day_table[SHIP_DEADLINE, k, i]:
-        return k
-    return tb.day_table[NEXT_SHIP, k + 1, i]
-
-
-@helper
-def level_option(tb, v, i, k, t, dist, ship):
-    """Deliver day and ship-by instant of level ``v`` from location ``i`` (day -1: none)."""
-    if tb.level_info[v, SAME_DAY]:
-        field = tb.level_info[v, SD_FIELD]
-        if dist <= tb.level_km[v] and t <= tb.day_table[field, k, i]:
-            return k, tb.day_table[field + 1, k, i]
-        return -1, 0
-    if ship < 0:
-        return -1, 0
-    for b in range(tb.level_info[v, N_BANDS]):
-        if tb.bands[v, b, 0] <= dist < tb.bands[v, b, 1]:
-            slot = tb.deliver_count[v, ship] + np.int64(tb.bands[v, b, 2])
-            return tb.nth_day[v, slot], tb.day_table[CUTOFF, ship, i]
-    return -1, 0
+def level_options(tb, i, k, t, dist, out_day, out_by):
+    """Deliver day and ship-by instant of every level from location ``i`` for an order at ``t``
+    on its local day ``k``, into ``out_day`` (-1: not offered) and ``out_by``."""
+    day_table = tb.day_table  # arrays in locals: LLVM then keeps them out of the loops
+    level_info = tb.level_info
+    bands = tb.bands
+    ship = k if t <= day_table[SHIP_DEADLINE, k, i] else day_table[NEXT_SHIP, k + 1, i]
+    last = k + tb.lookahead
+    if ship > last:
+        ship = -1
+    for v in range(level_info.shape[0]):
+        out_day[v] = -1
+        if level_info[v, SAME_DAY]:
+            field = level_info[v, SD_FIELD]
+            if dist <= tb.level_km[v] and t <= day_table[field, k, i]:
+                out_day[v] = k
+                out_by[v] = day_table[field + 1, k, i]
+        elif ship >= 0:
+            for b in range(level_info[v, N_BANDS]):
+                if bands[v, b, 0] <= dist < bands[v, b, 1]:
+                    slot = tb.deliver_count[v, ship] + np.int64(bands[v, b, 2])
+                    day = tb.nth_day[v, slot]
+                    if day <= last:
+                        out_day[v] = day
+                        out_by[v] = day_table[CUTOFF, ship, i]
+                    break
 
 
 @helper
@@ -89,9 +93,17 @@ def ready_at(tb, i, k, t):
     if t <= tb.day_table[PICK_DEADLINE, k, i]:
         return max(t, tb.day_table[OPEN, k, i]) + pick
     nxt = tb.day_table[NEXT_WORK, k + 1, i]
-    if nxt < 0:
+    if nxt < 0 or nxt > k + tb.lookahead:
         return -1
     return tb.day_table[OPEN, nxt, i] + pick
+
+
+@helper
+def earlier(day, dist, i, best_day, best_dist, best_loc):
+    """Whether (day, dist, i) beats the best so far (CONTRACT 6's order); -1 day: no best."""
+    if best_day < 0 or day < best_day:
+        return True
+    return day == best_day and (dist < best_dist or (dist == best_dist and i < best_loc))
 
 
 @kernel
@@ -107,63 +119,52 @@ def promise_item(tb, dest, t, qty, cand, atp, radius_km, limit):
         radius_km, limit: pickup stores within this distance, at most ``limit``, nearest first.
 
     Returns:
-        ``(loc, day, ship_by, dist)`` per level, then ``(loc, dist, atp, ready)`` per pickup.
+        ``best`` ``[level, (location, deliver day, ship-by)]`` (day -1: not offered) with
+        ``best_km``, then ``pickup`` ``[store, (location, atp, ready_at)]`` with ``pickup_km``.
     """
     levels = tb.level_info.shape[0]
-    best_loc = np.full(levels, -1, dtype=np.int64)
-    best_day = np.full(levels, -1, dtype=np.int64)
-    best_by = np.zeros(levels, dtype=np.int64)
-    best_dist = np.zeros(levels, dtype=np.float64)
+    loc_info = tb.loc_info
+    loc_xyz = tb.loc_xyz
+    best = np.full((levels, 3), -1, dtype=np.int64)
+    best_km = np.zeros(levels, dtype=np.float64)
+    day = np.empty(levels, dtype=np.int64)
+    by = np.empty(levels, dtype=np.int64)
     days = local_days(tb.midnight, t)
     n = cand.shape[0]
-    pk_loc = np.empty(n, dtype=np.int64)
-    pk_dist = np.empty(n, dtype=np.float64)
-    pk_atp = np.empty(n, dtype=np.int64)
+    pk = np.empty((n, 2), dtype=np.int64)
+    pk_km = np.empty(n, dtype=np.float64)
     found = 0
     for c in range(n):
         if atp[c] < qty:
             continue
         i = cand[c]
-        dist = distance_km(tb.loc_xyz, i, dest)
-        k = days[tb.loc_info[i, ZONE]]
-        if tb.loc_info[i, SHIPS]:
-            ship = ship_day(tb, i, k, t)
+        dist = distance_km(loc_xyz, i, dest)
+        k = days[loc_info[i, ZONE]]
+        if loc_info[i, SHIPS]:
+            level_options(tb, i, k, t, dist, day, by)
             for v in range(levels):
-                day, by = level_option(tb, v, i, k, t, dist, ship)
-                if day < 0:
-                    continue
-                b = best_day[v]
-                if (
-                    b < 0
-                    or day < b
-                    or (
-                        day == b
-                        and (dist < best_dist[v] or (dist == best_dist[v] and i < best_loc[v]))
-                    )
-                ):
-                    best_loc[v] = i
-                    best_day[v] = day
-                    best_by[v] = by
-                    best_dist[v] = dist
-        if tb.loc_info[i, PICKS] and dist <= radius_km:
-            pk_loc[found] = i
-            pk_dist[found] = dist
-            pk_atp[found] = atp[c]
+                if day[v] >= 0 and earlier(day[v], dist, i, best[v, 1], best_km[v], best[v, 0]):
+                    best[v, 0] = i
+                    best[v, 1] = day[v]
+                    best[v, 2] = by[v]
+                    best_km[v] = dist
+        if loc_info[i, PICKS] and dist <= radius_km:
+            pk[found, 0] = i
+            pk[found, 1] = atp[c]
+            pk_km[found] = dist
             found += 1
-    order = np.argsort(pk_dist[:found], kind="mergesort")
+    order = np.argsort(pk_km[:found], kind="mergesort")  # stable: equal distances by index
     keep = min(found, limit)
-    out_loc = np.empty(keep, dtype=np.int64)
-    out_dist = np.empty(keep, dtype=np.float64)
-    out_atp = np.empty(keep, dtype=np.int64)
-    out_ready = np.empty(keep, dtype=np.int64)
+    pickup = np.empty((keep, 3), dtype=np.int64)
+    pickup_km = np.empty(keep, dtype=np.float64)
     for r in range(keep):
         j = order[r]
-        i = pk_loc[j]
-        out_loc[r] = i
-        out_dist[r] = pk_dist[j]
-        out_atp[r] = pk_atp[j]
-        out_ready[r] = ready_at(tb, i, days[tb.loc_info[i, ZONE]], t)
-    return best_loc, best_day, best_by, best_dist, out_loc, out_dist, out_atp, out_ready
+        i = pk[j, 0]
+        pickup[r, 0] = i
+        pickup[r, 1] = pk[j, 1]
+        pickup[r, 2] = ready_at(tb, i, days[loc_info[i, ZONE]], t)
+        pickup_km[r] = pk_km[j]
+    return best, best_km, pickup, pickup_km
 
 
 @kernel
@@ -172,17 +173,14 @@ def location_options(tb, dest, t):
     count = tb.loc_xyz.shape[0]
     levels = tb.level_info.shape[0]
     day_of = np.full((count, levels), -1, dtype=np.int64)
+    by = np.empty(levels, dtype=np.int64)
     dist_of = np.empty(count, dtype=np.float64)
     days = local_days(tb.midnight, t)
     for i in range(count):
         dist = distance_km(tb.loc_xyz, i, dest)
         dist_of[i] = dist
-        if not tb.loc_info[i, SHIPS]:
-            continue
-        k = days[tb.loc_info[i, ZONE]]
-        ship = ship_day(tb, i, k, t)
-        for v in range(levels):
-            day_of[i, v] = level_option(tb, v, i, k, t, dist, ship)[0]
+        if tb.loc_info[i, SHIPS]:
+            level_options(tb, i, days[tb.loc_info[i, ZONE]], t, dist, day_of[i], by)
     return day_of, dist_of
 
 
@@ -210,16 +208,8 @@ def promise_listing(tb, dest, t, offsets, cand, atp):
                 day = day_of[i, v]
                 if day < 0:
                     continue
-                b = best_day[s, v]
                 j = best_loc[s, v]
-                if (
-                    b < 0
-                    or day < b
-                    or (
-                        day == b
-                        and (dist_of[i] < dist_of[j] or (dist_of[i] == dist_of[j] and i < j))
-                    )
-                ):
+                if earlier(day, dist_of[i], i, best_day[s, v], dist_of[max(j, 0)], j):
                     best_day[s, v] = day
                     best_loc[s, v] = i
     return best_day, best_loc
@@ -256,10 +246,7 @@ def promise_single_location(tb, dest, t, offsets, cand, atp, qty):
         if holds[i] != items or not tb.loc_info[i, SHIPS]:
             continue
         dist = distance_km(tb.loc_xyz, i, dest)
-        k = days[tb.loc_info[i, ZONE]]
-        ship = ship_day(tb, i, k, t)
-        for v in range(levels):
-            day[v], by[v] = level_option(tb, v, i, k, t, dist, ship)
+        level_options(tb, i, days[tb.loc_info[i, ZONE]], t, dist, day, by)
         better = best < 0
         if not better:
             decided = False

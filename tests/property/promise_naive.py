@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from engine.promise.network import Location, Network, ServiceLevel
 
-SEARCH_DAYS = 366
+LOOKAHEAD = 90  # the Calculator's default: later ship, pickup and delivery days are not offered
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -52,7 +52,7 @@ def ship_date(loc: Location, t: datetime) -> date | None:
     d = today(loc, t)
     if works(loc, d) and max(t, opening(loc, d)) + pick <= wall(loc, d, loc.ship_cutoff):
         return d
-    for n in range(1, SEARCH_DAYS):
+    for n in range(1, LOOKAHEAD + 1):
         e = d + timedelta(days=n)
         if works(loc, e) and opening(loc, e) + pick <= wall(loc, e, loc.ship_cutoff):
             return e
@@ -63,9 +63,9 @@ def delivery_day(level: ServiceLevel, day: date) -> bool:
     return day.weekday() in level.delivery_weekdays and day not in level.holidays
 
 
-def deliver_date(level: ServiceLevel, ship: date, n: int) -> date | None:
+def deliver_date(level: ServiceLevel, ship: date, n: int, last: date) -> date | None:
     d, counted = ship, 0
-    for _ in range(SEARCH_DAYS):
+    while d < last:
         d += timedelta(days=1)
         if delivery_day(level, d):
             counted += 1
@@ -97,7 +97,7 @@ def option(
         return None
     for low, high, n in level.bands:
         if low <= km < high:
-            arrive = deliver_date(level, ship, n)
+            arrive = deliver_date(level, ship, n, today(loc, t) + timedelta(days=LOOKAHEAD))
             return None if arrive is None else (arrive, wall(loc, ship, loc.ship_cutoff))
     return None
 
@@ -109,7 +109,7 @@ def ready_at(loc: Location, t: datetime) -> datetime | None:
         ready = max(t, opening(loc, d)) + pick
         if ready <= closing(loc, d):
             return ready
-    for n in range(1, SEARCH_DAYS):
+    for n in range(1, LOOKAHEAD + 1):
         e = d + timedelta(days=n)
         if works(loc, e):
             return opening(loc, e) + pick
