@@ -169,21 +169,16 @@ class Calculator:
         pickup: I64,
         pickup_km: F64,
     ) -> ItemPromise:
+        rows, kms = best.tolist(), best_km.tolist()  # plain ints: numpy scalars are slow
         options = tuple(
-            Option(
-                self._levels[v],
-                self._ids[best[v, 0]],
-                int(best[v, 2]),
-                date_of_day(tb, int(best[v, 1])),
-                float(best_km[v]),
-            )
-            for v in range(len(self._levels))
-            if best[v, 1] >= 0
+            Option(name, self._ids[loc], by, date_of_day(tb, day), km)
+            for name, (loc, day, by), km in zip(self._levels, rows, kms, strict=True)
+            if day >= 0
         )
         stores = tuple(
-            Pickup(self._ids[row[0]], float(km), int(row[1]), int(row[2]))
-            for row, km in zip(pickup, pickup_km, strict=True)
-            if row[2] >= 0
+            Pickup(self._ids[loc], km, n, ready)
+            for (loc, n, ready), km in zip(pickup.tolist(), pickup_km.tolist(), strict=True)
+            if ready >= 0
         )
         return ItemPromise(sku, qty, options, stores)
 

@@ -26,6 +26,7 @@ moves forward by the gap, a repeated one means its first occurrence.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
@@ -67,12 +68,8 @@ class Tables(NamedTuple):
 
 def unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
     """The point on the unit sphere; chord length c gives the distance 2R asin(c/2)."""
-    phi, lam = np.radians(lat), np.radians(lon)
-    return (
-        float(np.cos(phi) * np.cos(lam)),
-        float(np.cos(phi) * np.sin(lam)),
-        float(np.sin(phi)),
-    )
+    phi, lam = math.radians(lat), math.radians(lon)
+    return (math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi))
 
 
 def build_tables(network: Network, start: date, days: int, lookahead: int) -> Tables:
@@ -227,9 +224,12 @@ def epoch_day_of(seconds: int) -> int:
     return seconds // 86_400
 
 
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+
+
 def date_of_day(tables: Tables, day: int) -> date:
     """The civil date of a day index."""
-    return date(1970, 1, 1) + timedelta(days=tables.start_epoch_day + day)
+    return date.fromordinal(_EPOCH_ORDINAL + tables.start_epoch_day + day)
 
 
 def local_time(seconds: int, zone: str) -> datetime:
