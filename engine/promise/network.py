@@ -329,8 +329,8 @@ class _Checker:
         return level if len(self.problems) == before else None
 
     def bands(self, where: str, raw: Any) -> tuple[tuple[float, float, int], ...]:
-        if not isinstance(raw, list) or not raw:
-            self.fail(where, "transit_days", "give a non-empty list of [from_km, to_km, days]")
+        if not isinstance(raw, list) or not 1 <= len(raw) <= 16:
+            self.fail(where, "transit_days", "give 1 to 16 bands [from_km, to_km, days]")
             return ()
         bands: list[tuple[float, float, int]] = []
         for j, band in enumerate(raw):
