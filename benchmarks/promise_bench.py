@@ -1,0 +1,144 @@
+"""Delivery-promise benchmark: the numba calculator against the plain-Python twin.
+
+Figures (printed): one item over 1,000 candidate locations with three service levels and
+pickup, median and p99 per answer, kernel alone and through the typed wrapper, against the
+plain-Python twin in the same run; a listing page of 100 skus to one destination; cold start
+(a new process, numba cache warm on disk, up to its first answer). Every answer is checked
+against the twin before it is timed.
+
+Run: ``python -m benchmarks.promise_bench`` (from the repository root).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+import orjson
+
+from engine.promise import kernels
+from engine.promise.answers import item_record
+from engine.promise.calculator import Calculator, Stock, seconds_of, warm
+from engine.promise.calendar import unit_vector
+from engine.promise.destination import Destination
+from engine.promise.network import load_network
+from omnistock.demo_network import generate_network, sku_names, stock_matrix
+from tests.property.promise_naive import naive_item
+
+AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+CHICAGO = Destination(41.8858, -87.6181, "60601")
+COLD = """
+import time, sys
+started = time.perf_counter()
+from datetime import datetime, UTC
+from engine.promise.network import load_network
+from engine.promise.calculator import Calculator
+from engine.promise.destination import Destination
+from engine.promise.answers import item_record
+network = load_network(open(sys.argv[1], "rb").read())
+calc = Calculator(network)
+stock = calc.stock({loc.id: 5 for loc in network.locations})
+at = datetime(2026, 11, 18, 15, tzinfo=UTC)
+item_record(network, calc.promise("A", 1, stock, Destination(41.8858, -87.6181), at))
+print(time.perf_counter() - started)
+"""
+
+
+def timed(call, repeat: int) -> np.ndarray:
+    out = np.empty(repeat)
+    for r in range(repeat):
+        started = time.perf_counter_ns()
+        call()
+        out[r] = time.perf_counter_ns() - started
+    return out / 1000.0  # microseconds
+
+
+def strip_km(record: dict) -> dict:
+    for row in [*record["options"], *record["pickup"]]:
+        row.pop("distance_km")
+    return record
+
+
+def main() -> None:
+    raw = generate_network(stores=996, seed=7)
+    network = load_network(raw)
+    calc = Calculator(network)
+    warm()
+    count = len(network.locations)
+    atp = {loc.id: 5 for loc in network.locations}
+    stock = calc.stock(atp)
+    print(f"network: {count} locations, levels {[lvl.name for lvl in network.service_levels]}")
+
+    engine = item_record(network, calc.promise("A", 1, stock, CHICAGO, AT))
+    naive = naive_item(network, "A", 1, atp, CHICAGO.lat, CHICAGO.lon, AT)
+    assert strip_km(engine) == strip_km(naive), "the kernel and the twin disagree"
+
+    tb = calc.tables(seconds_of(AT))
+    dest = np.array(unit_vector(CHICAGO.lat, CHICAGO.lon))
+    t = seconds_of(AT)
+    kernel = timed(
+        lambda: kernels.promise_item(tb, dest, t, 1, stock.loc, stock.atp, 50.0, 10), 5000
+    )
+    wrapper = timed(lambda: calc.promise("A", 1, stock, CHICAGO, AT), 3000)
+    answer = timed(lambda: item_record(network, calc.promise("A", 1, stock, CHICAGO, AT)), 2000)
+    python = timed(lambda: naive_item(network, "A", 1, atp, CHICAGO.lat, CHICAGO.lon, AT), 15)
+    print(f"one item, {count} candidates, 3 levels + pickup (us): median / p99")
+    for name, xs in [
+        ("kernel", kernel),
+        ("typed wrapper", wrapper),
+        ("wrapper + JSON-ready answer", answer),
+        ("plain Python twin", python),
+    ]:
+        print(f"  {name:30s} {np.median(xs):12.1f} {np.percentile(xs, 99):12.1f}")
+    print(f"  ratio, twin / kernel (median):  {np.median(python) / np.median(kernel):,.0f} x")
+    print(f"  ratio, twin / wrapper (median): {np.median(python) / np.median(wrapper):,.0f} x")
+
+    matrix = stock_matrix(count, 1000, seed=7)
+    names = sku_names(1000)
+    page = list(range(0, 1000, 10))  # 100 skus across the long tail
+    stocks = [
+        Stock(np.flatnonzero(matrix[s]).astype(np.int64), matrix[s][matrix[s] > 0]) for s in page
+    ]
+    skus = [names[s] for s in page]
+    days = calc.listing(skus, stocks, CHICAGO, AT)
+    for s, found in zip(page[:5], days[:5], strict=True):
+        twin = naive_item(
+            network,
+            names[s],
+            1,
+            {network.locations[i].id: int(matrix[s, i]) for i in np.flatnonzero(matrix[s])},
+            CHICAGO.lat,
+            CHICAGO.lon,
+            AT,
+        )
+        assert {k: v.isoformat() for k, v in found.items()} == {
+            o["service_level"]: o["deliver_by"] for o in twin["options"]
+        }
+    listing = timed(lambda: calc.listing(skus, stocks, CHICAGO, AT), 500)
+    print(
+        f"listing page, 100 skus ({sum(len(s.loc) for s in stocks)} positions) (us): "
+        f"median {np.median(listing):.1f}, p99 {np.percentile(listing, 99):.1f}"
+    )
+
+    path = "/tmp/omnistock-bench-network.json"
+    with open(path, "wb") as sink:
+        sink.write(orjson.dumps(raw))
+    colds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        inner = subprocess.run(
+            [sys.executable, "-c", COLD, path], capture_output=True, check=True, text=True
+        )
+        colds.append((time.perf_counter() - started, float(inner.stdout)))
+    best = min(colds)
+    print(
+        f"cold start to first answer: {best[0]:.2f} s for the process "
+        f"({best[1]:.2f} s of it from the first import; best of 3)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""``omnistock promise`` and ``omnistock network``: delivery promises from the command line.
+
+``promise`` reads the network file and the event log (the engine's ``Replay``), then prints the
+answer ``POST /v1/promise`` would give for one item (CONTRACT section 5). Reservations that are
+due by ``--at`` have expired (or by the log's last ``ts``, when that is later). ATP is today's
+figure; expected supply does not count.
+
+``network`` writes the built-in network file (and, with ``--events``, its stock as receipts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+
+from engine.errors import InputError
+from engine.timefmt import parse_instant
+
+
+def add_parsers(commands: Any) -> None:
+    parser = commands.add_parser(
+        "promise",
+        help="the delivery promise for one item, as POST /v1/promise answers it",
+        description="Print, as JSON, the answer POST /v1/promise would give for one item: the "
+        "best option per service level, the pickup stores, and the cart summary.",
+    )
+    parser.add_argument("--network", required=True, metavar="FILE", help="the network file")
+    parser.add_argument("--events", required=True, metavar="EVENTS.jsonl", help="the event log")
+    parser.add_argument("--sku", required=True)
+    parser.add_argument("--qty", type=int, default=1, help="units wanted (default 1)")
+    parser.add_argument("--to", required=True, metavar="POSTAL_CODE|LAT,LON")
+    parser.add_argument("--at", required=True, metavar="TS", help="the order instant")
+    parser.set_defaults(run=run_promise)
+
+    network = commands.add_parser(
+        "network",
+        help="write the built-in delivery network file (and its stock as receipt events)",
+        description="Write the built-in network (stores in real US cities, distribution "
+        "centres, US holidays, standard/express/same_day) as a network file a user can edit.",
+    )
+    network.add_argument("--stores", type=int, default=200)
+    network.add_argument("--skus", type=int, default=1000, help="catalogue size for --events")
+    network.add_argument("--seed", type=int, default=7)
+    network.add_argument("--out", default="-", metavar="FILE", help="default: standard output")
+    network.add_argument("--events", metavar="FILE", help="also write the stock as receipts")
+    network.add_argument(
+        "--at", default="2026-11-20T08:00:00Z", metavar="TS", help="the receipts' ts"
+    )
+    network.set_defaults(run=run_network)
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as source:
+            return source.read()
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} {path!r}: {exc.strerror}") from None
+
+
+def run_promise(args: argparse.Namespace) -> int:
+    from engine.promise.answers import promise_answer  # noqa: PLC0415 - numba loads lazily
+    from engine.promise.calculator import Calculator  # noqa: PLC0415
+    from engine.promise.destination import parse_destination  # noqa: PLC0415
+    from engine.promise.network import load_network  # noqa: PLC0415
+    from engine.replay import Replay  # noqa: PLC0415
+    from omnistock.postal import zip_centroid  # noqa: PLC0415
+    from omnistock.settings import Settings  # noqa: PLC0415
+
+    if args.qty < 1:
+        raise InputError(f"--qty {args.qty} must be at least 1")
+    at = parse_instant(args.at)
+    destination = parse_destination(args.to, zip_centroid)
+    network = load_network(_read(args.network, "network file"))
+    replay = Replay(Settings().engine())
+    try:
+        with open(args.events, "rb") as lines:
+            replay.feed(lines, args.events)
+    except OSError as exc:
+        raise InputError(f"cannot read the event log {args.events!r}: {exc.strerror}") from None
+    latest = replay.max_ts
+    replay.finish(at if latest is None or at > latest else latest)
+    atp = {
+        location_id: book.positions[args.sku].atp
+        for location_id, book in replay.books.items()
+        if args.sku in book.positions
+    }
+    calculator = Calculator(network)
+    cart = calculator.cart([(args.sku, args.qty)], [calculator.stock(atp)], destination, at)
+    answer = promise_answer(network, cart, destination, at)
+    sys.stdout.buffer.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2) + b"\n")
+    return 0
+
+
+def run_network(args: argparse.Namespace) -> int:
+    from omnistock.demo_network import generate_network, stock_events  # noqa: PLC0415
+
+    if args.stores < 1 or args.skus < 1:
+        raise InputError("--stores and --skus must be at least 1")
+    parse_instant(args.at)
+    network = generate_network(args.stores, args.seed)
+    text = orjson.dumps(network, option=orjson.OPT_INDENT_2) + b"\n"
+    try:
+        if args.out == "-":
+            sys.stdout.buffer.write(text)
+        else:
+            with open(args.out, "wb") as sink:
+                sink.write(text)
+        if args.events:
+            ids = sorted(loc["id"] for loc in network["locations"])
+            with open(args.events, "wb") as sink:
+                for event in stock_events(ids, args.skus, args.at, args.seed):
+                    sink.write(orjson.dumps(event) + b"\n")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror} ({exc.filename})") from None
+    return 0
