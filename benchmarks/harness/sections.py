@@ -50,3 +50,10 @@ def ingest(ctx: Context) -> dict[str, Any]:
     if ctx.quick:
         return ingest_bench.measure(ctx.broker(), events=40_000, rate=5_000, seconds=4)
     return ingest_bench.measure(ctx.broker(), events=300_000, rate=20_000, seconds=15)
+
+
+def promise(ctx: Context) -> dict[str, Any]:
+    """The numba calculator against the plain-Python twin; listing page; cold start."""
+    from benchmarks import promise_bench  # noqa: PLC0415
+
+    return promise_bench.measure(quick=ctx.quick)
