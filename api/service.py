@@ -48,6 +48,12 @@ class Reservations:
                 f"{known.location_id}: use a new reservation_id",
                 _view(known),
             )
+        if (
+            known is not None
+            and body.event_id is not None
+            and known.first_event_id == body.event_id
+        ):
+            return 200, {**_view(known), "repeat": True}  # a retry of the very first request
         fields = body.model_dump(exclude_none=True)
         answer = await self._send("reserve", fields)
         if isinstance(answer, Outcome):

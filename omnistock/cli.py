@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from engine.errors import OmnistockError
-from omnistock import replay_cmd, run_cmd
+from omnistock import replay_cmd, run_cmd, serve_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     replay_cmd.add_parser(commands)
     run_cmd.add_parser(commands)
+    serve_cmd.add_parsers(commands)
     return parser
 
 
