@@ -17,6 +17,7 @@ from api.auth import Keys
 from api.backends import Backend
 from api.backends.embedded import wall_clock
 from api.deps import AppState
+from api.fastpath import AtpFastPath
 from api.jsonio import JSONResponse
 from api.metrics import ApiMiddleware, Metrics
 from api.promise_routes import Promiser
@@ -79,5 +80,6 @@ def create_app(
     errors.install(app)
     for router in (health.router, atp.router, reservations.router, events.router, promise_router):
         app.include_router(router)
-    app.add_middleware(ApiMiddleware, metrics=metrics, max_body=max_body)
+    app.add_middleware(AtpFastPath, state=app.state.omnistock)
+    app.add_middleware(ApiMiddleware, metrics=metrics, max_body=max_body)  # outermost: times all
     return app

@@ -117,7 +117,7 @@ class ApiMiddleware:
 
     def _observe(self, scope: Scope, status: int, start: float) -> None:
         route = scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
+        template = getattr(route, "path", None) or scope.get("omnistock.route") or "unmatched"
         self.metrics.latency.labels(scope["method"], template, f"{status // 100}xx").observe(
             time.perf_counter() - start
         )

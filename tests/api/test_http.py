@@ -133,3 +133,18 @@ def test_the_openapi_document_lists_every_route_with_examples(client):
     ]:
         assert path in paths, path
     assert "example" in str(paths["/v1/reservations"]["post"])
+
+
+def test_the_fast_atp_read_keeps_auth_and_falls_back_for_the_rest(make_client):
+    client = make_client(keys=Keys.parse(KEYS_JSON, "test"))
+    events = [receipt(3)]
+    client.post("/v1/events", json=events, headers=bearer(WRITE_KEY))
+    assert client.get("/v1/atp/S1/A").status_code == 401
+    assert client.get("/v1/atp/S1/A", headers=bearer(WRITE_KEY)).status_code == 403
+    hit = client.get("/v1/atp/S1/A", headers=bearer(READ_KEY))
+    assert hit.status_code == 200
+    assert hit.headers["content-type"] == "application/json"
+    assert hit.json()["atp"] == 3
+    escaped = client.get("/v1/atp/S1/%41", headers=bearer(READ_KEY))
+    assert escaped.json()["atp"] == 3
+    assert client.get("/v1/atp/S1/A/x", headers=bearer(READ_KEY)).status_code == 404
