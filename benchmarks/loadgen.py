@@ -39,6 +39,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
     cpu_s: float = 0.0  # this process's CPU time over the run
 
     def percentile(self, p: float) -> float:
@@ -54,6 +55,7 @@ class LoadResult:
             "max_ms": round(max(self.latencies_ms, default=float("nan")), 3),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": self.errors,
+            "error_kinds": self.error_kinds,
             "generator_cpu_share": round(self.cpu_s / self.duration_s, 3),
         }
 
@@ -94,6 +96,10 @@ class _Pool:
         async with self.freed:
             await self.freed.wait_for(lambda: bool(self.idle))
             return self.idle.pop()
+
+    async def reconnect(self) -> _Connection:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        return _Connection(reader, writer)
 
     async def give(self, connection: _Connection | None) -> None:
         if connection is None:
@@ -149,9 +155,17 @@ async def open_loop(
         connection = None
         try:
             connection = await pool.take()
-            status, answer = await connection.send(raw)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+            try:
+                status, answer = await connection.send(raw)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                # the server closed an idle kept-alive connection: reconnect once, as clients do
+                connection.writer.close()
+                connection = await pool.reconnect()
+                status, answer = await connection.send(raw)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             result.errors += 1
+            kind = type(exc).__name__
+            result.error_kinds[kind] = result.error_kinds.get(kind, 0) + 1
             if connection is not None:
                 connection.writer.close()
             await pool.give(None)

@@ -166,4 +166,12 @@ def _feed(backend: Any, args: argparse.Namespace, stop: threading.Event) -> None
 def _uvicorn(app: Any, host: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=75,  # longer than load balancers' idle timeouts (60 s)
+        timeout_graceful_shutdown=5,
+    )

@@ -166,7 +166,13 @@ class KafkaBackend:
         readmodel = self.readmodel
         next_lag = time.monotonic() + LAG_EVERY_S
         while not self._stopped.is_set():
-            for message in consumer.consume(1000, 0.05):
+            # consume(n, timeout) waits for n messages or the timeout: drain what is there, and
+            # only when nothing is, block on poll() that returns at the first message.
+            messages = consumer.consume(1000, 0)
+            if not messages:
+                first = consumer.poll(0.05)
+                messages = [] if first is None else [first]
+            for message in messages:
                 if message.error() is not None:
                     continue
                 topic: Any = message.topic()
