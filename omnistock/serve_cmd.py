@@ -104,13 +104,17 @@ def run_demo(args: argparse.Namespace) -> int:
     args.network = None
     settings = settings.model_copy(update={"api_keys": None, "api_keys_file": None})
     app, backend, _ = build(args, settings)
-    stop = threading.Event()
+    stop, seeded = threading.Event(), threading.Event()
     feeder = threading.Thread(
-        target=_feed, args=(backend, args, stop), name="demo-events", daemon=True
+        target=_feed, args=(backend, args, stop, seeded), name="demo-events", daemon=True
     )
     feeder.start()
+    seeded.wait(30)
+    location_id, sku = _in_stock(backend.readmodel)
     base = f"http://{args.host}:{args.port}"
-    print(_DEMO_HELP.format(base=base, rate=args.rate), flush=True)
+    print(
+        _DEMO_HELP.format(base=base, rate=args.rate, location_id=location_id, sku=sku), flush=True
+    )
     try:
         _uvicorn(app, args.host, args.port)
     finally:
@@ -124,43 +128,63 @@ _DEMO_HELP = """Omnistock demo: embedded engine, {rate:g} synthetic events/s, AP
   health   {base}/v1/health
   metrics  {base}/metrics
 Try:
-  curl -s {base}/v1/atp/S001/SKU-000001
+  curl -s {base}/v1/atp/{location_id}/{sku}
   curl -s -X POST {base}/v1/atp/query -H 'content-type: application/json' \\
-       -d '{{"skus": ["SKU-000001", "SKU-000002"], "location_ids": ["S001", "S002", "DC01"]}}'
+       -d '{{"skus": ["{sku}"], "location_ids": ["S001", "S002", "DC01", "{location_id}"]}}'
   curl -s -X POST {base}/v1/reservations -H 'content-type: application/json' \\
-       -d '{{"reservation_id": "demo-1", "location_id": "S001", "sku": "SKU-000001", "qty": 1}}'
+       -d '{{"reservation_id": "demo-1", "location_id": "{location_id}", "sku": "{sku}", "qty": 1}}'
   curl -s {base}/v1/reservations/demo-1
   curl -s -X DELETE {base}/v1/reservations/demo-1
 Ctrl-C stops it."""
 
 
-def _feed(backend: Any, args: argparse.Namespace, stop: threading.Event) -> None:
-    """Apply the synthetic stream at ``--rate`` events/s of wall-clock time."""
-    from benchmarks.workload import WorkloadParams, generate  # noqa: PLC0415
+def _in_stock(readmodel: Any) -> tuple[str, str]:
+    """A position with stock, for the examples."""
+    for sku, by_location in list(readmodel.positions.items()):
+        for location_id, record in list(by_location.items()):
+            if record.atp > 0:
+                return location_id, sku
+    return "S001", "SKU-000001"
+
+
+def _feed(
+    backend: Any, args: argparse.Namespace, stop: threading.Event, seeded: threading.Event
+) -> None:
+    """Apply the synthetic stream: its stock-seeding lines at once, then ``--rate`` events/s of
+    wall-clock time, event time following the wall clock. A log that runs out starts over with a
+    new seed (its first lines then add stock)."""
+    from benchmarks.workload import WorkloadParams, generate, seeding_lines  # noqa: PLC0415
     from engine.events import parse  # noqa: PLC0415
     from engine.outputs import Rejected  # noqa: PLC0415
 
-    params = WorkloadParams(
-        events=10**12,
-        stores=args.stores,
-        dcs=2,
-        skus=args.skus,
-        seed=int(time.time()),
-        start_ms=int(time.time() * 1000),
-        events_per_s=args.rate,
-        dup_rate=0.0,
-        bad_rate=0.0,
-    )
-    start = time.monotonic()
-    for sent, line in enumerate(generate(params)):
-        if stop.is_set():
-            return
-        ahead = sent / args.rate - (time.monotonic() - start)
-        if ahead > 0:
-            stop.wait(ahead)
-        event = parse(line)
-        if not isinstance(event, Rejected):
-            backend.apply(event)
+    rounds = 0
+    while not stop.is_set():
+        events = 50 * (args.stores + 2) * args.skus  # seeding: about one line per position
+        seeding = seeding_lines(events)
+        params = WorkloadParams(
+            events=events,
+            stores=args.stores,
+            dcs=2,
+            skus=args.skus,
+            seed=int(time.time()) + rounds,
+            start_ms=int((time.time() - seeding / args.rate) * 1000),
+            events_per_s=args.rate,
+            dup_rate=0.0,
+            bad_rate=0.0,
+        )
+        rounds += 1
+        start = time.monotonic()
+        for sent, line in enumerate(generate(params)):
+            if stop.is_set():
+                return
+            if sent == seeding:
+                seeded.set()
+            ahead = (sent - seeding) / args.rate - (time.monotonic() - start)
+            if ahead > 0:
+                stop.wait(ahead)
+            event = parse(line)
+            if not isinstance(event, Rejected):
+                backend.apply(event)
 
 
 def _uvicorn(app: Any, host: str, port: int) -> None:
