@@ -15,7 +15,8 @@ What it holds:
   appended after them as they appear. Unknown positions read as 0.
 - ``ReservationView`` per ``reservation_id``: its latest outcome plus its first one. Ids are
   taken as unique across locations (the engine scopes them to a location; a retailer's ids
-  are unique anyway).
+  are unique anyway). Like the engine, it forgets a reservation ``window`` after it ended
+  (measured by the latest outcome's ``ts``), so memory stays bounded.
 
 Reads take no lock: each update replaces whole objects (one dict store, one array element), so
 a reader sees the old value or the new one.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import msgspec
@@ -175,7 +176,9 @@ decode_outcome = msgspec.json.Decoder(Outcome).decode
 class ReadModel:
     """Positions and reservations, updated by one feed, read by any number of requests."""
 
-    def __init__(self, locations: Iterable[str] = ()) -> None:
+    def __init__(
+        self, locations: Iterable[str] = (), window: timedelta = timedelta(days=7)
+    ) -> None:
         self.positions: dict[str, dict[str, PositionRecord]] = {}  # sku -> location -> record
         self.reservations: dict[str, ReservationView] = {}
         self.location_ids: list[str] = []
@@ -187,6 +190,10 @@ class ReadModel:
             self._index_of(location_id)
         self.position_count = 0
         self.on_outcome: Callable[[Outcome], None] | None = None  # metrics hook
+        self.window = window
+        self._ended: dict[str, datetime] = {}  # ended reservations, roughly in time order
+        self._latest = datetime.min.replace(tzinfo=UTC)
+        self._puts = 0
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -244,6 +251,7 @@ class ReadModel:
             else:
                 first_status, first_qty = before.first_status, before.first_qty
                 first_event = before.first_event_id
+            self._remember(outcome)
             self.reservations[outcome.reservation_id] = ReservationView(
                 outcome.reservation_id,
                 outcome.location_id,
@@ -257,6 +265,28 @@ class ReadModel:
                 outcome.qty if first_qty is None else first_qty,
                 first_event,
             )
+
+    def _remember(self, outcome: Outcome) -> None:
+        """Track ended reservations; every 1,000 outcomes, forget those ended before the
+        window (the write lock is held)."""
+        rid, ts = outcome.reservation_id, outcome.ts
+        self._ended.pop(rid, None)
+        if ts is not None:
+            self._latest = max(self._latest, ts)
+            if outcome.status not in ACTIVE:
+                self._ended[rid] = ts
+        self._puts += 1
+        if self._puts % 1000:
+            return
+        horizon = self._latest - self.window
+        old = []
+        for key, ended_at in self._ended.items():
+            if ended_at >= horizon:
+                break
+            old.append(key)
+        for key in old:
+            del self._ended[key]
+            self.reservations.pop(key, None)
 
     def _index_of(self, location_id: str) -> int:
         index = self.location_index.get(location_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def build(args: argparse.Namespace, settings: Settings) -> Any:
 
         promiser = load_promiser(args.network)
         locations = tuple(promiser.location_ids)
-    readmodel = ReadModel(locations)
+    readmodel = ReadModel(locations, window=timedelta(seconds=settings.dedup_window_s))
     backend: Any
     if getattr(args, "bootstrap", None):
         from api.backends.kafka import KafkaBackend  # noqa: PLC0415

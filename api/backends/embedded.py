@@ -76,7 +76,7 @@ class EmbeddedBackend:
             self._thread.join(timeout=5)
 
     def health(self) -> dict[str, Any]:
-        return {"caught_up": True, "lag": 0, "locations": len(self.books)}
+        return {"caught_up": self.caught_up, "lag": 0, "locations": len(self.books)}
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -64,3 +64,26 @@ def test_a_reservation_view_keeps_its_first_outcome():
     view = model.reservation("r")
     assert view is not None
     assert (view.status, view.qty, view.first_qty, view.first_event_id) == ("confirmed", 1, 3, "e1")
+
+
+def test_ended_reservations_are_forgotten_after_the_window():
+    from datetime import timedelta
+
+    model = ReadModel(window=timedelta(hours=1))
+    model.put_outcome(Outcome("old", "S1", "A", "released", 0, T, T, "e0"))
+    model.put_outcome(Outcome("live", "S1", "A", "confirmed", 1, T, T, "e1"))
+    later = T + timedelta(hours=2)
+    for i in range(1000):
+        model.put_outcome(Outcome(f"n{i}", "S1", "A", "confirmed", 1, later, later, f"x{i}"))
+    assert model.reservation("old") is None
+    assert model.reservation("live") is not None
+
+
+def test_routes_answer_503_not_ready_until_the_replica_caught_up(client):
+    backend = client.app.state.omnistock.backend
+    backend.caught_up = False
+    answer = client.get("/v1/atp/S1/A")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "not_ready"
+    assert client.get("/v1/health").json()["status"] == "catching_up"
+    backend.caught_up = True
