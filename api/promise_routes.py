@@ -7,7 +7,8 @@ they validate the request, then hand the calculator plain values plus the read m
 
 What a ``Promiser`` must provide (see the Protocols below):
 
-- ``location_ids``: the network's location ids in its file order. ``create_app`` builds the
+- ``location_ids``: the network's location ids, in the order the calculator indexes them
+  (``engine.promise`` sorts them by id). ``serve`` builds the
   read model with them first, so ``atp.atp_array(sku)[i]`` is the ATP of ``location_ids[i]``
   (arrays may be longer: locations outside the network come after them, and are to be
   ignored).
@@ -50,7 +51,9 @@ class AtpSource(Protocol):
 class Promiser(Protocol):
     """A delivery-promise calculator over a network."""
 
-    location_ids: Sequence[str]
+    @property
+    def location_ids(self) -> Sequence[str]:
+        """The network's location ids, in the order the calculator indexes them."""
 
     def promise(
         self,

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import orjson
 
-from benchmarks.loadgen import LoadResult, process_cpu_s, run_open_loop
+from benchmarks.loadgen import LoadResult, process_cpu_s, process_peak_rss_mb, run_open_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 10_000
@@ -155,6 +155,7 @@ def scenario_atp(args: argparse.Namespace) -> None:
             {
                 "positions": len(locations) * len(skus),
                 "seed_events_per_s": round(seeded or 0),
+                "server_peak_rss_mb": round(process_peak_rss_mb(process.pid)) if process else None,
                 "target_p99_ms": 5,
             },
         )
