@@ -5,7 +5,8 @@ process, after checking answers are right. Prints one JSON line per scenario wit
 the statuses, and the CPU share of the generator and of the server.
 
     python -m benchmarks.api_load atp [--rate 2000] [--seconds 20] [--locations 500] [--skus 20000]
-    python -m benchmarks.api_load reserve [--rate 200] [--seconds 20]   # needs Kafka
+    python -m benchmarks.api_load reserve [--rate 200] [--seconds 20] [--embedded]  # Kafka unless
+                                                                                  # --embedded
 
 ``atp`` seeds the server through ``POST /v1/events`` (receipts, 10,000 per request: the bulk
 path; one per position) and then reads random positions. ``reserve`` starts ``omnistock run``
@@ -165,18 +166,21 @@ def scenario_atp(args: argparse.Namespace) -> None:
 
 
 def scenario_reserve(args: argparse.Namespace) -> None:
-    bootstrap = os.environ.get("OMNISTOCK_BOOTSTRAP", "127.0.0.1:9092")
-    prefix = f"bench{uuid.uuid4().hex[:8]}."
     log = Path(args.log)
-    run_command = [sys.executable, "-m", "omnistock.cli", "run", "--bootstrap", bootstrap]
-    run_command += ["--topic-prefix", prefix]
-    with log.open("ab") as sink:
-        dataflow = subprocess.Popen(run_command, stdout=sink, stderr=sink, start_new_session=True)
+    dataflow = None
+    extra: list[str] = []
+    if not args.embedded:
+        bootstrap = os.environ.get("OMNISTOCK_BOOTSTRAP", "127.0.0.1:9092")
+        prefix = f"bench{uuid.uuid4().hex[:8]}."
+        extra = ["--bootstrap", bootstrap, "--topic-prefix", prefix]
+        command = [sys.executable, "-m", "omnistock.cli", "run", *extra]
+        with log.open("ab") as sink:
+            dataflow = subprocess.Popen(command, stdout=sink, stderr=sink, start_new_session=True)
+        time.sleep(2)  # the dataflow creates the topics
     process = None
     try:
-        time.sleep(2)
         port = free_port()
-        process = start_serve(port, "--bootstrap", bootstrap, "--topic-prefix", prefix, log=log)
+        process = start_serve(port, *extra, log=log)
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         locations, skus = ids(args.locations, args.skus)
@@ -188,26 +192,27 @@ def scenario_reserve(args: argparse.Namespace) -> None:
                 raise SystemExit("the seed never reached the read model")
             time.sleep(0.2)
         rng = random.Random(7)
-        run = uuid.uuid4().hex[:8]
+        run = [uuid.uuid4().hex[:8]]
 
         def make(i: int) -> tuple[str, str, bytes | None]:
             body = {
-                "reservation_id": f"b-{run}-{i}",
+                "reservation_id": f"b-{run[0]}-{i}",
                 "location_id": rng.choice(locations),
                 "sku": rng.choice(skus),
                 "qty": 1,
             }
             return ("POST", "/v1/reservations", orjson.dumps(body))
 
-        run_open_loop(url, args.rate, 2.0, make)  # warm-up (ids differ: i restarts, run too)
-        run = uuid.uuid4().hex[:8]
+        run_open_loop(url, args.rate, 2.0, make)  # warm-up
+        run[0] = uuid.uuid4().hex[:8]  # fresh ids: every timed request is a new reservation
         cpu0 = process_cpu_s(process.pid)
-        flow0 = process_cpu_s(dataflow.pid)
+        flow0 = process_cpu_s(dataflow.pid) if dataflow else 0.0
         result = run_open_loop(url, args.rate, args.seconds, make, check=_ok(201))
         cpu1 = process_cpu_s(process.pid)
-        flow1 = process_cpu_s(dataflow.pid)
+        flow1 = process_cpu_s(dataflow.pid) if dataflow else 0.0
+        mode = "embedded" if args.embedded else "Kafka round trip"
         report(
-            "POST /v1/reservations (Kafka round trip)",
+            f"POST /v1/reservations ({mode})",
             result,
             cpu1 - cpu0,
             {
@@ -218,7 +223,8 @@ def scenario_reserve(args: argparse.Namespace) -> None:
     finally:
         if process is not None:
             stop(process)
-        stop(dataflow)
+        if dataflow is not None:
+            stop(dataflow)
 
 
 def _ok(status: int) -> Any:
@@ -242,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     reserve.add_argument("--seconds", type=float, default=20)
     reserve.add_argument("--locations", type=int, default=50)
     reserve.add_argument("--skus", type=int, default=100)
+    reserve.add_argument("--embedded", action="store_true", help="no Kafka: the engine in serve")
     reserve.add_argument("--log", default="/tmp/omnistock-api-load.log")
     reserve.set_defaults(run=scenario_reserve)
     args = parser.parse_args(argv)
