@@ -20,15 +20,19 @@ def network_file(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def promised(make_client, network_file):
+def stock(location_ids):
     from omnistock.demo_network import stock_events
 
+    return list(stock_events(location_ids, 5, "2026-11-18T12:00:00Z"))
+
+
+@pytest.fixture
+def promised(make_client, network_file):
     from api.promise_adapter import load_promiser
 
     promiser = load_promiser(network_file)
     client = make_client(promiser=promiser, locations=tuple(promiser.location_ids))
-    events = list(stock_events(list(promiser.location_ids), 5, "2026-11-18T12:00:00Z"))
+    events = stock(list(promiser.location_ids))
     assert client.post("/v1/events", json=events).json()["invalid"] == []
     return client, promiser
 
