@@ -295,7 +295,12 @@ def promise_scenario(where: Served, rate: float, seconds: float, skus: int):
         )
         for _ in range(1024)
     ]
-    probe = httpx.post(f"{where.url}/v1/promise", content=bodies[0], timeout=30)
+    probe = httpx.post(
+        f"{where.url}/v1/promise",
+        content=bodies[0],
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
     if probe.status_code != 200 or not probe.json()["items"][0]["options"]:
         raise SystemExit(f"wrong promise answer: {probe.status_code} {probe.text[:300]}")
     cart, cart_shares = timed(
