@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from engine.errors import OmnistockError
-from omnistock import bench_cmd, promise_cmd, replay_cmd, run_cmd
+from omnistock import bench_cmd, promise_cmd, replay_cmd, run_cmd, serve_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.add_parser(commands)
     run_cmd.add_parser(commands)
     promise_cmd.add_parsers(commands)
+    serve_cmd.add_parsers(commands)
     bench_cmd.add_parser(commands)
     return parser
 

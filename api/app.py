@@ -1,0 +1,85 @@
+"""The FastAPI application: ``create_app(backend, ...)`` wires routers, errors, auth, metrics.
+
+Nothing is global: each app holds its own backend, read model, keys and metrics registry in
+``app.state.omnistock`` (``api.deps.AppState``), so tests build as many as they like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from api import errors
+from api.auth import Keys
+from api.backends import Backend
+from api.backends.embedded import wall_clock
+from api.deps import AppState
+from api.fastpath import AtpFastPath
+from api.jsonio import JSONResponse
+from api.metrics import ApiMiddleware, Metrics
+from api.promise_routes import Promiser
+from api.promise_routes import router as promise_router
+from api.routes import atp, events, health, reservations
+from api.service import Reservations
+
+MAX_BODY = 5 * 1024 * 1024
+DESCRIPTION = """Available-to-promise, reservations and delivery promises (Omnistock contract v1,
+section 6). Errors answer `{"error": {"code", "message", "details"}}`. Keys: `Authorization:
+Bearer KEY`; with no keys configured everything is open."""
+
+
+def create_app(
+    backend: Backend,
+    keys: Keys | None = None,
+    promiser: Promiser | None = None,
+    timeout_s: float = 5.0,
+    max_body: int = MAX_BODY,
+    clock: Callable[[], datetime] = wall_clock,
+) -> FastAPI:
+    """The API over ``backend``.
+
+    Args:
+        backend: the embedded engine or the Kafka adapter (``api.backends``).
+        keys: API keys (``Keys.open()`` when ``None``).
+        promiser: the delivery-promise calculator, or ``None`` (promise routes answer 503).
+        timeout_s: how long a reservation command waits for its outcome.
+        max_body: the largest request body accepted, in bytes.
+        clock: the wall clock (``ts`` of events the API makes).
+    """
+    metrics = Metrics()
+    readmodel = backend.readmodel
+    metrics.watch(lambda: float(backend.health().get("lag", 0)), lambda: readmodel.position_count)
+    readmodel.on_outcome = lambda outcome: metrics.outcomes.labels(outcome.status).inc()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backend.start()
+        try:
+            yield
+        finally:
+            backend.stop()
+
+    app = FastAPI(
+        title="Omnistock API",
+        version="1",
+        description=DESCRIPTION,
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.omnistock = AppState(
+        backend=backend,
+        readmodel=readmodel,
+        reservations=Reservations(backend, timeout_s, clock),
+        keys=keys or Keys.open(),
+        metrics=metrics,
+        promiser=promiser,
+    )
+    errors.install(app)
+    for router in (health.router, atp.router, reservations.router, events.router, promise_router):
+        app.include_router(router)
+    app.add_middleware(AtpFastPath, state=app.state.omnistock)
+    app.add_middleware(ApiMiddleware, metrics=metrics, max_body=max_body)  # outermost: times all
+    return app

@@ -1,0 +1,48 @@
+"""Where the API's writes go and where its read model comes from.
+
+``Backend`` is the one seam between the routes and the engine: ``embedded`` runs the engine
+in this process (``omnistock serve`` without ``--bootstrap``, ``omnistock demo``, the tests);
+``kafka`` produces to ``omnistock.events`` and reads the dataflow's topics. The API never
+decides a reservation itself: it sends a ``reserve``/``release``/``fulfil`` event and waits for
+the engine's outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from api.readmodel import Outcome, ReadModel
+from engine.events import Event
+from engine.outputs import Duplicate, Rejected
+
+# What a command gets back: the outcome the event caused, the engine's refusal, or a duplicate
+# (its event_id was applied before: the first answer is in the read model).
+Answer = Outcome | Rejected | Duplicate
+
+
+class Backend(Protocol):
+    """The engine as the API sees it."""
+
+    mode: str
+    readmodel: ReadModel
+    caught_up: bool  # the read model has read what existed at start-up (always in embedded)
+
+    def start(self) -> None:
+        """Start background work (consumers, the expiry clock)."""
+
+    def stop(self) -> None:
+        """Stop it; idempotent."""
+
+    def health(self) -> dict[str, Any]:
+        """``caught_up`` (bool) and ``lag`` (messages still to read), plus anything useful."""
+
+    async def command(self, raw: bytes, event: Event, timeout_s: float) -> Answer:
+        """Send one reservation event and wait for what it caused.
+
+        Raises:
+            api.errors.ApiError: 503 ``timeout`` when no answer came in ``timeout_s``.
+        """
+
+    async def submit(self, items: list[tuple[int, bytes, Event]]) -> list[tuple[int, Rejected]]:
+        """Send valid events in order; returns the engine's refusals when it knows them at
+        once (embedded), by the caller's index."""

@@ -1,0 +1,245 @@
+"""Kafka mode: the read model from the dataflow's topics, writes to ``omnistock.events``.
+
+A consumer thread reads ``omnistock.atp`` and ``omnistock.reservations`` from their beginning
+into the read model (any number of replicas do the same, each on its own), and
+``omnistock.deadletter`` from its end, only to hear at once when the engine refuses an event
+this replica sent. The replica is ``caught_up`` once it has read every partition up to where
+it stood at start-up; until then the routes answer 503 ``not_ready``.
+
+A command (``reserve``, ``release``, ``fulfil``) is produced to the events topic keyed by
+``location_id`` (murmur2, like every producer here), so one book sees every reservation of
+its position in order: the engine decides, whatever the number of replicas. The request then
+waits for the outcome carrying its ``reservation_id`` and ``event_id`` on the reservations
+topic, or a dead letter whose raw event has them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from typing import Any, Final
+
+import anyio.to_thread
+import orjson
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
+
+from api.backends import Answer
+from api.errors import ApiError
+from api.readmodel import ReadModel, decode_outcome, decode_position
+from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
+from engine.errors import ConfigError
+from engine.events import Event
+from engine.outputs import Rejected
+
+LAG_EVERY_S: Final = 1.0
+Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Answer]"]
+
+
+class KafkaBackend:
+    """The read model's feed and the write path over Kafka."""
+
+    mode = "kafka"
+
+    def __init__(
+        self, readmodel: ReadModel, bootstrap: str, topics: Topics, partitions: int = 4
+    ) -> None:
+        self.readmodel = readmodel
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.partitions = partitions
+        self.caught_up = False
+        self.lag = -1
+        self._waiters: dict[tuple[str, str], Waiter] = {}
+        self._waiters_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._producer: Producer | None = None
+        self._consumer: Consumer | None = None
+        self._read: dict[tuple[str, int], int] = {}  # next offset to read, per partition
+        self._targets: dict[tuple[str, int], int] = {}  # where each partition stood at start
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        ensure_topics(self.bootstrap, self.topics, self.partitions)
+        self._producer = Producer(
+            {"bootstrap.servers": self.bootstrap, **PRODUCER_DEFAULTS, "linger.ms": "1"}
+        )
+        consumer = self._consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"omnistock-api-{uuid.uuid4().hex}",  # assign() never joins it
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+            }
+        )
+        assignment = []
+        for topic in (self.topics.atp, self.topics.reservations):
+            for index in self._partitions_of(consumer, topic):
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, index), 15)
+                self._read[(topic, index)] = low
+                self._targets[(topic, index)] = high
+                assignment.append(TopicPartition(topic, index, low))
+        dead = self.topics.deadletter
+        assignment.extend(
+            TopicPartition(dead, index, OFFSET_END) for index in self._partitions_of(consumer, dead)
+        )
+        consumer.assign(assignment)
+        self._update_lag(refresh=False)
+        self._thread = threading.Thread(target=self._loop, name="readmodel", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+        if self._producer is not None:
+            self._producer.flush(5)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "caught_up": self.caught_up,
+            "lag": self.lag,
+            "bootstrap": self.bootstrap,
+            "topic_prefix": self.topics.prefix,
+        }
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def command(self, raw: bytes, event: Event, timeout_s: float) -> Answer:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Answer] = loop.create_future()
+        key = (getattr(event, "reservation_id", ""), event.event_id)
+        with self._waiters_lock:
+            self._waiters[key] = (loop, future)
+        try:
+            self._produce(raw, event.location_id)
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise ApiError(
+                503,
+                "timeout",
+                f"no outcome from the engine within {timeout_s:g} s (is `omnistock run` "
+                "running?); retrying with the same reservation_id is safe",
+                {"reservation_id": key[0], "event_id": key[1]},
+            ) from None
+        finally:
+            with self._waiters_lock:
+                self._waiters.pop(key, None)
+
+    async def submit(self, items: list[tuple[int, bytes, Event]]) -> list[tuple[int, Rejected]]:
+        for _, raw, event in items:
+            self._produce(raw, event.location_id)
+        producer = self._producer
+        assert producer is not None
+        left = await anyio.to_thread.run_sync(producer.flush, 10.0)
+        if left:
+            raise ApiError(
+                503, "timeout", f"{left} events not yet on the broker after 10 s: retry them"
+            )
+        return []
+
+    def _produce(self, raw: bytes, key: str) -> None:
+        producer = self._producer
+        if producer is None:
+            raise ApiError(503, "not_ready", "the Kafka producer is not started")
+        try:
+            producer.produce(self.topics.events, raw, key)
+        except BufferError:
+            producer.poll(0.5)
+            producer.produce(self.topics.events, raw, key)
+        producer.poll(0)
+
+    # -- the read model's feed ------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        atp, reservations = self.topics.atp, self.topics.reservations
+        readmodel = self.readmodel
+        next_lag = time.monotonic() + LAG_EVERY_S
+        while not self._stopped.is_set():
+            # consume(n, timeout) waits for n messages or the timeout: drain what is there, and
+            # only when nothing is, block on poll() that returns at the first message.
+            messages = consumer.consume(1000, 0)
+            if not messages:
+                first = consumer.poll(0.05)
+                messages = [] if first is None else [first]
+            for message in messages:
+                if message.error() is not None:
+                    continue
+                topic: Any = message.topic()
+                value = message.value()
+                self._read[(topic, message.partition() or 0)] = (message.offset() or 0) + 1
+                if not value:
+                    continue
+                if topic == atp:
+                    readmodel.put_position(decode_position(value))
+                elif topic == reservations:
+                    outcome = decode_outcome(value)
+                    readmodel.put_outcome(outcome)
+                    if outcome.event_id is not None:
+                        self._resolve((outcome.reservation_id, outcome.event_id), outcome)
+                else:
+                    self._dead_letter(value)
+            if self._producer is not None:
+                self._producer.poll(0)
+            if not self.caught_up or time.monotonic() >= next_lag:
+                self._update_lag(refresh=time.monotonic() >= next_lag)
+                if time.monotonic() >= next_lag:
+                    next_lag = time.monotonic() + LAG_EVERY_S
+
+    def _update_lag(self, refresh: bool) -> None:
+        consumer = self._consumer
+        if refresh and consumer is not None:
+            for topic, index in list(self._targets):
+                try:
+                    _, high = consumer.get_watermark_offsets(TopicPartition(topic, index), 2)
+                except KafkaException:
+                    continue
+                if self.caught_up:
+                    self._targets[(topic, index)] = high
+        lag = sum(max(0, high - self._read[key]) for key, high in self._targets.items())
+        self.lag = lag
+        if lag == 0:
+            self.caught_up = True
+
+    def _dead_letter(self, value: bytes) -> None:
+        """A refused event: answer its request if this replica sent it."""
+        try:
+            record = orjson.loads(value)
+            event = orjson.loads(record["raw"])
+            key = (event.get("reservation_id") or "", event["event_id"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            return
+        code, _, message = str(record.get("reason", "")).partition(": ")
+        self._resolve(key, Rejected(code, message))
+
+    def _resolve(self, key: tuple[str, str], answer: Answer) -> None:
+        with self._waiters_lock:
+            waiter = self._waiters.get(key)
+        if waiter is not None:
+            loop, future = waiter
+            loop.call_soon_threadsafe(_settle, future, answer)
+
+    @staticmethod
+    def _partitions_of(consumer: Consumer, topic: str) -> list[int]:
+        try:
+            metadata = consumer.list_topics(topic, timeout=15).topics[topic]
+        except KafkaException as exc:
+            raise ConfigError(f"cannot reach Kafka: {exc}") from None
+        if metadata.error is not None:
+            raise ConfigError(f"cannot read topic {topic}: {metadata.error}")
+        return sorted(metadata.partitions)
+
+
+def _settle(future: asyncio.Future[Answer], answer: Answer) -> None:
+    if not future.done():
+        future.set_result(answer)

@@ -1,0 +1,55 @@
+"""Shared dependencies of the routes: the app's state and the scope checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from api.auth import Keys
+from api.backends import Backend
+from api.errors import ApiError
+from api.metrics import Metrics
+from api.readmodel import ReadModel
+from api.service import Reservations
+
+
+@dataclass
+class AppState:
+    """Everything a route may use, built once per app by ``api.app.create_app``."""
+
+    backend: Backend
+    readmodel: ReadModel
+    reservations: Reservations
+    keys: Keys
+    metrics: Metrics
+    promiser: Any  # api.promise_routes.Promiser | None
+
+
+def state(request: Request) -> AppState:
+    found: AppState = request.app.state.omnistock
+    return found
+
+
+State = Annotated[AppState, Depends(state)]
+
+
+def _require(scope: str) -> Any:
+    def check(request: Request) -> None:
+        found: AppState = request.app.state.omnistock
+        found.keys.check(request.headers.get("authorization"), scope)
+        if not found.backend.caught_up:
+            raise ApiError(
+                503,
+                "not_ready",
+                "this replica is still reading the topics from their start: retry shortly "
+                "(see /v1/health)",
+                found.backend.health(),
+            )
+
+    return Depends(check)
+
+
+READ = _require("read")
+WRITE = _require("write")

@@ -1,0 +1,94 @@
+"""HTTP errors: one exception, one body shape, every handler in one place (CONTRACT section 6).
+
+Every error answers ``{"error": {"code", "message", "details"}}``, FastAPI's own request
+validation (422) and Starlette's 404/405 included. Codes::
+
+    400 bad_json               the body is not JSON
+    401 unauthorized           no key, or an unknown key
+    403 forbidden              the key lacks the scope
+    404 not_found              no such route
+    404 unknown_position       GET /v1/atp of a position never seen
+    404 unknown_reservation    a reservation id never seen
+    405 method_not_allowed
+    409 rejected               a reservation refused (the body carries the outcome)
+    409 reservation_ended      release/fulfil of a reservation that is no longer active
+    409 reservation_id_in_use  the id is held at another location or sku
+    409 <engine code>          release/fulfil refused by the engine (fulfil_exceeds_held...)
+    413 body_too_large
+    422 invalid_request        a field is missing, of the wrong type or out of range
+    422 too_many_items         a list over its bound
+    503 not_ready              Kafka mode, still catching up on the topics
+    503 timeout                no outcome in time: retry with the same reservation_id
+    503 no_network             promise routes without a delivery network
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from api.jsonio import JSONResponse
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+
+
+class ApiError(Exception):
+    """An answer other than success, with its status, stable code and a helpful message."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+    if any(d["type"] == "json_invalid" for d in details):
+        return error_response(400, "bad_json", "the body is not valid JSON", details)
+    first = details[0] if details else {"loc": [], "msg": "invalid"}
+    where = ".".join(str(part) for part in first["loc"])
+    return error_response(
+        422, "invalid_request", f"{where}: {first['msg']}" if where else str(first["msg"]), details
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    message = exc.detail if isinstance(exc.detail, str) else code
+    if exc.status_code == 404:
+        message = f"no route {request.method} {request.url.path}: see /docs"
+    return error_response(exc.status_code, code, message, None, dict(exc.headers or {}) or None)
+
+
+def install(app: FastAPI) -> None:
+    """Register every handler on the app."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,309 @@
+"""The API's read model: positions and reservation outcomes, as the engine last published them.
+
+Two feeds fill it, one writer at a time: in embedded mode the in-process engine hands it every
+changed position and outcome (``api.backends.embedded``); in Kafka mode a consumer thread reads
+``omnistock.atp`` and ``omnistock.reservations`` from their beginning (``api.backends.kafka``).
+Routes only read it.
+
+What it holds:
+
+- ``PositionRecord`` per ``(location_id, sku)``: the ``omnistock.atp`` value, for ``GET``.
+- per sku, a numpy ``int64`` array of ATP indexed by location index, for the promise kernels:
+  ``atp_array(sku)`` returns a view (no copy). Location indexes start with the delivery
+  network's location list when one is given (``ReadModel(locations=network_ids)``), so index
+  ``i`` here is location ``i`` of the network; locations the network does not list are
+  appended after them as they appear. Unknown positions read as 0.
+- ``ReservationView`` per ``reservation_id``: its latest outcome plus its first one. Ids are
+  taken as unique across locations (the engine scopes them to a location; a retailer's ids
+  are unique anyway). Like the engine, it forgets a reservation ``window`` after it ended
+  (measured by the latest outcome's ``ts``), so memory stays bounded.
+
+Reads take no lock: each update replaces whole objects (one dict store, one array element), so
+a reader sees the old value or the new one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from engine.outputs import ReservationChanged
+from engine.position import Position
+
+ACTIVE: Final = frozenset({"confirmed", "partial"})
+FIRST: Final = frozenset({"confirmed", "partial", "rejected"})
+_MIN_CAPACITY: Final = 64
+
+
+class Supply(msgspec.Struct, frozen=True, gc=False):
+    """Expected supply of a position."""
+
+    supply_id: str
+    qty: int
+    eta: datetime
+
+
+class PositionRecord(msgspec.Struct, frozen=True, gc=False):
+    """A position as published on ``omnistock.atp`` (CONTRACT section 4)."""
+
+    location_id: str
+    sku: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    unsellable: int
+    available: int
+    atp: int
+    oversold: int
+    inbound: list[Supply]
+    as_of: datetime | None
+
+    def atp_at(self, at: datetime) -> int:
+        """ATP on the instant ``at``: available plus the supply due by then, at least 0."""
+        due = sum(s.qty for s in self.inbound if s.eta <= at)
+        return max(0, self.available + due)
+
+    @classmethod
+    def of(cls, position: Position) -> PositionRecord:
+        """The record of an engine position (a snapshot: the position keeps changing)."""
+        available = position.on_hand - position.reserved - position.safety_stock
+        inbound = []
+        if position.inbound:
+            inbound = [
+                Supply(sid, qty, eta)
+                for sid, (qty, eta) in sorted(
+                    position.inbound.items(), key=lambda item: (item[1][1], item[0])
+                )
+            ]
+        return cls(
+            position.location_id,
+            position.sku,
+            position.on_hand,
+            position.reserved,
+            position.safety_stock,
+            position.unsellable,
+            available,
+            max(0, available),
+            max(0, position.reserved - position.on_hand),
+            inbound,
+            position.as_of,
+        )
+
+
+class Outcome(msgspec.Struct, frozen=True, gc=False):
+    """A reservation outcome as published on ``omnistock.reservations`` (CONTRACT section 3)."""
+
+    reservation_id: str
+    location_id: str
+    sku: str
+    status: str
+    qty: int
+    expires_at: datetime
+    ts: datetime | None = None
+    event_id: str | None = None
+    reason: str | None = None
+    repeat: bool = False
+    first_status: str | None = None
+    first_qty: int | None = None
+
+    @classmethod
+    def of(cls, changed: ReservationChanged) -> Outcome:
+        return cls(
+            changed.reservation_id,
+            changed.location_id,
+            changed.sku,
+            changed.status,
+            changed.qty,
+            changed.expires_at,
+            changed.ts,
+            changed.event_id,
+            changed.reason,
+            changed.repeat,
+            changed.first_status,
+            changed.first_qty,
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The outcome as the topic carries it (the repeat fields only on a repeat)."""
+        out = {
+            "reservation_id": self.reservation_id,
+            "location_id": self.location_id,
+            "sku": self.sku,
+            "status": self.status,
+            "qty": self.qty,
+            "expires_at": self.expires_at,
+            "reason": self.reason,
+            "ts": self.ts,
+            "event_id": self.event_id,
+        }
+        if self.repeat:
+            out["repeat"] = True
+            out["first_status"] = self.first_status
+            out["first_qty"] = self.first_qty
+        return out
+
+
+class ReservationView(msgspec.Struct, frozen=True, gc=False):
+    """What ``GET /v1/reservations/{id}`` answers: the latest outcome and the first one."""
+
+    reservation_id: str
+    location_id: str
+    sku: str
+    status: str
+    qty: int
+    expires_at: datetime
+    updated_at: datetime | None
+    reason: str | None
+    first_status: str
+    first_qty: int
+    first_event_id: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+decode_position = msgspec.json.Decoder(PositionRecord).decode
+decode_outcome = msgspec.json.Decoder(Outcome).decode
+
+
+class ReadModel:
+    """Positions and reservations, updated by one feed, read by any number of requests."""
+
+    def __init__(
+        self, locations: Iterable[str] = (), window: timedelta = timedelta(days=7)
+    ) -> None:
+        self.positions: dict[str, dict[str, PositionRecord]] = {}  # sku -> location -> record
+        self.reservations: dict[str, ReservationView] = {}
+        self.location_ids: list[str] = []
+        self.location_index: dict[str, int] = {}
+        self._atp: dict[str, npt.NDArray[np.int64]] = {}
+        self._capacity = _MIN_CAPACITY
+        self._write = threading.Lock()  # one writer at a time (expiry thread + requests)
+        for location_id in locations:
+            self._index_of(location_id)
+        self.position_count = 0
+        self.on_outcome: Callable[[Outcome], None] | None = None  # metrics hook
+        self.window = window
+        self._ended: dict[str, datetime] = {}  # ended reservations, roughly in time order
+        self._latest = datetime.min.replace(tzinfo=UTC)
+        self._puts = 0
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def position(self, location_id: str, sku: str) -> PositionRecord | None:
+        by_location = self.positions.get(sku)
+        return None if by_location is None else by_location.get(location_id)
+
+    def positions_of(self, sku: str) -> dict[str, PositionRecord]:
+        """Every known position of ``sku``, by location (do not modify)."""
+        return self.positions.get(sku, {})
+
+    def atp_array(self, sku: str) -> npt.NDArray[np.int64]:
+        """ATP of ``sku`` per location index (a view, no copy; zeros for an unknown sku)."""
+        found = self._atp.get(sku)
+        if found is None:
+            return np.zeros(len(self.location_ids), dtype=np.int64)
+        return found[: len(self.location_ids)]
+
+    def atp_lookup(self, sku: str, location_id: str) -> int:
+        found = self.position(location_id, sku)
+        return 0 if found is None else found.atp
+
+    def reservation(self, reservation_id: str) -> ReservationView | None:
+        return self.reservations.get(reservation_id)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def put_position(self, record: PositionRecord) -> None:
+        with self._write:
+            by_location = self.positions.get(record.sku)
+            if by_location is None:
+                by_location = self.positions[record.sku] = {}
+            if record.location_id not in by_location:
+                self.position_count += 1
+            by_location[record.location_id] = record
+            index = self._index_of(record.location_id)
+            array = self._atp.get(record.sku)
+            if array is None:
+                array = self._atp[record.sku] = np.zeros(self._capacity, dtype=np.int64)
+            array[index] = record.atp
+
+    def put_outcome(self, outcome: Outcome) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        with self._write:
+            before = self.reservations.get(outcome.reservation_id)
+            if outcome.repeat:
+                if before is not None:
+                    return  # a repeat changes nothing
+                first_status, first_qty = outcome.first_status, outcome.first_qty
+                first_event = None
+            elif before is None or (outcome.status in FIRST and not before.active):
+                # new, or an id used again after the engine forgot it
+                first_status, first_qty, first_event = outcome.status, outcome.qty, outcome.event_id
+            else:
+                first_status, first_qty = before.first_status, before.first_qty
+                first_event = before.first_event_id
+            self._remember(outcome)
+            self.reservations[outcome.reservation_id] = ReservationView(
+                outcome.reservation_id,
+                outcome.location_id,
+                outcome.sku,
+                outcome.status,
+                outcome.qty,
+                outcome.expires_at,
+                outcome.ts,
+                outcome.reason,
+                first_status or outcome.status,
+                outcome.qty if first_qty is None else first_qty,
+                first_event,
+            )
+
+    def _remember(self, outcome: Outcome) -> None:
+        """Track ended reservations; every 1,000 outcomes, forget those ended before the
+        window (the write lock is held)."""
+        rid, ts = outcome.reservation_id, outcome.ts
+        self._ended.pop(rid, None)
+        if ts is not None:
+            self._latest = max(self._latest, ts)
+            if outcome.status not in ACTIVE:
+                self._ended[rid] = ts
+        self._puts += 1
+        if self._puts % 1000:
+            return
+        horizon = self._latest - self.window
+        old = []
+        for key, ended_at in self._ended.items():
+            if ended_at >= horizon:
+                break
+            old.append(key)
+        for key in old:
+            del self._ended[key]
+            self.reservations.pop(key, None)
+
+    def _index_of(self, location_id: str) -> int:
+        index = self.location_index.get(location_id)
+        if index is not None:
+            return index
+        index = len(self.location_ids)
+        if index >= self._capacity:
+            self._grow()
+        self.location_ids.append(location_id)
+        self.location_index[location_id] = index
+        return index
+
+    def _grow(self) -> None:
+        """Double every array (rare: once per doubling of the locations)."""
+        capacity = self._capacity * 2
+        for sku, array in self._atp.items():
+            grown = np.zeros(capacity, dtype=np.int64)
+            grown[: self._capacity] = array
+            self._atp[sku] = grown
+        self._capacity = capacity

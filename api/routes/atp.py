@@ -1,0 +1,104 @@
+"""``GET /v1/atp/{location_id}/{sku}`` and ``POST /v1/atp/query`` (CONTRACT section 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import READ, State
+from api.errors import ApiError
+from api.jsonio import JSONResponse
+from api.schemas import AtpQueryIn, errors
+from engine.errors import InputError
+from engine.timefmt import parse_instant
+
+router = APIRouter(prefix="/v1/atp", tags=["atp"], dependencies=[READ])
+
+_POSITION_EXAMPLE = {
+    "location_id": "S001",
+    "sku": "SKU-1",
+    "on_hand": 12,
+    "reserved": 2,
+    "safety_stock": 1,
+    "unsellable": 0,
+    "available": 9,
+    "atp": 9,
+    "oversold": 0,
+    "inbound": [{"supply_id": "PO-7", "qty": 24, "eta": "2026-11-22T08:00:00Z"}],
+    "as_of": "2026-11-20T14:05:00Z",
+    "atp_at": 33,
+}
+
+
+@router.get(
+    "/{location_id}/{sku}",
+    response_class=JSONResponse,
+    summary="One position; with ?at= also its ATP on that instant",
+    responses={
+        200: {"content": {"application/json": {"example": _POSITION_EXAMPLE}}},
+        **errors(401, 403, 404, 422),
+    },
+)
+async def position(
+    location_id: str,
+    sku: str,
+    state: State,
+    at: str | None = Query(
+        default=None,
+        description="RFC 3339 with offset, or epoch ms",
+        examples=["2026-11-22T09:00:00Z"],
+    ),
+) -> Any:
+    found = state.readmodel.position(location_id, sku)
+    if found is None:
+        raise ApiError(
+            404, "unknown_position", f"no event has named sku {sku!r} at {location_id!r}"
+        )
+    if at is None:
+        return JSONResponse(found)
+    try:
+        instant = parse_instant(at)
+    except InputError as exc:
+        raise ApiError(422, "invalid_request", f"at: {exc}") from None
+    return JSONResponse({**_fields(found), "atp_at": found.atp_at(instant)})
+
+
+@router.post(
+    "/query",
+    response_class=JSONResponse,
+    summary="Every known position of a grid of skus by locations, with totals per sku",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "positions": [_POSITION_EXAMPLE],
+                        "totals": {"SKU-1": {"on_hand": 12, "reserved": 2, "atp": 9}},
+                    }
+                }
+            }
+        },
+        **errors(401, 403, 422),
+    },
+)
+async def query(body: AtpQueryIn, state: State) -> Any:
+    positions: list[Any] = []
+    totals: dict[str, dict[str, int]] = {}
+    readmodel = state.readmodel
+    for sku in dict.fromkeys(body.skus):
+        by_location = readmodel.positions_of(sku)
+        total = {"on_hand": 0, "reserved": 0, "atp": 0}
+        for location_id in dict.fromkeys(body.location_ids):
+            found = by_location.get(location_id)
+            if found is not None:
+                positions.append(found)
+                total["on_hand"] += found.on_hand
+                total["reserved"] += found.reserved
+                total["atp"] += found.atp
+        totals[sku] = total
+    return JSONResponse({"positions": positions, "totals": totals})
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__struct_fields__}

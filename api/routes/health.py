@@ -1,0 +1,55 @@
+"""``GET /v1/health`` and ``GET /metrics``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from api.deps import State
+from api.jsonio import JSONResponse
+
+router = APIRouter()
+
+
+@router.get(
+    "/v1/health",
+    response_class=JSONResponse,
+    summary="Whether this replica serves, and how far behind it is",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "ok",
+                        "mode": "kafka",
+                        "caught_up": True,
+                        "lag": 0,
+                        "positions": 1200,
+                        "reservations": 35,
+                    }
+                }
+            }
+        }
+    },
+)
+async def health(state: State) -> Any:
+    backend = state.backend
+    found = backend.health()
+    return JSONResponse(
+        {
+            "status": "ok" if backend.caught_up else "catching_up",
+            "mode": backend.mode,
+            **found,
+            "positions": state.readmodel.position_count,
+            "reservations": len(state.readmodel.reservations),
+            "promise": state.promiser is not None,
+        }
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(state: State) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,163 @@
+"""Reservation commands: build the event, send it through the backend, map the answer.
+
+The engine decides; this module only turns its answer into an HTTP status and body
+(CONTRACT section 6): 201 confirmed or partial, 409 rejected, 200 with the first outcome for an
+id seen before; release and fulfil 200, 404 for an id never seen, 409 when it is not active.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from api.backends import Answer, Backend
+from api.errors import ApiError
+from api.readmodel import Outcome, ReservationView
+from api.schemas import FulfilIn, ReserveIn
+from engine.events import parse
+from engine.outputs import Duplicate, Rejected
+from engine.timefmt import to_ms
+
+Result = tuple[int, dict[str, Any]]
+
+
+def new_event_id() -> str:
+    return f"api-{uuid.uuid4().hex}"
+
+
+class Reservations:
+    """``reserve``, ``release``, ``fulfil`` as request-response over the engine."""
+
+    def __init__(self, backend: Backend, timeout_s: float, clock: Callable[[], datetime]) -> None:
+        self.backend = backend
+        self.readmodel = backend.readmodel
+        self.timeout_s = timeout_s
+        self.clock = clock
+
+    async def reserve(self, body: ReserveIn) -> Result:
+        known = self.readmodel.reservation(body.reservation_id)
+        if known is not None and (known.location_id, known.sku) != (body.location_id, body.sku):
+            raise ApiError(
+                409,
+                "reservation_id_in_use",
+                f"reservation {body.reservation_id!r} is held for {known.sku} at "
+                f"{known.location_id}: use a new reservation_id",
+                _view(known),
+            )
+        if (
+            known is not None
+            and body.event_id is not None
+            and known.first_event_id == body.event_id
+        ):
+            return 200, {**_view(known), "repeat": True}  # a retry of the very first request
+        fields = body.model_dump(exclude_none=True)
+        answer = await self._send("reserve", fields)
+        if isinstance(answer, Outcome):
+            if answer.repeat:
+                return 200, answer.record()
+            if answer.status == "rejected":
+                raise ApiError(
+                    409,
+                    "rejected",
+                    f"not enough stock of {body.sku} at {body.location_id} for {body.qty}",
+                    answer.record(),
+                )
+            return 201, answer.record()
+        if isinstance(answer, Duplicate):
+            return self._seen_before(body.reservation_id, answer)
+        raise ApiError(409, answer.code, answer.message)
+
+    async def release(self, reservation_id: str, event_id: str | None) -> Result:
+        known = self._active(reservation_id)
+        fields = {"reservation_id": reservation_id, "event_id": event_id}
+        return self._ended(
+            await self._send("release", {**_position(known), **fields}), reservation_id
+        )
+
+    async def fulfil(self, reservation_id: str, body: FulfilIn) -> Result:
+        known = self._active(reservation_id)
+        fields = {"reservation_id": reservation_id, **body.model_dump(exclude_none=True)}
+        return self._ended(
+            await self._send("fulfil", {**_position(known), **fields}), reservation_id
+        )
+
+    def get(self, reservation_id: str) -> dict[str, Any]:
+        known = self.readmodel.reservation(reservation_id)
+        if known is None:
+            raise _unknown(reservation_id)
+        return _view(known)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def _send(self, type_: str, fields: dict[str, Any]) -> Answer:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        fields.setdefault("event_id", new_event_id())
+        fields.setdefault("ts", to_ms(self.clock()))
+        fields["type"] = type_
+        raw = orjson.dumps(fields)
+        event = parse(raw)
+        if isinstance(event, Rejected):
+            raise ApiError(422, "invalid_request", event.message, {"reason": event.code})
+        return await self.backend.command(raw, event, self.timeout_s)
+
+    def _active(self, reservation_id: str) -> ReservationView:
+        known = self.readmodel.reservation(reservation_id)
+        if known is None:
+            raise _unknown(reservation_id)
+        if not known.active:
+            raise ApiError(
+                409,
+                "reservation_ended",
+                f"reservation {reservation_id!r} is {known.status}: nothing to release or fulfil",
+                _view(known),
+            )
+        return known
+
+    def _ended(self, answer: Answer, reservation_id: str) -> Result:
+        if isinstance(answer, Outcome):
+            return 200, answer.record()
+        if isinstance(answer, Duplicate):
+            return self._seen_before(reservation_id, answer)
+        status = 404 if answer.code == "unknown_reservation" else 409
+        raise ApiError(status, answer.code, answer.message)
+
+    def _seen_before(self, reservation_id: str, duplicate: Duplicate) -> Result:
+        """The event_id was applied before: answer with the reservation as it stands."""
+        known = self.readmodel.reservation(reservation_id)
+        if known is None:
+            raise ApiError(
+                409,
+                "duplicate_event",
+                f"event_id {duplicate.event_id!r} was already used for another request: "
+                "send a new event_id",
+            )
+        return 200, {**_view(known), "repeat": True}
+
+
+def _position(known: ReservationView) -> dict[str, Any]:
+    return {"location_id": known.location_id, "sku": known.sku}
+
+
+def _view(known: ReservationView) -> dict[str, Any]:
+    return {
+        "reservation_id": known.reservation_id,
+        "location_id": known.location_id,
+        "sku": known.sku,
+        "status": known.status,
+        "qty": known.qty,
+        "expires_at": known.expires_at,
+        "updated_at": known.updated_at,
+        "reason": known.reason,
+        "first_status": known.first_status,
+        "first_qty": known.first_qty,
+    }
+
+
+def _unknown(reservation_id: str) -> ApiError:
+    return ApiError(
+        404, "unknown_reservation", f"no reservation {reservation_id!r} has been seen here"
+    )

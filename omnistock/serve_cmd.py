@@ -1,0 +1,202 @@
+"""``omnistock serve`` and ``omnistock demo``: the HTTP API (CONTRACT section 5).
+
+``serve`` without ``--bootstrap`` runs the engine in this process (embedded, starting empty,
+fed by ``POST /v1/events`` and reservations); with ``--bootstrap`` it serves from the topics
+``omnistock run`` writes and sends writes to ``omnistock.events``. ``demo`` is ``serve``
+embedded plus a live synthetic event stream (``benchmarks.workload``), nothing to configure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
+from omnistock.settings import Settings
+
+DEMO_URL = "http://127.0.0.1:8000"
+
+
+def add_parsers(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="the HTTP API: embedded engine, or Kafka with --bootstrap",
+        description="Serve the HTTP API (CONTRACT section 6). Without --bootstrap the engine "
+        "runs in this process and starts empty; with it, positions and outcomes come from the "
+        "topics of `omnistock run` and writes go to the events topic.",
+    )
+    serve.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka mode")
+    serve.add_argument("--network", type=Path, metavar="FILE", help="delivery network (JSON)")
+    serve.add_argument("--api-keys", type=Path, metavar="FILE", help="API keys (JSON)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--topic-prefix", default=None)
+    serve.set_defaults(run=run_serve)
+    demo = commands.add_parser(
+        "demo",
+        help="everything on one machine, nothing to configure: engine, live events, the API",
+        description=f"The embedded engine fed by a live synthetic event stream, and the API on "
+        f"{DEMO_URL}. Ctrl-C stops it.",
+    )
+    demo.add_argument("--rate", type=float, default=50.0, help="events per second (default 50)")
+    demo.add_argument("--stores", type=int, default=20)
+    demo.add_argument("--skus", type=int, default=200)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(run=run_demo)
+
+
+def build(args: argparse.Namespace, settings: Settings) -> Any:
+    """The app for ``serve``'s flags (imports stay here: ``omnistock --help`` stays fast)."""
+    from api.app import create_app  # noqa: PLC0415 - heavy imports only for this command
+    from api.auth import Keys  # noqa: PLC0415
+    from api.readmodel import ReadModel  # noqa: PLC0415
+
+    keys = Keys.load(args.api_keys or settings.api_keys_file, settings.api_keys)
+    promiser = None
+    locations: tuple[str, ...] = ()
+    if getattr(args, "network", None) is not None:
+        from api.promise_adapter import load_promiser  # noqa: PLC0415
+
+        promiser = load_promiser(args.network)
+        locations = tuple(promiser.location_ids)
+    readmodel = ReadModel(locations, window=timedelta(seconds=settings.dedup_window_s))
+    backend: Any
+    if getattr(args, "bootstrap", None):
+        from api.backends.kafka import KafkaBackend  # noqa: PLC0415
+        from dataflows.kafka import Topics  # noqa: PLC0415
+
+        prefix = args.topic_prefix if args.topic_prefix is not None else settings.topic_prefix
+        backend = KafkaBackend(readmodel, args.bootstrap, Topics(prefix))
+    else:
+        from api.backends.embedded import EmbeddedBackend  # noqa: PLC0415
+
+        backend = EmbeddedBackend(readmodel, settings.engine())
+    app = create_app(
+        backend,
+        keys=keys,
+        promiser=promiser,
+        timeout_s=settings.api_timeout_s,
+        max_body=settings.api_max_body,
+    )
+    return app, backend, keys
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    settings = Settings()
+    app, _, keys = build(args, settings)
+    mode = "kafka " + args.bootstrap if args.bootstrap else "embedded"
+    auth = "open (no keys configured)" if not keys.enabled else f"{len(keys.scopes_by_key)} keys"
+    print(f"omnistock serve: {mode}, auth {auth}, http://{args.host}:{args.port}", flush=True)
+    _uvicorn(app, args.host, args.port)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    if args.rate <= 0:
+        raise ConfigError("--rate must be above 0")
+    settings = Settings()
+    args.bootstrap = None
+    args.api_keys = None
+    args.network = None
+    settings = settings.model_copy(update={"api_keys": None, "api_keys_file": None})
+    app, backend, _ = build(args, settings)
+    stop, seeded = threading.Event(), threading.Event()
+    feeder = threading.Thread(
+        target=_feed, args=(backend, args, stop, seeded), name="demo-events", daemon=True
+    )
+    feeder.start()
+    seeded.wait(30)
+    location_id, sku = _in_stock(backend.readmodel)
+    base = f"http://{args.host}:{args.port}"
+    print(
+        _DEMO_HELP.format(base=base, rate=args.rate, location_id=location_id, sku=sku), flush=True
+    )
+    try:
+        _uvicorn(app, args.host, args.port)
+    finally:
+        stop.set()
+        feeder.join(5)
+    return 0
+
+
+_DEMO_HELP = """Omnistock demo: embedded engine, {rate:g} synthetic events/s, API on {base}
+  docs     {base}/docs
+  health   {base}/v1/health
+  metrics  {base}/metrics
+Try:
+  curl -s {base}/v1/atp/{location_id}/{sku}
+  curl -s -X POST {base}/v1/atp/query -H 'content-type: application/json' \\
+       -d '{{"skus": ["{sku}"], "location_ids": ["S001", "S002", "DC01", "{location_id}"]}}'
+  curl -s -X POST {base}/v1/reservations -H 'content-type: application/json' \\
+       -d '{{"reservation_id": "demo-1", "location_id": "{location_id}", "sku": "{sku}", "qty": 1}}'
+  curl -s {base}/v1/reservations/demo-1
+  curl -s -X DELETE {base}/v1/reservations/demo-1
+Ctrl-C stops it."""
+
+
+def _in_stock(readmodel: Any) -> tuple[str, str]:
+    """A position with stock, for the examples."""
+    for sku, by_location in list(readmodel.positions.items()):
+        for location_id, record in list(by_location.items()):
+            if record.atp > 0:
+                return location_id, sku
+    return "S001", "SKU-000001"
+
+
+def _feed(
+    backend: Any, args: argparse.Namespace, stop: threading.Event, seeded: threading.Event
+) -> None:
+    """Apply the synthetic stream: its stock-seeding lines at once, then ``--rate`` events/s of
+    wall-clock time, event time following the wall clock. A log that runs out starts over with a
+    new seed (its first lines then add stock)."""
+    from benchmarks.workload import WorkloadParams, generate, seeding_lines  # noqa: PLC0415
+    from engine.events import parse  # noqa: PLC0415
+    from engine.outputs import Rejected  # noqa: PLC0415
+
+    rounds = 0
+    while not stop.is_set():
+        events = 50 * (args.stores + 2) * args.skus  # seeding: about one line per position
+        seeding = seeding_lines(events)
+        params = WorkloadParams(
+            events=events,
+            stores=args.stores,
+            dcs=2,
+            skus=args.skus,
+            seed=int(time.time()) + rounds,
+            start_ms=int((time.time() - seeding / args.rate) * 1000),
+            events_per_s=args.rate,
+            dup_rate=0.0,
+            bad_rate=0.0,
+        )
+        rounds += 1
+        start = time.monotonic()
+        for sent, line in enumerate(generate(params)):
+            if stop.is_set():
+                return
+            if sent == seeding:
+                seeded.set()
+            ahead = (sent - seeding) / args.rate - (time.monotonic() - start)
+            if ahead > 0:
+                stop.wait(ahead)
+            event = parse(line)
+            if not isinstance(event, Rejected):
+                backend.apply(event)
+
+
+def _uvicorn(app: Any, host: str, port: int) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=75,  # longer than load balancers' idle timeouts (60 s)
+        timeout_graceful_shutdown=5,
+    )

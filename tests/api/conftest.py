@@ -1,0 +1,75 @@
+"""An embedded API per test: its own engine, read model, keys and metrics."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import Keys
+from api.backends.embedded import EmbeddedBackend
+from api.readmodel import ReadModel
+from engine.book import EngineConfig
+
+Make = Callable[..., TestClient]
+
+READ_KEY = "k-read"
+WRITE_KEY = "k-write"
+BOTH_KEY = "k-both"
+_ids = itertools.count()
+KEYS_JSON = (
+    '{"keys": [{"key": "k-read", "scopes": ["read"]}, {"key": "k-write", "scopes": ["write"]},'
+    ' {"key": "k-both", "scopes": ["read", "write"]}], "open_reads": false}'
+)
+
+
+@pytest.fixture
+def make_client() -> Iterator[Make]:
+    """``make_client(keys=None, **create_app kwargs)``: a started TestClient."""
+    opened: list[TestClient] = []
+
+    def make(
+        keys: Keys | None = None, locations: tuple[str, ...] = (), **kwargs: Any
+    ) -> TestClient:
+        backend = EmbeddedBackend(ReadModel(locations), EngineConfig())
+        client = TestClient(create_app(backend, keys=keys, **kwargs))
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Make) -> TestClient:
+    return make_client()
+
+
+def receipt(
+    qty: int, location_id: str = "S1", sku: str = "A", event_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id or f"r{next(_ids)}",
+        "type": "receipt",
+        "location_id": location_id,
+        "sku": sku,
+        "qty": qty,
+        "ts": "2026-11-20T10:00:00Z",
+        **extra,
+    }
+
+
+def stock(client: TestClient, qty: int, location_id: str = "S1", sku: str = "A") -> None:
+    answer = client.post("/v1/events", json=[receipt(qty, location_id, sku)])
+    assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
+
+
+def reserve(client: TestClient, rid: str, qty: int = 1, **extra: Any) -> Any:
+    body = {"reservation_id": rid, "location_id": "S1", "sku": "A", "qty": qty, **extra}
+    return client.post("/v1/reservations", json=body)

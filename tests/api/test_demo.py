@@ -1,0 +1,51 @@
+"""``omnistock demo``: nothing to configure, a live stream, the API, and Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.integration.test_run import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_serves_a_live_stream_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
+    log = tmp_path / "demo.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "omnistock.cli", "demo", "--port", str(port), "--rate", "200"],
+            stdout=sink,
+            stderr=sink,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while "Ctrl-C stops it." not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        while True:
+            try:
+                first = httpx.get(f"{url}/v1/health").json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        example = re.search(r"curl -s (http://\S+/v1/atp/\S+)", log.read_text())
+        assert example is not None
+        assert httpx.get(example.group(1)).json()["atp"] >= 0
+        time.sleep(1.5)
+        later = httpx.get(f"{url}/v1/health").json()
+        assert first["mode"] == "embedded"
+        assert later["positions"] > 0
+        assert later["reservations"] > first["reservations"] or later["reservations"] > 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(15) == 0

@@ -1,0 +1,74 @@
+"""POST /v1/events: valid events go in, invalid ones are listed by index."""
+
+from __future__ import annotations
+
+from tests.api.conftest import receipt
+
+
+def test_valid_events_go_in_and_invalid_ones_are_listed_by_index(client):
+    events = [
+        receipt(4),
+        {"type": "receipt"},
+        receipt(1, ts="not a time"),
+        receipt(2, sku="B"),
+        "not an object",
+    ]
+    answer = client.post("/v1/events", json=events)
+    assert answer.status_code == 202
+    body = answer.json()
+    assert body["accepted"] == 2
+    assert [(i["index"], i["code"]) for i in body["invalid"]] == [
+        (1, "missing_field"),
+        (2, "bad_timestamp"),
+        (4, "not_an_object"),
+    ]
+    assert client.get("/v1/atp/S1/A").json()["on_hand"] == 4
+    assert client.get("/v1/atp/S1/B").json()["on_hand"] == 2
+
+
+def test_engine_refusals_are_reported_as_dead_letters_in_embedded_mode(client):
+    release = {
+        "event_id": "x",
+        "type": "release",
+        "location_id": "S1",
+        "sku": "A",
+        "reservation_id": "ghost",
+        "ts": 0,
+    }
+    body = client.post("/v1/events", json=[release]).json()
+    assert body["accepted"] == 1
+    assert body["dead_letters"][0]["code"] == "unknown_reservation"
+
+
+def test_a_transfer_creates_supply_at_its_destination(client):
+    transfer = {
+        "event_id": "t1",
+        "type": "transfer_out",
+        "location_id": "DC1",
+        "sku": "A",
+        "qty": 3,
+        "to_location_id": "S1",
+        "eta": "2026-11-22T00:00:00Z",
+        "supply_id": "T-1",
+        "ts": "2026-11-20T10:00:00Z",
+    }
+    client.post("/v1/events", json=[receipt(10, "DC1"), transfer])
+    assert client.get("/v1/atp/DC1/A").json()["on_hand"] == 7
+    assert client.get("/v1/atp/S1/A").json()["inbound"][0]["qty"] == 3
+
+
+def test_more_than_10000_events_is_422_too_many_items(client):
+    answer = client.post("/v1/events", json=[{}] * 10_001)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "too_many_items"
+
+
+def test_a_body_that_is_not_an_array_is_422(client):
+    answer = client.post("/v1/events", json={"events": []})
+    assert answer.status_code == 422
+
+
+def test_bad_json_is_400_bad_json(client):
+    answer = client.post("/v1/events", content=b"[{", headers={"content-type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "bad_json"

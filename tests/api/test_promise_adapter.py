@@ -1,0 +1,89 @@
+"""``--network``: the promise routes over ``engine.promise`` (runs once that module is merged)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+pytest.importorskip("engine.promise.calculator")
+pytest.importorskip("omnistock.demo_network")
+
+AT = "2026-11-18T15:00:00Z"  # a Wednesday
+
+
+@pytest.fixture(scope="module")
+def network_file(tmp_path_factory):
+    from omnistock.demo_network import generate_network
+
+    path = tmp_path_factory.mktemp("net") / "network.json"
+    path.write_bytes(orjson.dumps(generate_network(12, seed=3)))
+    return path
+
+
+def stock(location_ids):
+    from omnistock.demo_network import stock_events
+
+    return list(stock_events(location_ids, 5, "2026-11-18T12:00:00Z"))
+
+
+@pytest.fixture
+def promised(make_client, network_file):
+    from api.promise_adapter import load_promiser
+
+    promiser = load_promiser(network_file)
+    client = make_client(promiser=promiser, locations=tuple(promiser.location_ids))
+    events = stock(list(promiser.location_ids))
+    assert client.post("/v1/events", json=events).json()["invalid"] == []
+    return client, promiser
+
+
+def test_the_read_model_indexes_locations_like_the_network(promised):
+    client, promiser = promised
+    readmodel = client.app.state.omnistock.readmodel
+    assert readmodel.location_ids[: len(promiser.location_ids)] == list(promiser.location_ids)
+
+
+def test_promise_listing_and_availability_answer_from_the_read_model(promised):
+    client, promiser = promised
+    store = next(loc for loc in promiser.network.locations if loc.pickup)
+    where = {"lat": store.lat, "lon": store.lon}
+    cart = client.post(
+        "/v1/promise",
+        json={"items": [{"sku": "SKU000001", "qty": 1}], "destination": where, "at": AT},
+    )
+    assert cart.status_code == 200, cart.text
+    assert cart.json()["items"][0]["options"]
+    listing = client.post(
+        "/v1/promise/listing",
+        json={"skus": ["SKU000001", "SKU000002"], "destination": where, "at": AT},
+    )
+    assert listing.status_code == 200, listing.text
+    assert len(listing.json()["skus"]) == 2
+    near = client.get(
+        "/v1/availability/SKU000001",
+        params={"near": f"{store.lat},{store.lon}", "radius_km": 100, "at": AT},
+    )
+    assert near.status_code == 200, near.text
+
+
+def test_a_reservation_shows_at_once_in_the_array_the_kernels_read(promised):
+    client, _ = promised
+    readmodel = client.app.state.omnistock.readmodel
+    stocked = {lid: r.atp for lid, r in readmodel.positions_of("SKU000005").items() if r.atp}
+    location_id, atp = next(iter(stocked.items()))
+    client.post(
+        "/v1/reservations",
+        json={"reservation_id": "all", "location_id": location_id, "sku": "SKU000005", "qty": atp},
+    )
+    index = readmodel.location_index[location_id]
+    assert readmodel.atp_array("SKU000005")[index] == 0
+
+
+def test_an_unknown_postal_code_is_422(promised):
+    client, _ = promised
+    answer = client.post(
+        "/v1/promise",
+        json={"items": [{"sku": "SKU000001"}], "destination": {"postal_code": "00000"}},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "unknown_postal_code"

@@ -1,0 +1,154 @@
+"""The API in Kafka mode: two ``omnistock serve --bootstrap`` replicas and the dataflow.
+
+The engine decides every reservation: 300 concurrent requests of one unit spread over both
+replicas against 120 units give exactly 120 confirmed and 180 rejected.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.test_run import free_port, start_run, stop
+
+pytestmark = pytest.mark.kafka
+
+
+def start_serve(bootstrap: str, prefix: str, port: int, log: Path, **env: str) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "omnistock.cli",
+        "serve",
+        "--bootstrap",
+        bootstrap,
+        "--topic-prefix",
+        prefix,
+        "--port",
+        str(port),
+    ]
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            command,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=True,
+            env={**os.environ, **env},
+        )
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=2).json()["caught_up"]:
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never caught up")
+
+
+def wait_atp(url: str, location_id: str, sku: str, want: int, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{url}/v1/atp/{location_id}/{sku}", timeout=2)
+        if answer.status_code == 200:
+            body = answer.json()
+            if body["atp"] == want:
+                return body
+        time.sleep(0.1)
+    raise AssertionError(f"atp never reached {want} at {url}: {body}")
+
+
+@pytest.fixture
+def replicas(bootstrap, prefix, tmp_path) -> Iterator[list[str]]:
+    ports = [free_port(), free_port()]
+    processes = [start_run(bootstrap, prefix, tmp_path / "run.log", "--workers", "2")]
+    try:
+        time.sleep(2)  # the dataflow creates the topics
+        processes += [
+            start_serve(bootstrap, prefix, port, tmp_path / f"serve-{port}.log") for port in ports
+        ]
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        for url in urls:
+            wait_ready(url)
+        yield urls
+    finally:
+        for process in processes:
+            stop(process)
+        for process in processes:
+            process.wait(30)
+
+
+def test_a_storm_over_two_replicas_confirms_exactly_what_there_is(replicas):
+    first, second = replicas
+    receipt = {
+        "event_id": "stock",
+        "type": "receipt",
+        "location_id": "S1",
+        "sku": "A",
+        "qty": 120,
+        "ts": "2026-11-20T10:00:00Z",
+    }
+    assert httpx.post(f"{first}/v1/events", json=[receipt], timeout=10).status_code == 202
+    for url in replicas:
+        wait_atp(url, "S1", "A", 120)
+
+    def one(i: int) -> int:
+        url = replicas[i % 2]
+        body = {"reservation_id": f"storm-{i}", "location_id": "S1", "sku": "A", "qty": 1}
+        return httpx.post(f"{url}/v1/reservations", json=body, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=60) as pool:
+        statuses = Counter(pool.map(one, range(300)))
+    assert statuses == {201: 120, 409: 180}
+    for url in replicas:
+        position = wait_atp(url, "S1", "A", 0)
+        assert position["reserved"] == 120
+    # a repeat through the other replica answers the first outcome
+    again = httpx.post(
+        f"{second}/v1/reservations",
+        json={"reservation_id": "storm-0", "location_id": "S1", "sku": "A", "qty": 1},
+        timeout=30,
+    )
+    assert again.status_code == 200
+    assert again.json()["repeat"] is True
+    # release through one replica, seen by the other
+    confirmed = next(
+        f"storm-{i}"
+        for i in range(300)
+        if httpx.get(f"{first}/v1/reservations/storm-{i}").json()["status"] == "confirmed"
+    )
+    assert httpx.delete(f"{second}/v1/reservations/{confirmed}", timeout=30).status_code == 200
+    wait_atp(first, "S1", "A", 1)
+
+
+def test_without_the_dataflow_a_reservation_times_out_with_503(bootstrap, prefix, tmp_path):
+    from dataflows.kafka import Topics, ensure_topics
+
+    ensure_topics(bootstrap, Topics(prefix))
+    port = free_port()
+    process = start_serve(
+        bootstrap, prefix, port, tmp_path / "serve.log", OMNISTOCK_API_TIMEOUT_S="1"
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url)
+        body = {"reservation_id": "r1", "location_id": "S1", "sku": "A", "qty": 1}
+        answer = httpx.post(f"{url}/v1/reservations", json=body, timeout=10)
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "timeout"
+    finally:
+        stop(process)
+        process.wait(30)
