@@ -276,22 +276,26 @@ def network_file(stores: int, skus: int, directory: Path) -> tuple[Path, Iterato
     return path, (orjson.dumps(event) for event in events)
 
 
-def promise_scenario(where: Served, rate: float, seconds: float, skus: int):
-    """``POST /v1/promise`` (one item) and ``/v1/promise/listing`` (20 skus), random ZIPs."""
+def promise_scenario(
+    where: Served, seconds: float, skus: int, cart_rate: float = 1000, listing_rate: float = 200
+):
+    """``POST /v1/promise`` (one item, skus drawn by popularity) at ``cart_rate`` and
+    ``/v1/promise/listing`` (48 skus, a listing page) at ``listing_rate``, random ZIPs."""
     rng = random.Random(7)
     names = [f"SKU{n:06d}" for n in range(1, skus + 1)]
+    weights = [1 / rank for rank in range(1, skus + 1)]
     bodies = [
         orjson.dumps(
             {
-                "items": [{"sku": rng.choice(names[:200]), "qty": 1}],
+                "items": [{"sku": sku, "qty": 1}],
                 "destination": {"postal_code": rng.choice(ZIPS)},
             }
         )
-        for _ in range(1024)
+        for sku in [names[0], *rng.choices(names, weights, k=1023)]
     ]
     listings = [
         orjson.dumps(
-            {"skus": rng.sample(names, 20), "destination": {"postal_code": rng.choice(ZIPS)}}
+            {"skus": rng.sample(names, 48), "destination": {"postal_code": rng.choice(ZIPS)}}
         )
         for _ in range(1024)
     ]
@@ -304,10 +308,14 @@ def promise_scenario(where: Served, rate: float, seconds: float, skus: int):
     if probe.status_code != 200 or not probe.json()["items"][0]["options"]:
         raise SystemExit(f"wrong promise answer: {probe.status_code} {probe.text[:300]}")
     cart, cart_shares = timed(
-        where, rate, seconds, lambda i: ("POST", "/v1/promise", bodies[i & 1023]), 200
+        where, cart_rate, seconds, lambda i: ("POST", "/v1/promise", bodies[i & 1023]), 200
     )
     listing, listing_shares = timed(
-        where, rate, seconds, lambda i: ("POST", "/v1/promise/listing", listings[i & 1023]), 200
+        where,
+        listing_rate,
+        seconds,
+        lambda i: ("POST", "/v1/promise/listing", listings[i & 1023]),
+        200,
     )
     return (cart, cart_shares), (listing, listing_shares)
 
@@ -352,12 +360,10 @@ def measure(quick: bool, bootstrap: str | None, api_url: str | None = None) -> d
     import tempfile  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as directory:
-        path, stock = network_file(50 if quick else 200, 1000, Path(directory))
+        path, stock = network_file(locations, skus, Path(directory))
         with served(network=path) as where:
             post_events(where.url, stock)
-            (cart, cart_extra), (listing, listing_extra) = promise_scenario(
-                where, 200, seconds, 1000
-            )
+            (cart, cart_extra), (listing, listing_extra) = promise_scenario(where, seconds, skus)
     keep("promise", "POST /v1/promise", cart, cart_extra)
     keep("listing", "POST /v1/promise/listing", listing, listing_extra)
     return figures
@@ -388,10 +394,11 @@ def main(argv: list[str] | None = None) -> None:
     reserve.add_argument("--skus", type=int, default=100)
     reserve.add_argument("--embedded", action="store_true", help="no Kafka: the engine in serve")
     promise = sub.add_parser("promise", help="POST /v1/promise and /listing (built-in network)")
-    promise.add_argument("--rate", type=float, default=200)
+    promise.add_argument("--rate", type=float, default=1000, help="one-item promises per s")
+    promise.add_argument("--listing-rate", type=float, default=200, help="listing pages per s")
     promise.add_argument("--seconds", type=float, default=20)
-    promise.add_argument("--stores", type=int, default=200)
-    promise.add_argument("--skus", type=int, default=1000)
+    promise.add_argument("--stores", type=int, default=500)
+    promise.add_argument("--skus", type=int, default=20_000)
     args = parser.parse_args(argv)
     if args.scenario == "atp":
         if args.url is not None:
@@ -423,10 +430,10 @@ def main(argv: list[str] | None = None) -> None:
             with served(network=path) as where:
                 post_events(where.url, stock)
                 (cart, cart_extra), (listing, listing_extra) = promise_scenario(
-                    where, args.rate, args.seconds, args.skus
+                    where, args.seconds, args.skus, args.rate, args.listing_rate
                 )
         report("POST /v1/promise", cart, cart_extra, 10)
-        report("POST /v1/promise/listing (20 skus)", listing, listing_extra, 20)
+        report("POST /v1/promise/listing (48 skus)", listing, listing_extra, 20)
 
 
 if __name__ == "__main__":

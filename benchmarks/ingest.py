@@ -22,6 +22,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,6 +36,7 @@ from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
+FLOW_LOG = Path(tempfile.gettempdir()) / "omnistock-bench-flow.log"  # the dataflow's stderr
 
 
 def broker() -> str:
@@ -117,23 +119,30 @@ def wait_for_keys(
     keys: set[str],
     timeout: float,
     progress: list[tuple[float, int]] | None = None,
-    since: float = 0.0,
-) -> float:
-    """Read until every key showed; ``progress`` gets (seconds since ``since``, messages)."""
+) -> dict[str, float]:
+    """Read until every key showed; when each first did (``perf_counter``). Wait for every
+    marker in one call: a batch read for one set may hold the next set's keys too.
+    ``progress`` gets (``perf_counter``, messages read so far) per batch."""
     deadline = time.monotonic() + timeout
-    missing = set(keys)
+    seen_at: dict[str, float] = {}
     seen = 0
-    while missing and time.monotonic() < deadline:
+    while len(seen_at) < len(keys) and time.monotonic() < deadline:
         batch = reader.consume(5000, timeout=0.2)
+        now = time.perf_counter()
         for message in batch:
             if not message.error() and message.key() is not None:
-                missing.discard(message.key().decode())
+                key = message.key().decode()
+                if key in keys:
+                    seen_at.setdefault(key, now)
         seen += len(batch)
         if progress is not None:
-            progress.append((time.perf_counter() - since, seen))
-    if missing:
-        raise SystemExit(f"timed out waiting for {sorted(missing)} on the atp topic")
-    return time.perf_counter()
+            progress.append((now, seen))
+    if len(seen_at) < len(keys):
+        raise SystemExit(
+            f"timed out waiting for {sorted(keys - set(seen_at))} on the atp topic (the "
+            f"dataflow's log: {FLOW_LOG})"
+        )
+    return seen_at
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -158,14 +167,16 @@ def measure(
             *("--topic-prefix", topics.prefix),
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=FLOW_LOG.open("wb"),
         start_new_session=True,
     )
     atp = consumer(bootstrap, topics.atp, PARTITIONS)
     try:
-        started = wait_for_keys(atp, warm, 120)  # the flow is up and reading
         progress: list[tuple[float, int]] = []
-        finished = wait_for_keys(atp, end, 600, progress, started)
+        seen_at = wait_for_keys(atp, warm | end, 600, progress)
+        started = max(seen_at[key] for key in warm)  # the flow is up and reading
+        finished = max(seen_at[key] for key in end)
+        progress = [(at - started, count) for at, count in progress if at >= started]
         top = ceiling(bootstrap, topics.events, events)
         through = events / (finished - started)
         lags, when = freshness(bootstrap, topics, atp, rate, seconds)

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         flow = start(bootstrap, topics, recovery)
         try:
-            done = wait_for_keys(atp, loaded, 1800)
+            done = max(wait_for_keys(atp, loaded, 1800).values())
             print(
                 f"first run: {positions:,} positions folded at "
                 f"{positions / (done - began):,.0f} events/s with snapshots every {SNAPSHOT_S:g} s",
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         flow = start(bootstrap, topics, recovery)
         try:
             after = markers(bootstrap, topics.events, "after")
-            back = wait_for_keys(atp, after, 600)
+            back = max(wait_for_keys(atp, after, 600).values())
             check_state(bootstrap, topics, atp)
         finally:
             os.killpg(flow.pid, signal.SIGTERM)

@@ -48,7 +48,7 @@ def ingest(ctx: Context) -> dict[str, Any]:
     from benchmarks import ingest as ingest_bench  # noqa: PLC0415
 
     if ctx.quick:
-        return ingest_bench.measure(ctx.broker(), events=40_000, rate=5_000, seconds=4)
+        return ingest_bench.measure(ctx.broker(), events=100_000, rate=10_000, seconds=4)
     return ingest_bench.measure(ctx.broker(), events=300_000, rate=20_000, seconds=15)
 
 
@@ -57,3 +57,10 @@ def promise(ctx: Context) -> dict[str, Any]:
     from benchmarks import promise_bench  # noqa: PLC0415
 
     return promise_bench.measure(quick=ctx.quick)
+
+
+def api(ctx: Context) -> dict[str, Any]:
+    """The HTTP routes at their target rates, open loop, generator in its own process."""
+    from benchmarks import api_load  # noqa: PLC0415
+
+    return api_load.measure(quick=ctx.quick, bootstrap=ctx.broker(), api_url=ctx.api_url)
