@@ -1,9 +1,7 @@
 """``--network FILE``: the ``Promiser`` over ``engine.promise`` (``api.promise_routes`` seam).
 
 ``engine.promise`` (the delivery calculator: network file, numba kernels, answer shapes) is
-built on its own branch; it is imported here by name when ``--network`` is given, so this
-module loads, and the API runs without a network, before that branch is merged. Until then
-``--network`` is refused with a clear message.
+imported when ``--network`` is given, so a server without a network never loads numba.
 
 Per sku, the calculator's candidates come straight from the read model's ATP array (indexed
 like ``network.locations``): the locations with ATP above 0 and their ATP, no dict in between.
@@ -26,16 +24,9 @@ def load_promiser(path: Path) -> Promiser:
     """The calculator over the network in ``path``.
 
     Raises:
-        ConfigError: the file cannot be read or is invalid, or this build has no
-            ``engine.promise``.
+        ConfigError: the file cannot be read or is invalid.
     """
-    try:
-        network_mod = importlib.import_module("engine.promise.network")
-    except ImportError:
-        raise ConfigError(
-            f"--network {path}: this build has no delivery-promise module (engine.promise); "
-            "start without --network (the promise routes then answer 503 no_network)"
-        ) from None
+    network_mod = importlib.import_module("engine.promise.network")
     try:
         text = path.read_bytes()
     except OSError as exc:
@@ -50,7 +41,9 @@ class CalculatorPromiser:
         calculator = importlib.import_module("engine.promise.calculator")
         self._answers = importlib.import_module("engine.promise.answers")
         self._destination = importlib.import_module("engine.promise.destination")
-        self._zip = importlib.import_module("omnistock.postal").zip_centroid
+        postal = importlib.import_module("omnistock.postal")
+        postal.warm()  # the ZIP table loads before the first request, not during it
+        self._zip = postal.zip_centroid
         self._stock_of = calculator.Stock
         self.network = network
         self.calculator = calculator.Calculator(network)
