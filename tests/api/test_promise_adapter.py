@@ -87,3 +87,33 @@ def test_an_unknown_postal_code_is_422(promised):
     )
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "unknown_postal_code"
+
+
+def test_the_promise_fast_path_answers_as_the_route_does(make_client, network_file):
+    """A plain body is answered below FastAPI; with ``at`` the route answers: same figures."""
+    from datetime import datetime
+
+    from api.promise_adapter import load_promiser
+
+    promiser = load_promiser(network_file)
+    client = make_client(
+        promiser=promiser,
+        locations=tuple(promiser.location_ids),
+        clock=lambda: datetime.fromisoformat(AT),
+    )
+    client.post("/v1/events", json=stock(list(promiser.location_ids)))
+    body = {"items": [{"sku": "SKU000001", "qty": 1}], "destination": {"postal_code": "10001"}}
+    fast = client.post("/v1/promise", json=body)
+    routed = client.post("/v1/promise", json={**body, "at": AT})
+    assert fast.status_code == routed.status_code == 200
+    assert fast.json() == routed.json()
+    assert fast.json()["items"][0]["options"]
+    # What the fast path leaves to the route still gets the route's errors.
+    unknown = client.post("/v1/promise", json={**body, "destination": {"postal_code": "00000"}})
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["code"] == "unknown_postal_code"
+    extra = client.post("/v1/promise", json={**body, "colour": "red"})
+    assert extra.status_code == 422
+    broken = client.post("/v1/promise", content=b"{", headers={"content-type": "application/json"})
+    assert broken.status_code in {400, 422}
+    assert broken.json()["error"]["code"]
