@@ -1,0 +1,50 @@
+"""``omnistock bench all --quick`` runs end to end and writes every figure the issue names."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+KEYS = [
+    "replay.events_per_s",
+    "replay.parse_ceiling_per_s",
+    "ingest.events_per_s",
+    "ingest.ceiling_per_s",
+    "ingest.freshness_p99_ms",
+    "promise.median_us",
+    "promise.python_median_us",
+    "api.atp_p99_ms",
+    "api.promise_p99_ms",
+    "api.listing_p99_ms",
+    "api.reserve_p99_ms",
+    "flash_sale.oversold_units",
+]
+
+
+def test_bench_all_quick_writes_a_complete_report(bootstrap, tmp_path):
+    out = tmp_path / "bench"
+    done = subprocess.run(
+        [sys.executable, "-m", "omnistock.cli", "bench", "all", "--quick", "--out", str(out)],
+        env={**os.environ, "OMNISTOCK_BOOTSTRAP": bootstrap},
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    results = orjson.loads((out / "results.json").read_bytes())
+    for key in KEYS:
+        section, name = key.split(".")
+        assert isinstance(results[key], int | float), key
+        assert results[section][name] == results[key]
+    assert results["flash_sale.oversold_units"] == 0
+    assert results["machine"]["cores"] >= 1
+    report = (out / "report.md").read_text()
+    for plot in ("ingest_throughput.png", "ingest_freshness.png", "api_latency.png"):
+        assert (out / plot).stat().st_size > 1000
+        assert plot in report
