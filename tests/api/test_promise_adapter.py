@@ -117,3 +117,31 @@ def test_the_promise_fast_path_answers_as_the_route_does(make_client, network_fi
     broken = client.post("/v1/promise", content=b"{", headers={"content-type": "application/json"})
     assert broken.status_code in {400, 422}
     assert broken.json()["error"]["code"]
+
+
+def test_the_promise_route_agrees_with_omnistock_promise(promised, network_file, tmp_path, capsys):
+    """Same network, same events: ``POST /v1/promise`` answers what the CLI prints."""
+    from omnistock.cli import main
+
+    client, promiser = promised
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(orjson.dumps(e) for e in stock(list(promiser.location_ids))))
+    for sku, to in (("SKU000001", "10001"), ("SKU000003", "60601"), ("SKU000005", "34.05,-118.24")):
+        capsys.readouterr()
+        code = main(
+            [
+                *("promise", "--network", str(network_file), "--events", str(log)),
+                *("--sku", sku, "--qty", "1", "--to", to, "--at", AT),
+            ]
+        )
+        assert code == 0
+        printed = orjson.loads(capsys.readouterr().out)
+        if "," in to:
+            lat, lon = (float(part) for part in to.split(","))
+            destination: dict = {"lat": lat, "lon": lon}
+        else:
+            destination = {"postal_code": to}
+        body = {"items": [{"sku": sku, "qty": 1}], "destination": destination, "at": AT}
+        answered = client.post("/v1/promise", json=body)
+        assert answered.status_code == 200, answered.text
+        assert answered.json() == printed
