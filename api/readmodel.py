@@ -33,7 +33,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from engine.outputs import ReservationChanged
+from engine.outputs import ReservationChanged, outcome_record
 from engine.position import Position
 
 ACTIVE: Final = frozenset({"confirmed", "partial"})
@@ -131,22 +131,7 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
 
     def record(self) -> dict[str, Any]:
         """The outcome as the topic carries it (the repeat fields only on a repeat)."""
-        out = {
-            "reservation_id": self.reservation_id,
-            "location_id": self.location_id,
-            "sku": self.sku,
-            "status": self.status,
-            "qty": self.qty,
-            "expires_at": self.expires_at,
-            "reason": self.reason,
-            "ts": self.ts,
-            "event_id": self.event_id,
-        }
-        if self.repeat:
-            out["repeat"] = True
-            out["first_status"] = self.first_status
-            out["first_qty"] = self.first_qty
-        return out
+        return outcome_record(self)
 
 
 class ReservationView(msgspec.Struct, frozen=True, gc=False):

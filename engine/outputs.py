@@ -8,7 +8,7 @@ Changed positions are returned as the ``Position`` objects themselves (see ``eng
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -104,7 +104,36 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     inbound_qty: int
 
 
-def outcome_record(outcome: ReservationChanged) -> dict[str, Any]:
+class OutcomeLike(Protocol):
+    """What an outcome record is made of: a ``ReservationChanged``, or a read model's copy."""
+
+    @property
+    def reservation_id(self) -> str: ...
+    @property
+    def location_id(self) -> str: ...
+    @property
+    def sku(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def qty(self) -> int: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def ts(self) -> datetime | None: ...
+    @property
+    def event_id(self) -> str | None: ...
+    @property
+    def repeat(self) -> bool: ...
+    @property
+    def first_status(self) -> str | None: ...
+    @property
+    def first_qty(self) -> int | None: ...
+
+
+def outcome_record(outcome: OutcomeLike) -> dict[str, Any]:
     """A reservation outcome as published on ``omnistock.reservations``."""
     record: dict[str, Any] = {
         "reservation_id": outcome.reservation_id,
