@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import orjson
 
 from api.backends import Answer, Backend
@@ -143,18 +144,9 @@ def _position(known: ReservationView) -> dict[str, Any]:
 
 
 def _view(known: ReservationView) -> dict[str, Any]:
-    return {
-        "reservation_id": known.reservation_id,
-        "location_id": known.location_id,
-        "sku": known.sku,
-        "status": known.status,
-        "qty": known.qty,
-        "expires_at": known.expires_at,
-        "updated_at": known.updated_at,
-        "reason": known.reason,
-        "first_status": known.first_status,
-        "first_qty": known.first_qty,
-    }
+    view = msgspec.structs.asdict(known)
+    del view["first_event_id"]  # how a retry is recognised, not part of the answer
+    return view
 
 
 def _unknown(reservation_id: str) -> ApiError:

@@ -33,6 +33,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from benchmarks.workload import WorkloadParams, generate
 from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
+from engine.timefmt import parse_instant, to_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
@@ -40,6 +41,7 @@ FLOW_LOG = Path(tempfile.gettempdir()) / "omnistock-bench-flow.log"  # the dataf
 
 
 def broker() -> str:
+    """The broker named in ``OMNISTOCK_BOOTSTRAP``, or the local one, started if need be."""
     named = os.environ.get("OMNISTOCK_BOOTSTRAP")
     if named:
         return named
@@ -352,8 +354,6 @@ def final_positions(bootstrap: str, topics: Topics, locations: set[str]) -> dict
 
 
 def _ms(text: str) -> float:
-    from engine.timefmt import parse_instant, to_ms  # noqa: PLC0415
-
     return float(to_ms(parse_instant(text)))
 
 

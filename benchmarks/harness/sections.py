@@ -6,13 +6,8 @@ the ratio. ``quick`` sizes each to finish ``all`` within three minutes on a 2-co
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -26,12 +21,9 @@ class Context:
     def broker(self) -> str:
         """The named broker, or the local one (``docker/kafka-local.sh``), started once."""
         if self.bootstrap is None:
-            named = os.environ.get("OMNISTOCK_BOOTSTRAP")
-            if not named:
-                script = ROOT / "docker" / "kafka-local.sh"
-                subprocess.run(["bash", str(script), "start"], check=True)
-                named = "127.0.0.1:9092"
-            self.bootstrap = named
+            from benchmarks.ingest import broker  # noqa: PLC0415
+
+            self.bootstrap = broker()
         return self.bootstrap
 
 
