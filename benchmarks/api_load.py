@@ -219,7 +219,9 @@ def timed(
 # -- scenarios -------------------------------------------------------------------------------
 
 
-def atp_scenario(where: Served, rate: float, seconds: float, locations: int, skus: int, seed: bool):
+def atp_scenario(
+    where: Served, rate: float, seconds: float, locations: int, skus: int, seed: bool
+) -> tuple[LoadResult, dict[str, Any]]:
     """``GET /v1/atp`` of random positions after one receipt per position."""
     location_ids, sku_ids = ids(locations, skus)
     extra: dict[str, Any] = {"positions": locations * skus}
@@ -241,7 +243,9 @@ def atp_scenario(where: Served, rate: float, seconds: float, locations: int, sku
     return result, {**shares, **extra}
 
 
-def reserve_scenario(where: Served, rate: float, seconds: float, locations: int, skus: int):
+def reserve_scenario(
+    where: Served, rate: float, seconds: float, locations: int, skus: int
+) -> tuple[LoadResult, dict[str, Any]]:
     """``POST /v1/reservations`` of one unit at random, well-stocked positions."""
     location_ids, sku_ids = ids(locations, skus)
     post_events(where.url, receipts(location_ids, sku_ids, lambda i: 1_000_000))
@@ -278,7 +282,7 @@ def network_file(stores: int, skus: int, directory: Path) -> tuple[Path, Iterato
 
 def promise_scenario(
     where: Served, seconds: float, skus: int, cart_rate: float = 1000, listing_rate: float = 200
-):
+) -> tuple[tuple[LoadResult, dict[str, Any]], tuple[LoadResult, dict[str, Any]]]:
     """``POST /v1/promise`` (one item, skus drawn by popularity) at ``cart_rate`` and
     ``/v1/promise/listing`` (48 skus, a listing page) at ``listing_rate``, random ZIPs."""
     rng = random.Random(7)

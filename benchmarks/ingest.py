@@ -107,7 +107,7 @@ def ceiling(bootstrap: str, topic: str, count: int) -> float:
             if message.error():
                 continue
             try:  # noqa: SIM105 - suppress() would add a call per message to the ceiling
-                orjson.loads(message.value())
+                orjson.loads(message.value())  # type: ignore[arg-type] # consumed: has a value
             except orjson.JSONDecodeError:
                 pass
             seen += 1
@@ -132,8 +132,9 @@ def wait_for_keys(
         batch = reader.consume(5000, timeout=0.2)
         now = time.perf_counter()
         for message in batch:
-            if not message.error() and message.key() is not None:
-                key = message.key().decode()
+            raw_key = message.key()
+            if not message.error() and raw_key is not None:
+                key = raw_key.decode()
                 if key in keys:
                     seen_at.setdefault(key, now)
         seen += len(batch)
@@ -244,7 +245,7 @@ def freshness(
         for message in atp.consume(10_000, timeout=timeout):
             if message.error():
                 continue
-            value = orjson.loads(message.value())
+            value = orjson.loads(message.value() or b"{}")
             if value["location_id"].startswith("F"):
                 lags.append(time.time() * 1000 - _ms(value["as_of"]))
                 when.append(time.perf_counter() - started)
@@ -287,7 +288,8 @@ def flash_sale(
     now = int(time.time() * 1000)
     stock = {f"FS{i:02d}": units // stores + (i < units % stores) for i in range(stores)}
     for location, qty in stock.items():
-        body = {"event_id": f"stock-{location}", "type": "receipt", "location_id": location}
+        body: dict[str, Any] = {"event_id": f"stock-{location}", "type": "receipt"}
+        body["location_id"] = location
         body |= {"sku": "FLASH", "ts": now, "qty": qty}
         producer.produce(topics.events, orjson.dumps(body), location)
     locations = list(stock)
@@ -309,7 +311,7 @@ def flash_sale(
     while len(first) < buyers and time.monotonic() < deadline:
         for message in reader.consume(5000, timeout=0.2):
             if message.error() is None:
-                outcome = orjson.loads(message.value())
+                outcome = orjson.loads(message.value() or b"{}")
                 if outcome["reservation_id"].startswith("flash-"):
                     first.setdefault(
                         outcome["reservation_id"],
@@ -346,7 +348,7 @@ def final_positions(bootstrap: str, topics: Topics, locations: set[str]) -> dict
             quiet = time.monotonic() + 1
         for message in batch:
             if message.error() is None:
-                value = orjson.loads(message.value())
+                value = orjson.loads(message.value() or b"{}")
                 if value["sku"] == "FLASH" and value["location_id"] in locations:
                     last[value["location_id"]] = value
     reader.close()

@@ -14,9 +14,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from engine.promise import kernels
@@ -47,7 +50,7 @@ print(time.perf_counter() - started)
 """
 
 
-def timed(call, repeat: int) -> np.ndarray:
+def timed(call: Callable[[], object], repeat: int) -> npt.NDArray[np.float64]:
     out = np.empty(repeat)
     for r in range(repeat):
         started = time.perf_counter_ns()
@@ -56,7 +59,7 @@ def timed(call, repeat: int) -> np.ndarray:
     return out / 1000.0  # microseconds
 
 
-def strip_km(record: dict) -> dict:
+def strip_km(record: dict[str, Any]) -> dict[str, Any]:
     for row in [*record["options"], *record["pickup"]]:
         row.pop("distance_km")
     return record
@@ -111,7 +114,7 @@ def measure(quick: bool = False) -> dict[str, float]:
     skus = [names[s] for s in page]
     days = calc.listing(skus, stocks, CHICAGO, AT)
     for s, found in zip(page[:5], days[:5], strict=True):
-        twin = naive_item(
+        twin: dict[str, Any] = naive_item(
             network,
             names[s],
             1,

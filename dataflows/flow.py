@@ -1,10 +1,12 @@
 """The dataflow: inventory events in; positions, reservation outcomes, alerts, dead letters out.
 
-Wiring only: every rule is ``engine``'s. Read top to bottom as its steps::
+Wiring only: every rule is ``engine``'s, and the work done per message is ``engine.batch``
+(compiled). Read top to bottom as its steps::
 
     events -> parse_and_route   each event keyed by its location (a transfer's supply also by
                                 its destination); an unreadable one by DEAD_LETTERS
-           -> fold              one Book per location: engine.rules.apply, live expiry timers
+           -> fold              one Book per location: engine.batch.fold_batch, live expiry
+                                timers (engine.batch.expire_due)
            -> publish           positions, outcomes, alerts, dead letters to their topics
 
 ``build_flow`` takes its source and sink, so production passes Kafka (``dataflows.kafka``) and
@@ -27,29 +29,18 @@ from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
+from engine.batch import UNREADABLE, Envelope, Publish, expire_due, fold_batch, route_batch
 from engine.book import Book, EngineConfig
-from engine.events import parse
-from engine.outputs import (
-    Alert,
-    Duplicate,
-    Rejected,
-    ReservationChanged,
-    alert_record,
-    dead_letter,
-    outcome_record,
-)
-from engine.position import Position
-from engine.routing import route
-from engine.rules import apply, expire
+from engine.outputs import Rejected, dead_letter
 
 _encode = msgspec.json.Encoder().encode
 # What the flow publishes: ``(state key, (topic, message key, JSON value))``, the topic one of
 # ``atp``, ``reservations``, ``alerts``, ``dead`` (the sink maps them to topic names).
-Message = tuple[str, str | None, bytes]
+Message = Publish
 Published = tuple[str, Message]
 # Events that fail to parse travel to the fold under this key (no location can be empty), which
 # turns them into dead letters: one path out for everything.
-DEAD_LETTERS = ""
+DEAD_LETTERS = UNREADABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +49,6 @@ class Incoming:
 
     value: bytes
     origin: str
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """A message on its way to a book, with what a dead letter would need."""
-
-    message: Any
-    raw: bytes
-    origin: str | tuple[str, int, int]  # a name, or a Kafka topic, partition and offset
-
-    def dead_letter(self, rejected: Rejected) -> bytes:
-        origin = self.origin
-        source = origin if isinstance(origin, str) else "/".join(map(str, origin))
-        return _encode(dead_letter(rejected, self.raw, source))
 
 
 def build_flow(
@@ -106,62 +83,39 @@ def build_flow(
 
 
 def _parse_and_route(items: list[Any]) -> list[tuple[str, Envelope]]:
-    keyed: list[tuple[str, Envelope]] = []
-    for item in items:
-        if item.__class__ is Incoming:
-            value, origin = item.value, item.origin
-        else:  # a confluent-kafka Message: its origin is formatted only for a dead letter
-            value = item.value() or b""
-            origin = (item.topic(), item.partition(), item.offset())
-        event = parse(value)
-        if event.__class__ is Rejected:  # an empty message too: every message is accounted for
-            keyed.append((DEAD_LETTERS, Envelope(event, value, origin)))
-            continue
-        for location_id, message in route(event):  # type: ignore[arg-type]
-            keyed.append((location_id, Envelope(message, value, origin)))
-    return keyed
+    if items and items[0].__class__ is Incoming:
+        return route_batch([i.value for i in items], [i.origin for i in items])
+    # confluent-kafka Messages; the origin stays a tuple until a dead letter formats it
+    return route_batch(
+        [m.value() or b"" for m in items], [(m.topic(), m.partition(), m.offset()) for m in items]
+    )
 
 
 def _shard(keyed: list[tuple[str, Envelope]], shards: int) -> list[tuple[str, Envelope]]:
     return [
         (key, envelope)
         if key == DEAD_LETTERS
-        else (f"{key}/{crc32(envelope.message.sku.encode()) % shards}", envelope)
+        else (f"{key}/{crc32(envelope[0].sku.encode()) % shards}", envelope)
         for key, envelope in keyed
     ]
 
 
-class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):
-    """One location's book inside Bytewax: apply each message, expire on the wall clock.
+def _dead_letter(rejected: Rejected, envelope: Envelope) -> Message:
+    _, raw, origin = envelope
+    source = origin if isinstance(origin, str) else "/".join(map(str, origin))
+    return ("dead", None, _encode(dead_letter(rejected, raw, source)))
 
-    Positions changed several times in one batch are published once, as they stand at its end
-    (the topic is compacted: only the last value matters).
-    """
+
+class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):
+    """One location's book inside Bytewax: apply each message, expire on the wall clock."""
 
     def __init__(self, state: Book | None, config: EngineConfig) -> None:
         self.book = state
         self.config = config
 
     def on_batch(self, values: list[Envelope]) -> tuple[Iterable[Any], bool]:
-        out: list[tuple[str, str | None, bytes]] = []
-        changed: dict[str, Position] = {}
-        for envelope in values:
-            message = envelope.message
-            if message.__class__ is Rejected:  # unreadable: the DEAD_LETTERS key
-                out.append(("dead", None, envelope.dead_letter(message)))
-                continue
-            book = self.book
-            if book is None:
-                book = self.book = Book(message.location_id, self.config)
-            for output in apply(book, message)[1]:
-                cls = output.__class__
-                if cls is Position:
-                    changed[output.sku] = output
-                elif cls is Rejected:
-                    out.append(("dead", None, envelope.dead_letter(output)))
-                elif cls is not Duplicate:
-                    out.append(_published(output))
-        out.extend(_position_pair(position) for position in changed.values())
+        self.book, out, dead = fold_batch(self.book, values, self.config)
+        out.extend(_dead_letter(rejected, envelope) for rejected, envelope in dead)
         return out, StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
@@ -170,32 +124,10 @@ class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         if self.book is None:
             return (), StatefulBatchLogic.RETAIN
-        out: list[tuple[str, str | None, bytes]] = []
-        changed: dict[str, Position] = {}
-        for output in expire(self.book, datetime.now(UTC))[1]:
-            if output.__class__ is Position:
-                changed[output.sku] = output
-            elif output.__class__ is not Duplicate:
-                out.append(_published(output))
-        out.extend(_position_pair(position) for position in changed.values())
-        return out, StatefulBatchLogic.RETAIN
+        return expire_due(self.book, datetime.now(UTC)), StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[Any], bool]:
         return (), StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> Book | None:
         return self.book
-
-
-def _published(output: Any) -> tuple[str, str | None, bytes]:
-    if output.__class__ is ReservationChanged:
-        return ("reservations", output.reservation_id, _encode(outcome_record(output)))
-    if output.__class__ is Alert:
-        key = f"{output.location_id}:{output.sku}"
-        return ("alerts", key, _encode(alert_record(output)))
-    raise TypeError(f"nothing publishes a {output.__class__.__name__}")
-
-
-def _position_pair(position: Position) -> tuple[str, str | None, bytes]:
-    key = f"{position.location_id}:{position.sku}"
-    return ("atp", key, _encode(position.record()))

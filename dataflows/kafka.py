@@ -19,7 +19,8 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # the class confluent_kafka.admin re-exports
 
 from dataflows.flow import Published
 from engine.errors import ConfigError
@@ -142,7 +143,8 @@ class _EventPartition(StatefulSourcePartition[Message, int]):
                 raise KafkaException(error)
             # Other errors (a broker restarting) carry no event; librdkafka retries them.
         if batch:
-            self.offset = batch[-1].offset() + 1
+            last = batch[-1].offset()
+            self.offset = self.offset if last is None else last + 1
         return batch
 
     def snapshot(self) -> int:

@@ -127,6 +127,10 @@ class Book:
                 del self.reservations[key]
         self.gc_due = self.watermark + GC_EVERY
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Constructor arguments, then the state (see ``Position.__reduce__``).
+        return (Book, (self.location_id, self.config), self.__getstate__())
+
     def __getstate__(self) -> tuple[Any, ...]:
         return (
             self.location_id,

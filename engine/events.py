@@ -1,13 +1,14 @@
-"""Inventory events: their shapes, and reading one from its JSON text (CONTRACT sections 1 and 2).
+"""Reading an inventory event from its JSON text (CONTRACT sections 1 and 2).
 
-Every event is a ``msgspec.Struct`` of the tagged union ``Event`` (tag field ``type``). msgspec
-decodes and checks shapes, types, ranges and identifier syntax in C; ``parse`` adds the checks a
-schema cannot say (a non-zero ``delta``, an instant in range, a transfer to another location)
-and turns every failure into a ``Rejected`` with a stable code and a precise message. Nothing
-here raises on bad input.
+msgspec decodes the text into an ``engine.schema`` struct and checks shapes, types and ranges
+in C; ``parse`` adds the checks a schema cannot say (identifier syntax, a non-zero ``delta``,
+an instant in range, a transfer to another location) and turns every failure into a
+``Rejected`` with a stable code and a precise message. Nothing here raises on bad input.
 
 Instants arrive as RFC 3339 with an offset or integer epoch milliseconds; ``parse`` leaves
 ``ts`` and ``eta`` as aware datetimes, which is what the rules see (``engine.timefmt``).
+The event types are re-exported from ``engine.schema``. This module is compiled by mypyc
+(``setup.py``): it runs once per event.
 """
 
 from __future__ import annotations
@@ -15,114 +16,53 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
 import msgspec
 
 from engine.outputs import Rejected
+from engine.schema import (
+    DEFAULT_TTL_S,
+    EVENT_TYPES,
+    MAX_QTY,
+    MAX_TTL_S,
+    Adjust,
+    CycleCount,
+    Event,
+    Fulfil,
+    Inbound,
+    InboundCancel,
+    Receipt,
+    Release,
+    Reserve,
+    Return,
+    Sale,
+    SetSafetyStock,
+    TransferOut,
+)
 from engine.timefmt import MAX_MS, from_ms
 
-MAX_QTY: Final = 1_000_000
-DEFAULT_TTL_S: Final = 900
-MAX_TTL_S: Final = 604_800
-
-# Identifier syntax is checked by ``_valid_code``/``_valid_token`` after decoding, not by a
-# msgspec ``pattern``: msgspec runs patterns through Python's ``re`` and that alone would halve
-# the parse rate; known-good identifiers are remembered instead (they repeat on every event).
-Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-Token = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Qty = Annotated[int, msgspec.Meta(ge=1, le=MAX_QTY)]
-Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_QTY)]
-Delta = Annotated[int, msgspec.Meta(ge=-MAX_QTY, le=MAX_QTY)]
-TtlS = Annotated[int, msgspec.Meta(ge=1, le=MAX_TTL_S)]
-Instant = int | Annotated[datetime, msgspec.Meta(tz=True)]
-
-
-class _Event(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
-    """Fields common to every event. ``ts`` is an aware datetime once ``parse`` has returned."""
-
-    event_id: Token
-    location_id: Code
-    sku: Code
-    ts: Instant
-
-
-class Receipt(_Event, tag="receipt"):
-    qty: Qty
-    supply_id: Token | None = None
-
-
-class Sale(_Event, tag="sale"):
-    qty: Qty
-    reservation_id: Token | None = None
-
-
-class Return(_Event, tag="return"):
-    qty: Qty
-    sellable: bool = True
-
-
-class Adjust(_Event, tag="adjust"):
-    delta: Delta
-
-
-class CycleCount(_Event, tag="count"):
-    qty: Count
-
-
-class TransferOut(_Event, tag="transfer_out"):
-    qty: Qty
-    to_location_id: Code
-    eta: Instant
-    supply_id: Token
-
-
-class Inbound(_Event, tag="inbound"):
-    qty: Qty
-    eta: Instant
-    supply_id: Token
-
-
-class InboundCancel(_Event, tag="inbound_cancel"):
-    supply_id: Token
-
-
-class Reserve(_Event, tag="reserve"):
-    reservation_id: Token
-    qty: Qty
-    ttl_s: TtlS = DEFAULT_TTL_S
-    channel: Code = "web"
-    allow_partial: bool = False
-
-
-class Release(_Event, tag="release"):
-    reservation_id: Token
-
-
-class Fulfil(_Event, tag="fulfil"):
-    reservation_id: Token
-    qty: Qty | None = None
-
-
-class SetSafetyStock(_Event, tag="set_safety_stock"):
-    qty: Count
-
-
-Event = (
-    Receipt
-    | Sale
-    | Return
-    | Adjust
-    | CycleCount
-    | TransferOut
-    | Inbound
-    | InboundCancel
-    | Reserve
-    | Release
-    | Fulfil
-    | SetSafetyStock
-)
-EVENT_TYPES: Final = tuple(cls.__struct_config__.tag for cls in Event.__args__)
+__all__ = [
+    "DEFAULT_TTL_S",
+    "EVENT_TYPES",
+    "MAX_QTY",
+    "MAX_TTL_S",
+    "Adjust",
+    "CycleCount",
+    "Event",
+    "Fulfil",
+    "Inbound",
+    "InboundCancel",
+    "Receipt",
+    "Release",
+    "Reserve",
+    "Return",
+    "Sale",
+    "SetSafetyStock",
+    "TransferOut",
+    "encode",
+    "parse",
+]
 
 _decoder = msgspec.json.Decoder(Event)
 _decode = _decoder.decode

@@ -58,6 +58,12 @@ class Reservation:
     def active(self) -> bool:
         return self.status in {"confirmed", "partial"}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Constructor arguments, then the state: works compiled (mypyc classes cannot be made
+        # without calling __init__) and interpreted alike.
+        args = (self.reservation_id, self.sku, self.status, self.qty, self.expires_at)
+        return (Reservation, args, self.__getstate__())
+
     def __getstate__(self) -> tuple[Any, ...]:
         return (
             self.reservation_id,
@@ -165,6 +171,9 @@ class Position:
             "inbound": inbound,
             "as_of": self.as_of,
         }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Position, (self.location_id, self.sku, self.flags), self.__getstate__())
 
     def __getstate__(self) -> tuple[Any, ...]:
         return (

@@ -3,6 +3,9 @@
 The same rules as the dataflow, run over lines in file order. Lines stream through: memory holds
 the state, never the log. The caller opens files and writes results; this module only folds.
 A ``transfer_out``'s expected supply is applied to its destination at once.
+
+Compiled by mypyc with the rules (``setup.py``). Whoever wants the outputs of each rule (tests,
+tools) passes ``on_outputs``: the fold itself needs only the counts.
 """
 
 from __future__ import annotations
@@ -30,10 +33,18 @@ class Replay:
         applied, duplicates, dead_letters: how many lines went each way (blank lines are skipped
             and not counted).
         max_ts: the largest ``ts`` of the events applied, or ``None``.
+        on_outputs: called with the outputs of every rule applied (``apply`` for each message,
+            ``expire`` at ``finish``), in order, before the next one; ``None`` for none. The
+            outputs hold live positions: copy what you keep.
     """
 
-    def __init__(self, config: EngineConfig = DEFAULT_CONFIG) -> None:
+    def __init__(
+        self,
+        config: EngineConfig = DEFAULT_CONFIG,
+        on_outputs: Callable[[list[Any]], None] | None = None,
+    ) -> None:
         self.config = config
+        self.on_outputs = on_outputs
         self.books: dict[str, Book] = {}
         self.applied = 0
         self.duplicates = 0
@@ -59,6 +70,7 @@ class Replay:
             on_dead_letter: called with each dead-letter record; counted either way.
         """
         books = self.books
+        observe = self.on_outputs
         number = blank = duplicates = dead = 0
         for raw in lines:
             number += 1
@@ -73,9 +85,13 @@ class Replay:
                 continue
             book = books.get(event.location_id) or self.book(event.location_id)
             outputs = apply(book, event)[1]
+            if observe is not None:
+                observe(outputs)
             if event.__class__ is TransferOut:  # its supply at the destination: engine.routing
                 supply = supply_of(event)
-                apply(self.book(supply.location_id), supply)
+                arrived = apply(self.book(supply.location_id), supply)[1]
+                if observe is not None:
+                    observe(arrived)
             if len(outputs) == 1:
                 cls = outputs[0].__class__
                 if cls is Duplicate:
@@ -103,7 +119,9 @@ class Replay:
         at = self.max_ts if as_of is None else as_of
         if at is not None:
             for book in self.books.values():
-                expire(book, at)
+                outputs = expire(book, at)[1]
+                if self.on_outputs is not None:
+                    self.on_outputs(outputs)
         return at
 
     def positions(self) -> Iterator[Position]:

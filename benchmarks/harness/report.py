@@ -62,10 +62,11 @@ def write(out: Path, sections: dict[str, dict[str, Any]], parameters: dict[str, 
     nested = {name: _without_series(figures) for name, figures in sections.items()}
     if "ingest" in nested and "flash_sale" in nested["ingest"]:  # a section of its own
         nested["flash_sale"] = nested["ingest"].pop("flash_sale")
-    results = {**nested, **flatten(nested), "machine": machine(), "parameters": parameters}
+    host = machine()
+    results = {**nested, **flatten(nested), "machine": host, "parameters": parameters}
     (out / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     plots = _plots(out, sections)
-    (out / "report.md").write_text(_markdown(nested, results["machine"], parameters, plots))
+    (out / "report.md").write_text(_markdown(nested, host, parameters, plots))
     return out / "report.md"
 
 

@@ -135,9 +135,7 @@ def test_live_expiry_asks_for_a_wake_up_and_expires_on_it():
             "ttl_s": 2,
         }
     )
-    from dataflows.flow import Envelope
-
-    out, _ = logic.on_batch([Envelope(parse(x), x, "t") for x in (receipt, reserve)])
+    out, _ = logic.on_batch([(parse(x), x, "t") for x in (receipt, reserve)])
     assert logic.notify_at() is not None
     assert logic.notify_at() <= datetime.now(UTC)
     out, _ = logic.on_notify()

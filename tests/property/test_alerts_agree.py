@@ -20,17 +20,15 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
-from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import engine.replay
 from engine.book import EngineConfig
 from engine.events import TransferOut, parse
 from engine.outputs import Alert, Rejected
 from engine.replay import Replay
-from engine.rules import apply, expire
+from engine.rules import expire
 from tests.factories import at
 from tests.property.naive import WEEK_MS, NaiveModel, NaivePosition
 from tests.property.strategies import event_logs
@@ -113,15 +111,13 @@ def alert_tuple(alert: Alert) -> tuple[Any, ...]:
 
 
 class AlertRecorder:
-    """Stands in for ``engine.replay.apply``: the real rules, with every ``Alert`` kept."""
+    """A replay's ``on_outputs``: every ``Alert`` of the rules, kept."""
 
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
 
-    def __call__(self, book: Any, message: Any) -> tuple[Any, list[Any]]:
-        result = apply(book, message)
-        self.alerts.extend(o for o in result[1] if isinstance(o, Alert))
-        return result
+    def __call__(self, outputs: list[Any]) -> None:
+        self.alerts.extend(o for o in outputs if isinstance(o, Alert))
 
     def take(self) -> list[tuple[Any, ...]]:
         taken, self.alerts = self.alerts, []
@@ -157,15 +153,13 @@ def tick_engine(replay: Replay, now: datetime) -> dict[Key, list[tuple[Any, ...]
     return dict(found)
 
 
-def _expire_recording(found: dict[Key, list[tuple[Any, ...]]]) -> Any:
-    """Stands in for ``engine.replay.expire``: the real one, with alerts kept by position."""
+def _by_position(found: dict[Key, list[tuple[Any, ...]]]) -> Any:
+    """A replay's ``on_outputs`` that keeps alerts by position."""
 
-    def recording(book: Any, now: datetime) -> tuple[Any, list[Any]]:
-        result = expire(book, now)
-        for out in result[1]:
+    def recording(outputs: list[Any]) -> None:
+        for out in outputs:
             if isinstance(out, Alert):
                 found.setdefault((out.location_id, out.sku), []).append(alert_tuple(out))
-        return result
 
     return recording
 
@@ -182,43 +176,42 @@ def without_empty(alerts: dict[Key, list[tuple[Any, ...]]]) -> dict[Key, list[tu
 def test_alerts_agree_with_edges_of_the_naive_figures(lines, threshold, window, data):
     low_stock, reorder_point = threshold
     config = EngineConfig(dedup_window_ms=window, low_stock=low_stock, reorder_point=reorder_point)
-    replay = Replay(config)
-    model = NaiveModel(window)
     recorder = AlertRecorder()
+    replay = Replay(config, on_outputs=recorder)
+    model = NaiveModel(window)
     latest = at(0)
-    with mock.patch.object(engine.replay, "apply", recorder):
-        for raw in lines:
-            event: Any = parse(raw)
-            keys: list[Key] = []
-            if not isinstance(event, Rejected):
-                keys.append((event.location_id, event.sku))
-                if isinstance(event, TransferOut):
-                    keys.append((event.to_location_id, event.sku))
-                latest = max(latest, event.ts)
-            before = [figures_of(model, key) for key in keys]
-            model.apply(raw)
-            replay.feed([raw])
-            expected = [
-                alert
-                for key, was in zip(keys, before, strict=True)
-                for alert in expected_alerts(
-                    key, was, figures_of(model, key), event.ts, low_stock, reorder_point
-                )
-            ]
-            assert recorder.take() == expected, raw
-            # now and then the wall clock moves on and expires what is due
-            if data.draw(st.integers(0, 4), label="tick") == 0:
-                now = latest + timedelta(seconds=data.draw(st.sampled_from([0, 30, 300])))
-                want = without_empty(tick_expected(model, now, low_stock, reorder_point))
-                assert tick_engine(replay, now) == want
-        # the end of a replay: expire as of the last event, or later
-        if replay.max_ts is not None:
-            as_of = replay.max_ts + timedelta(seconds=data.draw(st.sampled_from([0, 60, 600])))
-            want = without_empty(tick_expected(model, as_of, low_stock, reorder_point))
-            found: dict[Key, list[tuple[Any, ...]]] = {}
-            with mock.patch.object(engine.replay, "expire", _expire_recording(found)):
-                replay.finish(as_of)
-            assert found == want
+    for raw in lines:
+        event: Any = parse(raw)
+        keys: list[Key] = []
+        if not isinstance(event, Rejected):
+            keys.append((event.location_id, event.sku))
+            if isinstance(event, TransferOut):
+                keys.append((event.to_location_id, event.sku))
+            latest = max(latest, event.ts)
+        before = [figures_of(model, key) for key in keys]
+        model.apply(raw)
+        replay.feed([raw])
+        expected = [
+            alert
+            for key, was in zip(keys, before, strict=True)
+            for alert in expected_alerts(
+                key, was, figures_of(model, key), event.ts, low_stock, reorder_point
+            )
+        ]
+        assert recorder.take() == expected, raw
+        # now and then the wall clock moves on and expires what is due
+        if data.draw(st.integers(0, 4), label="tick") == 0:
+            now = latest + timedelta(seconds=data.draw(st.sampled_from([0, 30, 300])))
+            want = without_empty(tick_expected(model, now, low_stock, reorder_point))
+            assert tick_engine(replay, now) == want
+    # the end of a replay: expire as of the last event, or later
+    if replay.max_ts is not None:
+        as_of = replay.max_ts + timedelta(seconds=data.draw(st.sampled_from([0, 60, 600])))
+        want = without_empty(tick_expected(model, as_of, low_stock, reorder_point))
+        found: dict[Key, list[tuple[Any, ...]]] = {}
+        replay.on_outputs = _by_position(found)
+        replay.finish(as_of)
+        assert found == want
 
 
 # -- what the contract says about a duplicate transfer ------------------------------------------

@@ -10,12 +10,10 @@ from __future__ import annotations
 import pickle
 from datetime import timedelta
 from typing import Any
-from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import engine.replay
 from engine.book import Book, EngineConfig
 from engine.events import TransferOut
 from engine.outputs import Alert, Duplicate, Rejected, ReservationChanged
@@ -286,21 +284,13 @@ def test_a_restored_book_keeps_its_own_settings():
 
 
 class OutputRecorder:
-    """Stands in for ``engine.replay.apply``: the real rules, with every output kept by value."""
+    """A replay's ``on_outputs``: every output of the rules, kept by value."""
 
     def __init__(self) -> None:
         self.outputs: list[Any] = []
 
-    def __call__(self, book: Book, message: Any) -> tuple[Book, list[Any]]:
-        result = apply(book, message)
-        self.outputs.extend(normalized(result[1]))
-        return result
-
-    def expire(self, book: Book, now: Any) -> tuple[Book, list[Any]]:
-        """Stands in for ``engine.replay.expire`` likewise."""
-        result = expire(book, now)
-        self.outputs.extend(normalized(result[1]))
-        return result
+    def __call__(self, outputs: list[Any]) -> None:
+        self.outputs.extend(normalized(outputs))
 
     def take(self) -> list[Any]:
         taken, self.outputs = self.outputs, []
@@ -328,31 +318,27 @@ def test_a_snapshot_anywhere_in_a_log_goes_on_like_the_original(lines, data, win
     split = data.draw(st.integers(0, len(lines)), label="split")
     low_stock, reorder_point = thresholds
     config = EngineConfig(dedup_window_ms=window, low_stock=low_stock, reorder_point=reorder_point)
-    original = Replay(config)
     recorder = OutputRecorder()
-    with (
-        mock.patch.object(engine.replay, "apply", recorder),
-        mock.patch.object(engine.replay, "expire", recorder.expire),
-    ):
-        original.feed(lines[:split])
-        restored = Replay(config)
-        restored.books = {loc: snapshot(book) for loc, book in original.books.items()}
-        restored.applied = original.applied
-        restored.duplicates = original.duplicates
-        restored.dead_letters = original.dead_letters
-        recorder.take()
-        assert figures(restored) == figures(original)
-        for raw in lines[split:]:
-            original.feed([raw])
-            expected = recorder.take()
-            restored.feed([raw])
-            assert recorder.take() == expected, raw
-        # the end of the replay: expire as of a little after the last event
-        as_of = None if original.max_ts is None else original.max_ts + timedelta(minutes=5)
-        assert original.finish(as_of) == as_of
+    original = Replay(config, on_outputs=recorder)
+    original.feed(lines[:split])
+    restored = Replay(config, on_outputs=recorder)
+    restored.books = {loc: snapshot(book) for loc, book in original.books.items()}
+    restored.applied = original.applied
+    restored.duplicates = original.duplicates
+    restored.dead_letters = original.dead_letters
+    recorder.take()
+    assert figures(restored) == figures(original)
+    for raw in lines[split:]:
+        original.feed([raw])
         expected = recorder.take()
-        assert restored.finish(as_of) == as_of
-        assert recorder.take() == expected
+        restored.feed([raw])
+        assert recorder.take() == expected, raw
+    # the end of the replay: expire as of a little after the last event
+    as_of = None if original.max_ts is None else original.max_ts + timedelta(minutes=5)
+    assert original.finish(as_of) == as_of
+    expected = recorder.take()
+    assert restored.finish(as_of) == as_of
+    assert recorder.take() == expected
     assert figures(restored) == figures(original)
     # and the copy was never the original's state in disguise
     assert all(restored.books[loc] is not book for loc, book in original.books.items())
@@ -361,22 +347,21 @@ def test_a_snapshot_anywhere_in_a_log_goes_on_like_the_original(lines, data, win
 def test_the_recorder_sees_both_books_a_transfer_changes():
     """The recorder sees both books a transfer touches, as ``replay`` applies them."""
     recorder = OutputRecorder()
-    replay = Replay()
-    with mock.patch.object(engine.replay, "apply", recorder):
-        replay.feed(
-            [
-                line(
-                    "transfer_out",
-                    "S1",
-                    "A",
-                    T0,
-                    "t",
-                    qty=1,
-                    to_location_id="S2",
-                    eta=T0,
-                    supply_id="T",
-                )
-            ]
-        )
+    replay = Replay(on_outputs=recorder)
+    replay.feed(
+        [
+            line(
+                "transfer_out",
+                "S1",
+                "A",
+                T0,
+                "t",
+                qty=1,
+                to_location_id="S2",
+                eta=T0,
+                supply_id="T",
+            )
+        ]
+    )
     kinds = [o[0] if isinstance(o, tuple) else type(o).__name__ for o in recorder.take()]
     assert kinds.count("position") == 2

@@ -1,0 +1,117 @@
+"""Inventory events: their shapes (CONTRACT sections 1 and 2), as msgspec structs.
+
+Every event is a ``msgspec.Struct`` of the tagged union ``Event`` (tag field ``type``); msgspec
+decodes and checks shapes, types and ranges in C. Reading an event from its text, with the
+checks a schema cannot say, is ``engine.events.parse``, which also re-exports these names.
+This module stays interpreted: mypyc compiles ``engine.events`` but not subclasses of
+``msgspec.Struct`` (``setup.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Final
+
+import msgspec
+
+MAX_QTY: Final = 1_000_000
+DEFAULT_TTL_S: Final = 900
+MAX_TTL_S: Final = 604_800
+
+# Identifier syntax is checked by ``engine.events`` after decoding, not by a
+# msgspec ``pattern``: msgspec runs patterns through Python's ``re`` and that alone would halve
+# the parse rate; known-good identifiers are remembered instead (they repeat on every event).
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Qty = Annotated[int, msgspec.Meta(ge=1, le=MAX_QTY)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_QTY)]
+Delta = Annotated[int, msgspec.Meta(ge=-MAX_QTY, le=MAX_QTY)]
+TtlS = Annotated[int, msgspec.Meta(ge=1, le=MAX_TTL_S)]
+Instant = int | Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class _Event(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
+    """Fields common to every event. ``ts`` is an aware datetime once ``parse`` has returned."""
+
+    event_id: Token
+    location_id: Code
+    sku: Code
+    ts: Instant
+
+
+class Receipt(_Event, tag="receipt"):
+    qty: Qty
+    supply_id: Token | None = None
+
+
+class Sale(_Event, tag="sale"):
+    qty: Qty
+    reservation_id: Token | None = None
+
+
+class Return(_Event, tag="return"):
+    qty: Qty
+    sellable: bool = True
+
+
+class Adjust(_Event, tag="adjust"):
+    delta: Delta
+
+
+class CycleCount(_Event, tag="count"):
+    qty: Count
+
+
+class TransferOut(_Event, tag="transfer_out"):
+    qty: Qty
+    to_location_id: Code
+    eta: Instant
+    supply_id: Token
+
+
+class Inbound(_Event, tag="inbound"):
+    qty: Qty
+    eta: Instant
+    supply_id: Token
+
+
+class InboundCancel(_Event, tag="inbound_cancel"):
+    supply_id: Token
+
+
+class Reserve(_Event, tag="reserve"):
+    reservation_id: Token
+    qty: Qty
+    ttl_s: TtlS = DEFAULT_TTL_S
+    channel: Code = "web"
+    allow_partial: bool = False
+
+
+class Release(_Event, tag="release"):
+    reservation_id: Token
+
+
+class Fulfil(_Event, tag="fulfil"):
+    reservation_id: Token
+    qty: Qty | None = None
+
+
+class SetSafetyStock(_Event, tag="set_safety_stock"):
+    qty: Count
+
+
+Event = (
+    Receipt
+    | Sale
+    | Return
+    | Adjust
+    | CycleCount
+    | TransferOut
+    | Inbound
+    | InboundCancel
+    | Reserve
+    | Release
+    | Fulfil
+    | SetSafetyStock
+)
+EVENT_TYPES: Final = tuple(cls.__struct_config__.tag for cls in Event.__args__)
