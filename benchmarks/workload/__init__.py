@@ -43,7 +43,7 @@ from .bad import BAD_KINDS
 from .cli import main
 from .curve import DAILY_CURVE, DayProfile
 from .model import generate, write_log
-from .network import describe, network_catalogue, network_workload
+from .network import NETWORK_SEED, describe, network_catalogue, network_workload
 from .params import (
     ABANDON_SHARE,
     BOPIS_SHARE,
@@ -81,6 +81,7 @@ __all__ = [
     "LOCAL_TS_SHARE",
     "LOW_STOCK",
     "MAX_LATE_MS",
+    "NETWORK_SEED",
     "REPLEN_HORIZON",
     "SEED_FRACTION",
     "STALE_SHARE",
