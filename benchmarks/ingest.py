@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from benchmarks.freshness import freshness
+from benchmarks.freshness import freshness, probe_every
 from benchmarks.ingest_lag import LagTracker
 from benchmarks.workload import WorkloadParams, describe, generate, network_workload
 from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
@@ -240,6 +240,7 @@ def measure(
         "freshness_samples": len(lags),
         "max_lag_events": max((lag for _, lag, _ in steady), default=0),
         "lag_probe_every": tracker.every,
+        "lag_steady_probe_every": probe_every(rate),
         "series": {
             "progress": progress,
             "freshness": list(zip(when, lags, strict=True)),
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"source lag at {args.rate:,} events/s: at most {r['max_lag_events']:,} messages "
-        f"(an upper bound, within {max(1, args.rate // 20):,})"
+        f"(an upper bound, within {r['lag_steady_probe_every']:,})"
     )
     flash = r["flash_sale"]
     print(

@@ -128,7 +128,8 @@ def _markdown(
             "the atp topic (the flow commits no consumer-group offsets; its offsets live in its "
             "recovery store), found from probe messages every "
             f"{nested['ingest'].get('lag_probe_every', '?')} messages in the backlog and every "
-            "50 ms of traffic at the freshness rate: an upper bound within one probe interval.",
+            f"{nested['ingest'].get('lag_steady_probe_every', '?')} at the freshness rate: an "
+            "upper bound within one probe interval.",
         ]
     lines += ["", *(f"![{name}]({name})" for name in plots), ""]
     return "\n".join(lines)

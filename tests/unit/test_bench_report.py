@@ -16,6 +16,8 @@ def sections() -> dict:
             "ratio": 0.15,
             "freshness_p99_ms": 40.0,
             "max_lag_events": 1200,
+            "lag_probe_every": 1000,
+            "lag_steady_probe_every": 400,
             "series": {
                 "progress": [(0.0, 0), (0.2, 5000), (0.4, 9000)],
                 "freshness": [(0.1, 9.0)],
@@ -73,6 +75,7 @@ def test_report_names_each_sections_workload(tmp_path):
     assert "- ingest log: 100,000 events (seed 3) on the built-in network (seed 7): 50 " in text
     assert "store traffic by city population; 200 events/s of event time, daily curve." in text
     assert "source lag, max, at the freshness rate | 1,200 events" in text
+    assert "every 1000 messages in the backlog and every 400 at the freshness rate" in text
     results = orjson.loads((tmp_path / "results.json").read_bytes())
     assert results["parameters"]["workload"]["ingest"]["stores"] == 50
 
