@@ -54,8 +54,8 @@ class LagTracker:
         for part in range(self.partitions):
             self.probes += 1
             location, sku = f"ZZp{part}", f"P{self.probes:07d}"
-            body = {"event_id": f"probe-{self.probes}", "type": "receipt", "location_id": location}
-            body |= {"sku": sku, "ts": int(time.time() * 1000), "qty": 1}
+            body: dict[str, Any] = {"event_id": f"probe-{self.probes}", "type": "receipt"}
+            body |= {"location_id": location, "sku": sku, "ts": int(time.time() * 1000), "qty": 1}
             key = f"{location}:{sku}"
             while True:
                 try:
@@ -113,8 +113,9 @@ class LagTracker:
 
     def _delivered(self, key: bytes) -> Callable[[Any, Message], None]:
         def callback(error: Any, message: Message) -> None:
-            if error is None:
-                where = self.offsets[key] = (message.partition(), message.offset())
+            part, offset = message.partition(), message.offset()
+            if error is None and part is not None and offset is not None:
+                where = self.offsets[key] = (part, offset)
                 if key in self.early:
                     self.early.discard(key)
                     self._reflect(*where)
