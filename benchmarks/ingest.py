@@ -1,15 +1,24 @@
-"""Ingest: events/s from ``omnistock.events`` to ``omnistock.atp``, and freshness (issue 3).
+"""Ingest: events/s from ``omnistock.events`` to ``omnistock.atp``, lag and freshness (issue 3).
 
-In one run, on a real broker (``OMNISTOCK_BOOTSTRAP``, else ``docker/kafka-local.sh``):
+In one run, on a real broker (``OMNISTOCK_BOOTSTRAP``, else ``docker/kafka-local.sh``), with
+the workload on the built-in network (``benchmarks.workload.network_workload``: 50 stores in
+real cities, traffic by city population, the daily curve):
 
 1. The ceiling: a bare confluent-kafka consumer that only reads and parses (``orjson.loads``)
    the same messages.
 2. Throughput: a first marker event on every partition, the log, and a last marker on every
    partition are produced before ``omnistock run`` (1 worker) starts, so the producer does not
    share the two cores with it. The clock runs from the first markers showing on
-   ``omnistock.atp`` (the flow is up) to the last ones.
-3. Freshness: events produced at a steady rate, each stamped with its wall-clock ``ts``; for
-   every position on ``omnistock.atp``, the time from that ``ts`` to its arrival, p50 and p99.
+   ``omnistock.atp`` (the flow is up) to the last ones (the probes, 0.4 % more messages, are
+   not counted).
+3. Source lag over time (``benchmarks/ingest_lag.py``): messages on the events topic not yet
+   reflected on the atp topic, from probes among the messages, sampled every 0.25 s while the
+   flow drains the backlog (``series.lag``) and while events arrive at the freshness rate
+   (``series.lag_steady``; its peak is ``max_lag_events``).
+4. Freshness (``benchmarks/freshness.py``): events produced at a steady rate, each stamped with
+   its wall-clock ``ts``; for every position on ``omnistock.atp``, the time from that ``ts`` to
+   its arrival, p50 and p99.
+5. The flash sale (``benchmarks/flash_sale.py``) and its oversell audit.
 
     python -m benchmarks.ingest [--events 200000] [--rate 20000] [--seconds 10]
 """
@@ -18,22 +27,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from benchmarks.workload import WorkloadParams, generate
+from benchmarks.freshness import freshness, probe_every
+from benchmarks.ingest_lag import LagTracker
+from benchmarks.workload import WorkloadParams, describe, generate, network_workload
 from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
-from engine.timefmt import parse_instant, to_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
@@ -49,9 +59,13 @@ def broker() -> str:
     return "127.0.0.1:9092"
 
 
-def produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
+def produce(
+    bootstrap: str, topic: str, lines: list[bytes], tracker: LagTracker | None = None
+) -> None:
+    """The lines, keyed by location; with ``tracker``, its probes every ``tracker.every``."""
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
-    for line in lines:
+
+    def send(line: bytes) -> None:
         start = line.find(b'"location_id":"')
         key = line[start + 15 : line.find(b'"', start + 15)] if start >= 0 else None
         while True:
@@ -61,6 +75,12 @@ def produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
             except BufferError:
                 producer.poll(0.05)
         producer.poll(0)
+
+    if tracker is None:
+        for line in lines:
+            send(line)
+    else:
+        tracker.produce(producer, lines, send)
     producer.flush(60)
 
 
@@ -121,15 +141,17 @@ def wait_for_keys(
     keys: set[str],
     timeout: float,
     progress: list[tuple[float, int]] | None = None,
+    watch: Callable[[list[Message], float], None] | None = None,
 ) -> dict[str, float]:
     """Read until every key showed; when each first did (``perf_counter``). Wait for every
     marker in one call: a batch read for one set may hold the next set's keys too.
-    ``progress`` gets (``perf_counter``, messages read so far) per batch."""
+    ``progress`` gets (``perf_counter``, messages read so far) per batch; ``watch`` is called
+    with each batch and its ``perf_counter``."""
     deadline = time.monotonic() + timeout
     seen_at: dict[str, float] = {}
     seen = 0
     while len(seen_at) < len(keys) and time.monotonic() < deadline:
-        batch = reader.consume(5000, timeout=0.2)
+        batch = reader.consume(5000, timeout=0.1)
         now = time.perf_counter()
         for message in batch:
             raw_key = message.key()
@@ -140,6 +162,8 @@ def wait_for_keys(
         seen += len(batch)
         if progress is not None:
             progress.append((now, seen))
+        if watch is not None:
+            watch(batch, now)
     if len(seen_at) < len(keys):
         raise SystemExit(
             f"timed out waiting for {sorted(keys - set(seen_at))} on the atp topic (the "
@@ -154,16 +178,30 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure(
-    bootstrap: str, events: int = 200_000, rate: int = 20_000, seconds: float = 10.0
+    bootstrap: str,
+    events: int = 200_000,
+    rate: int = 20_000,
+    seconds: float = 10.0,
+    stores: int = 50,
+    skus: int = 20_000,
 ) -> dict[str, Any]:
-    """Ceiling, throughput, freshness and the flash-sale audit, against one ``omnistock run``."""
+    """Ceiling, throughput, source lag, freshness and the flash-sale audit, against one
+    ``omnistock run``; the log is the workload on the built-in network (``stores``, ``skus``)."""
+    from benchmarks.flash_sale import flash_sale  # noqa: PLC0415 - it imports this module
+
     topics = Topics(f"bench{uuid.uuid4().hex[:8]}.")
     ensure_topics(bootstrap, topics, PARTITIONS)
     start_ms = int(time.time() * 1000) + 3_600_000
-    lines = list(generate(WorkloadParams(events=events, seed=3, start_ms=start_ms)))
+    params = WorkloadParams(events=events, seed=3, start_ms=start_ms)
+    params, catalogue = network_workload(params, stores=stores, skus=skus)
+    lines = list(generate(params, catalogue))
+    tracker = LagTracker(bootstrap, topics.events, PARTITIONS)
     warm = markers(bootstrap, topics.events, "warm")
-    produce(bootstrap, topics.events, lines)
+    produce(bootstrap, topics.events, lines, tracker)
     end = markers(bootstrap, topics.events, "end")
+    producer = Producer({"bootstrap.servers": bootstrap})
+    last = tracker.probe(producer)  # after the end markers: the lag then drains to 0
+    producer.flush(30)
     flow = subprocess.Popen(
         [
             *(sys.executable, "-m", "omnistock.cli", "run", "--bootstrap", bootstrap),
@@ -176,16 +214,19 @@ def measure(
     atp = consumer(bootstrap, topics.atp, PARTITIONS)
     try:
         progress: list[tuple[float, int]] = []
-        seen_at = wait_for_keys(atp, warm | end, 600, progress)
+        seen_at = wait_for_keys(atp, warm | end | last, 600, progress, tracker.observe)
+        tracker.sample()
         started = max(seen_at[key] for key in warm)  # the flow is up and reading
         finished = max(seen_at[key] for key in end)
         progress = [(at - started, count) for at, count in progress if at >= started]
+        backlog = tracker.series(started)
         top = ceiling(bootstrap, topics.events, events)
         through = events / (finished - started)
-        lags, when = freshness(bootstrap, topics, atp, rate, seconds)
+        lags, when, steady = freshness(bootstrap, topics, atp, rate, seconds, tracker)
         audit = flash_sale(bootstrap, topics)
     finally:
         atp.close()
+        tracker.close()
         os.killpg(flow.pid, signal.SIGTERM)
         flow.wait(30)
     return {
@@ -198,8 +239,17 @@ def measure(
         "freshness_p99_ms": percentile(lags, 0.99),
         "freshness_p999_ms": percentile(lags, 0.999),
         "freshness_samples": len(lags),
-        "series": {"progress": progress, "freshness": list(zip(when, lags, strict=True))},
+        "max_lag_events": max((lag for _, lag, _ in steady), default=0),
+        "lag_probe_every": tracker.every,
+        "lag_steady_probe_every": probe_every(rate),
+        "series": {
+            "progress": progress,
+            "freshness": list(zip(when, lags, strict=True)),
+            "lag": backlog,
+            "lag_steady": steady,
+        },
         "flash_sale": audit,
+        "workload": describe(params),
     }
 
 
@@ -221,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         f"p99 {r['freshness_p99_ms']:.0f} ms, p99.9 {r['freshness_p999_ms']:.0f} ms over "
         f"{r['freshness_samples']:,} positions (target p99 < 250 ms)"
     )
+    print(
+        f"source lag at {args.rate:,} events/s: at most {r['max_lag_events']:,} messages "
+        f"(an upper bound, within {r['lag_steady_probe_every']:,})"
+    )
     flash = r["flash_sale"]
     print(
         f"flash sale: {flash['buyers']:,} buyers for {flash['units']:,} units at "
@@ -228,135 +282,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{flash['rejected']:,} rejected, {flash['oversold_units']} units oversold"
     )
     return 0
-
-
-def freshness(
-    bootstrap: str, topics: Topics, atp: Consumer, rate: int, seconds: float
-) -> tuple[list[float], list[float]]:
-    """Produce ``rate`` events/s for ``seconds``; per position on the atp topic, when it came
-    (seconds into the run) and how long after its event's ``ts`` (ms)."""
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
-    atp.consume(100_000, timeout=1.0)  # drain what came before
-    lags: list[float] = []
-    when: list[float] = []
-    started = time.perf_counter()
-
-    def take(timeout: float) -> None:
-        for message in atp.consume(10_000, timeout=timeout):
-            if message.error():
-                continue
-            value = orjson.loads(message.value() or b"{}")
-            if value["location_id"].startswith("F"):
-                lags.append(time.time() * 1000 - _ms(value["as_of"]))
-                when.append(time.perf_counter() - started)
-
-    sent = 0
-    while time.perf_counter() - started < seconds:
-        due = int((time.perf_counter() - started) * rate)
-        now = int(time.time() * 1000)
-        while sent < due:
-            location = f"F{sent % 40:02d}"
-            body = {
-                "event_id": f"f{sent}",
-                "type": "receipt",
-                "location_id": location,
-                "sku": f"SKU{sent % 500}",
-                "ts": now,
-                "qty": 1,
-            }
-            producer.produce(topics.events, orjson.dumps(body), location)
-            sent += 1
-        producer.poll(0)
-        take(0.001)
-    producer.flush(30)
-    deadline = time.perf_counter() + 5
-    while time.perf_counter() < deadline:
-        take(0.1)
-    return lags, when
-
-
-def flash_sale(
-    bootstrap: str, topics: Topics, stores: int = 40, units: int = 300, buyers: int = 3000
-) -> dict[str, int]:
-    """Thousands of buyers race for a few hundred units of one sku across many stores.
-
-    Audit from the topics: per store, the units of confirmed reservations never exceed what it
-    received, and every final position keeps ``reserved <= on_hand``.
-    """
-    rng = random.Random(11)
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
-    now = int(time.time() * 1000)
-    stock = {f"FS{i:02d}": units // stores + (i < units % stores) for i in range(stores)}
-    for location, qty in stock.items():
-        body: dict[str, Any] = {"event_id": f"stock-{location}", "type": "receipt"}
-        body["location_id"] = location
-        body |= {"sku": "FLASH", "ts": now, "qty": qty}
-        producer.produce(topics.events, orjson.dumps(body), location)
-    locations = list(stock)
-    for n in range(buyers):
-        location = rng.choice(locations)
-        body = {"event_id": f"buy-{n}", "type": "reserve", "location_id": location}
-        body |= {"sku": "FLASH", "ts": now + 1 + n, "qty": 1, "reservation_id": f"flash-{n}"}
-        while True:
-            try:
-                producer.produce(topics.events, orjson.dumps(body), location)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(60)
-
-    first: dict[str, tuple[str, str, int]] = {}
-    reader = consumer(bootstrap, topics.reservations, PARTITIONS)
-    deadline = time.monotonic() + 120
-    while len(first) < buyers and time.monotonic() < deadline:
-        for message in reader.consume(5000, timeout=0.2):
-            if message.error() is None:
-                outcome = orjson.loads(message.value() or b"{}")
-                if outcome["reservation_id"].startswith("flash-"):
-                    first.setdefault(
-                        outcome["reservation_id"],
-                        (outcome["status"], outcome["location_id"], outcome["qty"]),
-                    )
-    reader.close()
-    if len(first) < buyers:
-        raise SystemExit(f"only {len(first)} of {buyers} flash-sale outcomes arrived")
-    held: dict[str, int] = dict.fromkeys(stock, 0)
-    for status, location, qty in first.values():
-        if status in ("confirmed", "partial"):
-            held[location] += qty
-    oversold = sum(max(0, held[loc] - stock[loc]) for loc in stock)
-    positions = final_positions(bootstrap, topics, set(stock))
-    oversold += sum(max(0, p["reserved"] - p["on_hand"]) for p in positions.values())
-    return {
-        "stores": stores,
-        "units": units,
-        "buyers": buyers,
-        "confirmed_units": sum(held.values()),
-        "rejected": sum(1 for status, _, _ in first.values() if status == "rejected"),
-        "oversold_units": oversold,
-    }
-
-
-def final_positions(bootstrap: str, topics: Topics, locations: set[str]) -> dict[str, Any]:
-    """The last FLASH position of each location on the atp topic."""
-    reader = consumer(bootstrap, topics.atp, PARTITIONS)
-    last: dict[str, Any] = {}
-    quiet = time.monotonic() + 3
-    while time.monotonic() < quiet:
-        batch = reader.consume(10_000, timeout=0.2)
-        if batch:
-            quiet = time.monotonic() + 1
-        for message in batch:
-            if message.error() is None:
-                value = orjson.loads(message.value() or b"{}")
-                if value["sku"] == "FLASH" and value["location_id"] in locations:
-                    last[value["location_id"]] = value
-    reader.close()
-    return last
-
-
-def _ms(text: str) -> float:
-    return float(to_ms(parse_instant(text)))
 
 
 if __name__ == "__main__":

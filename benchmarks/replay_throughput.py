@@ -21,22 +21,41 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from benchmarks.workload import WorkloadParams, write_log
+from benchmarks.workload import (
+    NETWORK_SEED,
+    Catalogue,
+    WorkloadParams,
+    describe,
+    network_workload,
+    write_log,
+)
 
 CACHE = Path(__file__).resolve().parent / "results" / "cache"
 
 
-def event_log(events: int, seed: int) -> Path:
+def workload(
+    events: int, seed: int, network_stores: int | None = None
+) -> tuple[WorkloadParams, Catalogue | None]:
+    """The log's parameters: numbered ids, or the built-in network's ``network_stores``."""
+    params = WorkloadParams(events=events, seed=seed)
+    if network_stores is None:
+        return params, None
+    return network_workload(params, stores=network_stores)
+
+
+def event_log(events: int, seed: int, network_stores: int | None = None) -> Path:
     """The generated log for these parameters, made once."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"events-{events}-{seed}.jsonl"
+    network = "" if network_stores is None else f"net{network_stores}-"
+    path = CACHE / f"events-{network}{events}-{seed}.jsonl"
     if not path.exists():
         started = time.perf_counter()
         tmp = path.with_suffix(".tmp")
-        write_log(tmp, WorkloadParams(events=events, seed=seed))
+        write_log(tmp, *workload(events, seed, network_stores))
         tmp.rename(path)
         print(f"generated {path.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return path
@@ -76,9 +95,13 @@ def replay_once(path: Path) -> tuple[float, dict[str, float]]:
     return wall, figures
 
 
-def measure(events: int, seed: int = 7, rounds: int = 3) -> dict[str, float]:
-    """Best of ``rounds`` of the ceiling and of replay, taking turns; checks the answer first."""
-    path = event_log(events, seed)
+def measure(
+    events: int, seed: int = 7, rounds: int = 3, network_stores: int | None = None
+) -> dict[str, Any]:
+    """Best of ``rounds`` of the ceiling and of replay, taking turns; checks the answer first.
+    ``network_stores``: the workload on that many stores of the built-in network (else the
+    numbered catalogue); its parameters are under ``workload``."""
+    path = event_log(events, seed, network_stores)
     lines, _ = parse_ceiling(path)
     _, figures = replay_once(path)
     accounted = figures["events applied"] + figures["duplicates"] + figures["dead letters"]
@@ -109,6 +132,10 @@ def measure(events: int, seed: int = 7, rounds: int = 3) -> dict[str, float]:
         "duplicates": figures["duplicates"],
         "dead_letters": figures["dead letters"],
         "rounds": rounds,
+        "workload": describe(
+            workload(events, seed, network_stores)[0],
+            None if network_stores is None else NETWORK_SEED,
+        ),
     }
 
 
@@ -117,9 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--network-stores", type=int, default=None, help="the built-in network's N stores"
+    )
     args = parser.parse_args(argv)
 
-    r = measure(args.events, args.seed, args.rounds)
+    r = measure(args.events, args.seed, args.rounds, args.network_stores)
     print(
         f"log: {r['lines']:,} lines, {r['megabytes']:.0f} MB, {r['positions']:,.0f} positions, "
         f"{r['duplicates']:,.0f} duplicates, {r['dead_letters']:,.0f} dead letters; "

@@ -54,7 +54,13 @@ def run(args: argparse.Namespace) -> int:
             results[name] = getattr(sections, name)(ctx)
             progress.update(task, total=1, completed=1)
             progress.advance(overall)
-    parameters = {"what": args.what, "quick": args.quick, "bootstrap": ctx.bootstrap or "none"}
+    parameters: dict[str, Any] = {
+        "what": args.what,
+        "quick": args.quick,
+        "bootstrap": ctx.bootstrap or "none",
+    }
+    if ctx.workloads:  # each section's generated log: catalogue (the built-in network), sizes
+        parameters["workload"] = ctx.workloads
     written = report.write(out, results, parameters)
     console.print(written.read_text(), markup=False)
     console.print(f"report: {written}")

@@ -48,6 +48,36 @@ def _us_cities() -> list[dict[str, Any]]:
     )
 
 
+def _draw_cities(
+    rng: np.random.Generator, cities: list[dict[str, Any]], stores: int
+) -> npt.NDArray[np.int64]:
+    """The city index of each store, drawn with replacement by population: the network's first
+    draw from its generator, so ``store_cities`` can repeat it without the rest."""
+    population = np.array([c["population"] for c in cities], dtype=np.float64)
+    return rng.choice(len(cities), size=stores, p=population / population.sum())
+
+
+def store_cities(stores: int = 200, seed: int = 7) -> dict[str, dict[str, Any]]:
+    """The city of each store of ``generate_network(stores, seed)``, by store id (``S0001``...):
+    its ``geonameid``, ``name``, ``admin1code`` (the state), ``population`` and ``timezone``.
+
+    The network file has no population field (its format rejects unknown fields); this repeats
+    the network's draw, so the two always agree for the same ``stores`` and ``seed``.
+    """
+    cities = _us_cities()
+    drawn = _draw_cities(np.random.default_rng(seed), cities, stores)
+    keys = ("geonameid", "name", "admin1code", "population", "timezone")
+    return {
+        f"S{n:04d}": {key: cities[int(c)][key] for key in keys}
+        for n, c in enumerate(drawn, start=1)
+    }
+
+
+def store_populations(stores: int = 200, seed: int = 7) -> dict[str, int]:
+    """The population of each store's city, by store id (see ``store_cities``)."""
+    return {sid: int(city["population"]) for sid, city in store_cities(stores, seed).items()}
+
+
 def generate_network(
     stores: int = 200, seed: int = 7, years: tuple[int, ...] = (2026, 2027)
 ) -> dict[str, Any]:
@@ -60,8 +90,7 @@ def generate_network(
     """
     rng = np.random.default_rng(seed)
     cities = _us_cities()
-    population = np.array([c["population"] for c in cities], dtype=np.float64)
-    drawn = rng.choice(len(cities), size=stores, p=population / population.sum())
+    drawn = _draw_cities(rng, cities, stores)
     closed = _holidays(years, STORE_CLOSED)
     carrier = _holidays(years, CARRIER_HOLIDAYS)
     locations: list[dict[str, Any]] = []

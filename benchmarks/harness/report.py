@@ -2,7 +2,9 @@
 
 ``results.json`` holds each section as an object (``{"replay": {"events_per_s": ...}}``) and,
 for scripts that want one level, every number of a section again under a dotted key
-(``"replay.events_per_s"``); plus the machine and the parameters.
+(``"replay.events_per_s"``); plus the machine and the parameters (with each section's workload).
+Of the time series only the short ones (``KEPT_SERIES``: the ingest lag, a few samples a second)
+stay in the section's ``series``; none get dotted keys.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from typing import Any
 
 import orjson
 
+from benchmarks.harness.plots import ingest_throughput_lag
+
+KEPT_SERIES = ("lag", "lag_steady")  # [seconds, lag, reflected] a few times a second
+
 # Per figure: (section, key, label, unit, target, better). Targets as the issues set them.
 FIGURES = [
     ("replay", "events_per_s", "replay, end to end", "events/s", 250_000, "higher"),
@@ -23,6 +29,7 @@ FIGURES = [
     ("ingest", "freshness_p50_ms", "freshness p50", "ms", None, "lower"),
     ("ingest", "freshness_p99_ms", "freshness p99", "ms", 250, "lower"),
     ("ingest", "freshness_p999_ms", "freshness p99.9", "ms", None, "lower"),
+    ("ingest", "max_lag_events", "source lag, max, at the freshness rate", "events", None, "lower"),
     ("flash_sale", "oversold_units", "flash sale: units oversold", "units", 0, "lower"),
     ("promise", "median_us", "promise, 1 item x 1,000 locations, median", "us", 25, "lower"),
     ("promise", "python_median_us", "the same in plain Python, median", "us", None, "lower"),
@@ -71,7 +78,9 @@ def write(out: Path, sections: dict[str, dict[str, Any]], parameters: dict[str, 
 
 
 def _without_series(figures: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in figures.items() if key not in ("series", "samples")}
+    kept = {k: v for k, v in figures.items() if k not in ("series", "samples")}
+    short = {k: v for k, v in figures.get("series", {}).items() if k in KEPT_SERIES}
+    return kept | ({"series": short} if short else {})
 
 
 def _markdown(
@@ -84,8 +93,10 @@ def _markdown(
         "# Omnistock benchmark report",
         "",
         f"Machine: {host['cores']} cores, {host['memory_gib']} GiB, Python {host['python']}. "
-        f"Parameters: {', '.join(f'{k}={v}' for k, v in parameters.items())}.",
+        f"Parameters: "
+        f"{', '.join(f'{k}={v}' for k, v in parameters.items() if k != 'workload')}.",
         "",
+        *_workloads(parameters.get("workload", {})),
         "| figure | measured | target | met |",
         "|---|---|---|---|",
     ]
@@ -111,8 +122,33 @@ def _markdown(
     ):
         if key in nested.get(section, {}):
             lines.append(f"- {label}: {nested[section][key]:,.0f}")
+    if "max_lag_events" in nested.get("ingest", {}):
+        lines += [
+            "",
+            "Lag is the dataflow's source lag: messages on the events topic not yet reflected on "
+            "the atp topic (the flow commits no consumer-group offsets; its offsets live in its "
+            "recovery store), found from probe messages every "
+            f"{nested['ingest'].get('lag_probe_every', '?')} messages in the backlog and every "
+            f"{nested['ingest'].get('lag_steady_probe_every', '?')} at the freshness rate: an "
+            "upper bound within one probe interval.",
+        ]
     lines += ["", *(f"![{name}]({name})" for name in plots), ""]
     return "\n".join(lines)
+
+
+def _workloads(workloads: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for section, w in workloads.items():
+        where = "numbered ids"
+        if w.get("catalogue") == "built-in network":
+            where = f"the built-in network (seed {w['network_seed']})"
+        lines.append(
+            f"- {section} log: {w['events']:,} events (seed {w['seed']}) on {where}: "
+            f"{w['stores']} stores, {w['dcs']} DCs, {w['skus']:,} skus; store traffic by "
+            f"{w['store_weights']}; {w['events_per_s']:g} events/s of event time, "
+            f"{'daily curve' if w['daily_curve'] else 'flat'}."
+        )
+    return ["Workloads:", "", *lines, ""] if lines else []
 
 
 def _plots(out: Path, sections: dict[str, dict[str, Any]]) -> list[str]:
@@ -123,7 +159,10 @@ def _plots(out: Path, sections: dict[str, dict[str, Any]]) -> list[str]:
 
     made: list[str] = []
     series = sections.get("ingest", {}).get("series", {})
-    if series.get("progress"):
+    if series.get("lag"):
+        rate = sections["ingest"].get("freshness_rate")
+        made.append(_save(ingest_throughput_lag(series, rate), out, "ingest_throughput.png"))
+    elif series.get("progress"):
         seconds = [t for t, _ in series["progress"]]
         counts = [n for _, n in series["progress"]]
         fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -140,7 +179,7 @@ def _plots(out: Path, sections: dict[str, dict[str, Any]]) -> list[str]:
         left.hist(lags, bins=60)
         left.set(xlabel="ms from event to position", ylabel="positions", title="Freshness")
         right.plot(when, lags, ",", alpha=0.5)
-        right.set(xlabel="seconds", ylabel="ms", title="Freshness (lag) over time")
+        right.set(xlabel="seconds", ylabel="ms", title="Freshness over time")
         made.append(_save(fig, out, "ingest_freshness.png"))
     samples = sections.get("api", {}).get("samples", {})
     if samples:

@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 
 from .bad import bad_kind, break_event
-from .draws import event_clock
 from .params import (
     ABANDON_SHARE,
     BOPIS_SHARE,
@@ -45,13 +44,13 @@ class Workload(State):
         dups, bads = set(special[:k_dup]), set(special[k_dup:])
         recent: deque[bytes] = deque(maxlen=256)
         n_seed, draw, builders = seeding_lines(n), self.type_draw, self.builders
-        clock = event_clock(self.gen, self.p.start_ms, self.p.events_per_s)
+        clock = self.clock()
         reserve = self.types.index("reserve") if "reserve" in self.types else -1
         for i in range(n):
             if i in dups:
                 yield recent[-1 - int(rng.random() ** 2 * len(recent))]
                 continue
-            ms = clock() if i else self.p.start_ms
+            ms = self.now = clock() if i else self.p.start_ms
             if i in bads:
                 yield self._bad_line(ms)
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 DEFAULT_MIX: tuple[tuple[str, float], ...] = (
     ("sale", 0.50),
@@ -45,15 +46,23 @@ class WorkloadParams:
     bad_rate: float = 0.001  # share of malformed lines
     ts_format: str = "rfc3339"  # "rfc3339", "epoch_ms" or "mixed"
     mix: tuple[tuple[str, float], ...] = DEFAULT_MIX
+    daily_curve: bool = False  # event rate follows DAILY_CURVE by local hour (mean events_per_s)
 
 
 @dataclass(frozen=True, slots=True)
 class Catalogue:
-    """Ids to use instead of the numbered defaults (``params.stores/dcs/skus`` are then unused)."""
+    """Ids to use instead of the numbered defaults (``params.stores/dcs/skus`` are then unused).
+
+    ``store_weights`` (one per store, any positive scale) replace the Zipf store traffic;
+    ``store_zones`` (IANA names, one per store) replace the drawn fixed UTC offsets: local
+    timestamps then carry the zone's true offset at that instant (``network.py`` sets both).
+    """
 
     stores: tuple[str, ...]
     dcs: tuple[str, ...]
     skus: tuple[str, ...]
+    store_weights: tuple[float, ...] | None = None
+    store_zones: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         locs = (*self.stores, *self.dcs)
@@ -63,6 +72,16 @@ class Catalogue:
             raise ValueError(f"invalid ids: {bad[:5]}")
         if len(set(locs)) != len(locs) or len(set(self.skus)) != len(self.skus):
             raise ValueError("location ids and sku ids must be unique")
+        for extra in (self.store_weights, self.store_zones):
+            if extra is not None and len(extra) != len(self.stores):
+                raise ValueError("store_weights and store_zones need one value per store")
+        if self.store_weights is not None and min(self.store_weights) <= 0:
+            raise ValueError("store weights must be positive")
+        for zone in set(self.store_zones or ()):
+            try:
+                ZoneInfo(zone)
+            except (KeyError, ValueError):
+                raise ValueError(f"unknown time zone {zone!r}") from None
 
 
 def default_catalogue(params: WorkloadParams) -> Catalogue:

@@ -7,10 +7,12 @@ from collections import deque
 from collections.abc import Callable
 from heapq import heappop
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .draws import draws, zipf
+from .curve import DayProfile
+from .draws import draws, event_clock, zipf
 from .params import (
     CASE_PACKS,
     CHANNELS,
@@ -23,7 +25,7 @@ from .params import (
     Catalogue,
     WorkloadParams,
 )
-from .stamps import Stamp
+from .stamps import Stamp, zone_offset_min
 
 SHELF, TILL, ONLINE = 0, 1, 2  # what a shopper sees: on hand, unreserved, ATP
 
@@ -51,8 +53,10 @@ class State:
         # Zipf weights over shuffled ranks (numpy is only asked for uniform doubles, whose stream
         # is stable across versions): a few busy stores, a long tail of skus
         store_w = zipf(len(cat.stores), STORE_ZIPF)[np.argsort(gen.random(self.n_stores))]
+        if cat.store_weights is not None:  # e.g. city population (``network.py``)
+            store_w = np.array(cat.store_weights, dtype=np.float64)
         sku_w, rank_sku = zipf(self.n_skus, ZIPF_EXPONENT), np.argsort(gen.random(self.n_skus))
-        self.store = draws(gen, store_w)
+        self.store: Callable[[], int] = draws(gen, store_w)
         self.dc_draw = draws(gen, zipf(len(cat.dcs), 1.0))
         self.sku = draws(gen, sku_w, rank_sku)
         self.type_draw = draws(gen, np.array([w for _, w in p.mix], dtype=float))
@@ -67,7 +71,17 @@ class State:
         self.horizon = max(100, REPLEN_HORIZON * self.n_stores * self.n_skus // 1_000_000)
         offset = draws(gen, [w for _, w in UTC_OFFSETS_MIN])
         offsets = [UTC_OFFSETS_MIN[offset()][0] for _ in self.locs]
-        self.stamp = Stamp(p.ts_format, rng, offsets, self.n_stores)
+        zones = None if cat.store_zones is None else [ZoneInfo(z) for z in cat.store_zones]
+        self.stamp = Stamp(p.ts_format, rng, offsets, self.n_stores, zones)
+        self.now = p.start_ms  # the current event's time (the main loop sets it)
+        self.profile: DayProfile | None = None
+        if p.daily_curve:  # stores are drawn by their share at the current local hour
+            at_start = offsets[: self.n_stores]
+            if zones is not None:
+                at_start = [zone_offset_min(zone, p.start_ms) for zone in zones]
+            self.profile = DayProfile(store_w, at_start)
+            pick = self.profile.store_draw(gen)
+            self.store = lambda: pick(self.now)
         self.stock: dict[int, list[int]] = {}  # loc * n_skus + sku -> [on_hand, reserved, safety]
         self.res_store: deque[Hold] = deque()
         self.res_dc: deque[Hold] = deque()
@@ -78,6 +92,13 @@ class State:
         self.replen: deque[int] = deque()
         self.pending: set[int] = set()
         self.n_ev = self.n_res = self.n_sup = self.n_bad = 0
+
+    def clock(self) -> Callable[[], int]:
+        """Event times: flat (exponential gaps), or following the daily curve."""
+        p = self.p
+        if self.profile is None:
+            return event_clock(self.gen, p.start_ms, p.events_per_s)
+        return self.profile.clock(self.gen, p.start_ms, p.events_per_s)
 
     def _expire(self, ms: int) -> None:
         heap = self.expiry

@@ -43,6 +43,11 @@ def test_bench_all_quick_writes_a_complete_report(bootstrap, tmp_path):
         assert isinstance(results[key], int | float), key
         assert results[section][name] == results[key]
     assert results["flash_sale.oversold_units"] == 0
+    assert isinstance(results["ingest.max_lag_events"], int)
+    lag = results["ingest"]["series"]["lag"]
+    assert lag and lag[-1][1] == 0  # the backlog drained: nothing left unreflected
+    for section in ("replay", "ingest"):
+        assert results["parameters"]["workload"][section]["catalogue"] == "built-in network"
     assert results["machine"]["cores"] >= 1
     report = (out / "report.md").read_text()
     for plot in ("ingest_throughput.png", "ingest_freshness.png", "api_latency.png"):
