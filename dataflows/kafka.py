@@ -28,6 +28,10 @@ from engine.errors import ConfigError
 # librdkafka's default partitioner hashes keys with CRC32; Java clients use murmur2. Every
 # producer here uses murmur2 so any client agrees on which partition holds a location.
 PRODUCER_DEFAULTS = {"partitioner": "murmur2_random", "linger.ms": "5", "compression.type": "lz4"}
+# librdkafka stops fetching a partition whose local queue is full for fetch.queue.backoff.ms,
+# 1,000 ms by default: a reader that drains the queue quickly then stalls for up to a second
+# (a bare consumer measured 160,000 messages/s with it, 400,000-800,000 without).
+CONSUMER_DEFAULTS = {"fetch.queue.backoff.ms": "10"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,7 @@ class _EventPartition(StatefulSourcePartition[Message, int]):
                 "group.id": "omnistock-dataflow",  # required by librdkafka; assign() never joins
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
+                **CONSUMER_DEFAULTS,
             }
         )
         self.consumer.assign([TopicPartition(source.topic, index, self.offset)])

@@ -96,6 +96,10 @@ def _classify(message: str) -> str:
     return "invalid_event"
 
 
+# Called as functions: a method call on a str of unknown type looks the method up every time.
+_isascii: Final = str.isascii
+_isprintable: Final = str.isprintable
+
 _CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _known_codes: set[str] = set()
 _KNOWN_CODES_MAX: Final = 1 << 20
@@ -115,7 +119,7 @@ def _valid_code(value: str) -> bool:
 
 def _valid_token(value: str) -> bool:
     """``event_id``/``reservation_id``/``supply_id`` syntax: printable ASCII (length by msgspec)."""
-    return value.isascii() and value.isprintable()
+    return _isascii(value) and _isprintable(value)
 
 
 def _instant(value: Any) -> datetime | None:
@@ -148,14 +152,14 @@ def _bad_common(event: Any) -> Rejected | None:
 
 def _check_reservation_id(event: Any) -> Rejected | None:
     rid = event.reservation_id
-    if rid is not None and not (rid.isascii() and rid.isprintable()):
+    if rid is not None and not (_isascii(rid) and _isprintable(rid)):
         return _bad_token("reservation_id")
     return None
 
 
 def _check_supply_id(event: Any) -> Rejected | None:
     sid = event.supply_id
-    if sid is not None and not (sid.isascii() and sid.isprintable()):
+    if sid is not None and not (_isascii(sid) and _isprintable(sid)):
         return _bad_token("supply_id")
     return None
 
@@ -234,8 +238,8 @@ def parse(raw: bytes | str) -> Event | Rejected:
     if not (
         event.location_id in _known_codes
         and event.sku in _known_codes
-        and event.event_id.isascii()
-        and event.event_id.isprintable()
+        and _isascii(event.event_id)
+        and _isprintable(event.event_id)
     ):
         bad = _bad_common(event)
         if bad is not None:
@@ -243,7 +247,7 @@ def parse(raw: bytes | str) -> Event | Rejected:
     cls = event.__class__
     if cls is Sale:  # half of all events: checked inline
         rid = event.reservation_id
-        if rid is not None and not (rid.isascii() and rid.isprintable()):
+        if rid is not None and not (_isascii(rid) and _isprintable(rid)):
             return _bad_token("reservation_id")
     else:
         extra = _EXTRA.get(cls)

@@ -24,7 +24,6 @@ Outputs, in order: ``ReservationChanged`` for expiries and the event, the change
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,15 +68,25 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         return book, _supply_arrives(book, message)  # type: ignore[arg-type]
     event: Any = message
     event_id = event.event_id
+    ts = event.ts
     seen = book.seen
-    first_ts = seen.get(event_id)
-    if first_ts is not None and first_ts >= book.watermark - book.window:
-        return book, [Duplicate(event_id)]
+    # One dict operation for the dedup check and the record (the dict holds every id of the
+    # window: its lookups are the rules' largest cost). The record is undone if the event
+    # turns out impossible.
+    known = len(seen)
+    first_ts = seen.setdefault(event_id, ts)
+    if len(seen) == known:  # the id was applied here before
+        if first_ts >= book.watermark - book.window:
+            return book, [Duplicate(event_id)]
+        seen[event_id] = ts  # out of the window: applied again
     if cls is Release or cls is Fulfil:
         rejected = _check_held(book, event)
         if rejected is not None:
+            if len(seen) > known:
+                del seen[event_id]
+            else:
+                seen[event_id] = first_ts
             return book, [rejected]
-    ts = event.ts
     position = book.positions.get(event.sku) or book.position(event.sku)
     before = position.flags
     outputs: list[Any] = []
@@ -102,10 +111,19 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         position.on_hand = event.qty
     elif cls is SetSafetyStock:
         position.safety_stock = event.qty
-    else:
-        _EFFECTS[cls](book, position, event, outputs)
+    elif cls is Reserve:
+        _reserve(book, position, event, outputs)
+    elif cls is Fulfil:
+        _fulfil(book, position, event, outputs)
+    elif cls is Release:
+        _release(book, position, event, outputs)
+    elif cls is Inbound:
+        _inbound(position, event)
+    elif cls is TransferOut:
+        position.on_hand -= event.qty  # the destination's supply travels apart: engine.routing
+    elif cls is InboundCancel:
+        _inbound_cancel(position, event)
     position.as_of = ts
-    seen[event_id] = ts
     if ts > book.watermark:
         book.watermark = ts
         if ts >= book.gc_due:
@@ -202,17 +220,13 @@ def _sale_uses_reservation(book: Book, position: Position, event: Any, outputs: 
         _consume(book, position, found, min(event.qty, found.qty), event, outputs)
 
 
-def _transfer_out(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    position.on_hand -= event.qty  # the destination's supply travels apart: engine.routing
-
-
-def _inbound(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+def _inbound(position: Position, event: Any) -> None:
     if position.inbound is None:
         position.inbound = {}
     position.inbound[event.supply_id] = (event.qty, event.eta)
 
 
-def _inbound_cancel(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+def _inbound_cancel(position: Position, event: Any) -> None:
     if (
         position.inbound
         and position.inbound.pop(event.supply_id, None) is not None
@@ -245,7 +259,7 @@ def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
     room = position.on_hand - position.reserved
     if event.channel != "pos":
         room -= position.safety_stock
-    expires_at = event.ts + timedelta(seconds=event.ttl_s)
+    expires_at = event.ts + _ttl(event.ttl_s)
     if event.qty <= room:
         status, qty = "confirmed", event.qty
     elif event.allow_partial and room >= 1:
@@ -296,15 +310,17 @@ def _fulfil(book: Book, position: Position, event: Any, outputs: list[Any]) -> N
     _consume(book, position, found, qty, event, outputs)
 
 
-# The less frequent effects; the common ones are inline in ``apply``.
-_EFFECTS: dict[type, Callable[[Book, Position, Any, list[Any]], None]] = {
-    TransferOut: _transfer_out,
-    Inbound: _inbound,
-    InboundCancel: _inbound_cancel,
-    Reserve: _reserve,
-    Release: _release,
-    Fulfil: _fulfil,
-}
+_TTLS: dict[int, timedelta] = {}
+
+
+def _ttl(seconds: int) -> timedelta:
+    """``timedelta(seconds=...)``, made once per distinct ttl (a handful in practice)."""
+    found = _TTLS.get(seconds)
+    if found is None:
+        if len(_TTLS) >= 4096:
+            _TTLS.clear()
+        found = _TTLS[seconds] = timedelta(seconds=seconds)
+    return found
 
 
 # -- shared steps ----------------------------------------------------------------------------

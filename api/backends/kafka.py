@@ -28,7 +28,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, Topi
 from api.backends import Answer
 from api.errors import ApiError
 from api.readmodel import ReadModel, decode_outcome, decode_position
-from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
+from dataflows.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, Topics, ensure_topics
 from engine.errors import ConfigError
 from engine.events import Event
 from engine.outputs import Rejected
@@ -75,6 +75,7 @@ class KafkaBackend:
                 "group.id": f"omnistock-api-{uuid.uuid4().hex}",  # assign() never joins it
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
+                **CONSUMER_DEFAULTS,
             }
         )
         assignment = []
