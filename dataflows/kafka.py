@@ -160,10 +160,18 @@ class _EventPartition(StatefulSourcePartition[Message, int]):
 
 
 class PublishSink(DynamicSink[Published]):
-    """Writes what the flow publishes to its topics, keyed (murmur2), one producer per worker."""
+    """Writes what the flow publishes to its topics, keyed (murmur2), one producer per worker.
 
-    def __init__(self, bootstrap: str, topics: Topics) -> None:
+    With ``flush_every_batch`` (what a run with recovery needs), a batch counts as written once
+    the broker has it: an epoch's output is then on the broker before its snapshot commits
+    (at-least-once output), at a round trip per batch. Without recovery a restart reads the log
+    from its start and publishes everything again, so nothing waits: the producer sends in the
+    background (``linger.ms``) and is flushed on close.
+    """
+
+    def __init__(self, bootstrap: str, topics: Topics, flush_every_batch: bool = True) -> None:
         self.bootstrap = bootstrap
+        self.flush_every_batch = flush_every_batch
         self.names = {
             "atp": topics.atp,
             "reservations": topics.reservations,
@@ -172,13 +180,14 @@ class PublishSink(DynamicSink[Published]):
         }
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Publisher:
-        return _Publisher(self.bootstrap, self.names)
+        return _Publisher(self.bootstrap, self.names, self.flush_every_batch)
 
 
 class _Publisher(StatelessSinkPartition[Published]):
-    def __init__(self, bootstrap: str, names: dict[str, str]) -> None:
+    def __init__(self, bootstrap: str, names: dict[str, str], flush_every_batch: bool) -> None:
         self.producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
         self.names = names
+        self.flush_every_batch = flush_every_batch
 
     def write_batch(self, items: list[Published]) -> None:
         produce = self.producer.produce
@@ -189,9 +198,10 @@ class _Publisher(StatelessSinkPartition[Published]):
             except BufferError:  # the local queue is full: let it drain, then retry once
                 self.producer.poll(1.0)
                 produce(names[kind], value, key)
-        # Delivered before the batch counts as written: with recovery, an epoch's output must be
-        # on the broker before its snapshot commits (at-least-once output).
-        self.producer.flush()
+        if self.flush_every_batch:
+            self.producer.flush()
+        else:
+            self.producer.poll(0)  # serve delivery reports; sending goes on in the background
 
     def close(self) -> None:
         self.producer.flush()

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         )
     flow = build_flow(
         source,
-        kafka.PublishSink(args.bootstrap, topics),
+        kafka.PublishSink(args.bootstrap, topics, flush_every_batch=args.recovery_dir is not None),
         settings.engine(),
         args.sku_shards,
     )
