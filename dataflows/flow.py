@@ -34,10 +34,11 @@ from engine.book import Book, EngineConfig
 from engine.outputs import Rejected, dead_letter
 
 _encode = msgspec.json.Encoder().encode
-# What the flow publishes: ``(state key, (topic, message key, JSON value))``, the topic one of
-# ``atp``, ``reservations``, ``alerts``, ``dead`` (the sink maps them to topic names).
+# What the flow publishes: ``(state key, [(topic, message key, JSON value), ...])``, the topic
+# one of ``atp``, ``reservations``, ``alerts``, ``dead`` (the sink maps them to topic names).
+# A key's whole batch travels as one item: Bytewax's cost is per item, not per message.
 Message = Publish
-Published = tuple[str, Message]
+Published = tuple[str, list[Message]]
 # Events that fail to parse travel to the fold under this key (no location can be empty), which
 # turns them into dead letters: one path out for everything.
 DEAD_LETTERS = UNREADABLE
@@ -106,7 +107,7 @@ def _dead_letter(rejected: Rejected, envelope: Envelope) -> Message:
     return ("dead", None, _encode(dead_letter(rejected, raw, source)))
 
 
-class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):
+class LocationLogic(StatefulBatchLogic[Envelope, list[Message], Book | None]):
     """One location's book inside Bytewax: apply each message, expire on the wall clock."""
 
     def __init__(self, state: Book | None, config: EngineConfig) -> None:
@@ -116,7 +117,7 @@ class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):
     def on_batch(self, values: list[Envelope]) -> tuple[Iterable[Any], bool]:
         self.book, out, dead = fold_batch(self.book, values, self.config)
         out.extend(_dead_letter(rejected, envelope) for rejected, envelope in dead)
-        return out, StatefulBatchLogic.RETAIN
+        return ([out] if out else ()), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
         return None if self.book is None else self.book.next_expiry()
@@ -124,7 +125,8 @@ class LocationLogic(StatefulBatchLogic[Envelope, Message, Book | None]):
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         if self.book is None:
             return (), StatefulBatchLogic.RETAIN
-        return expire_due(self.book, datetime.now(UTC)), StatefulBatchLogic.RETAIN
+        out = expire_due(self.book, datetime.now(UTC))
+        return ([out] if out else ()), StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[Any], bool]:
         return (), StatefulBatchLogic.RETAIN

@@ -192,12 +192,13 @@ class _Publisher(StatelessSinkPartition[Published]):
     def write_batch(self, items: list[Published]) -> None:
         produce = self.producer.produce
         names = self.names
-        for _, (kind, key, value) in items:
-            try:
-                produce(names[kind], value, key)
-            except BufferError:  # the local queue is full: let it drain, then retry once
-                self.producer.poll(1.0)
-                produce(names[kind], value, key)
+        for _, messages in items:
+            for kind, key, value in messages:
+                try:
+                    produce(names[kind], value, key)
+                except BufferError:  # the local queue is full: let it drain, then retry once
+                    self.producer.poll(1.0)
+                    produce(names[kind], value, key)
         if self.flush_every_batch:
             self.producer.flush()
         else:

@@ -49,8 +49,9 @@ def run_flow(lines: list[bytes], workers: int = 1, sku_shards: int = 1) -> dict[
     else:
         cluster_main(flow, [], 0, worker_count_per_proc=workers)
     outs: dict[str, list] = {k: [] for k in ("atp", "reservations", "alerts", "dead")}
-    for _, (topic, key, value) in published:
-        outs[topic].append((key, value))
+    for _, messages in published:
+        for topic, key, value in messages:
+            outs[topic].append((key, value))
     return outs
 
 
@@ -135,10 +136,11 @@ def test_live_expiry_asks_for_a_wake_up_and_expires_on_it():
             "ttl_s": 2,
         }
     )
-    out, _ = logic.on_batch([(parse(x), x, "t") for x in (receipt, reserve)])
+    logic.on_batch([(parse(x), x, "t") for x in (receipt, reserve)])
     assert logic.notify_at() is not None
     assert logic.notify_at() <= datetime.now(UTC)
-    out, _ = logic.on_notify()
+    batches, _ = logic.on_notify()
+    out = [message for batch in batches for message in batch]
     topics = {(topic, orjson.loads(value).get("status")) for topic, _, value in out}
     assert ("reservations", "expired") in topics
     assert logic.notify_at() is None
