@@ -11,11 +11,13 @@ Run: ``python -m benchmarks.promise_bench`` (from the repository root).
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +31,20 @@ from engine.promise.calendar import unit_vector
 from engine.promise.destination import Destination
 from engine.promise.network import load_network
 from omnistock.demo_network import generate_network, sku_names, stock_matrix
-from tests.property.promise_naive import naive_item
+
+
+def _load_twin() -> Any:
+    """The plain-Python twin of CONTRACT 7, from the tests (the benchmarks run from a checkout;
+    ``tests`` is not an installed package)."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "property" / "promise_naive.py"
+    spec = importlib.util.spec_from_file_location("omnistock_promise_twin", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.naive_item
+
+
+naive_item = _load_twin()
 
 AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 CHICAGO = Destination(41.8858, -87.6181, "60601")

@@ -14,7 +14,6 @@ The event types are re-exported from ``engine.schema``. This module is compiled 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -101,7 +100,9 @@ _isascii: Final = str.isascii
 _isprintable: Final = str.isprintable
 
 _CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-_known_codes: set[str] = set()
+# Known-good codes, each mapped to one canonical string: an event's ids are swapped for it, so
+# the books' dict lookups by location and sku find their key by identity.
+_known_codes: dict[str, str] = {}
 _KNOWN_CODES_MAX: Final = 1 << 20
 
 
@@ -113,7 +114,7 @@ def _valid_code(value: str) -> bool:
         return False
     if len(_known_codes) >= _KNOWN_CODES_MAX:
         _known_codes.clear()
-    _known_codes.add(value)
+    _known_codes[value] = value
     return True
 
 
@@ -194,19 +195,6 @@ def _check_transfer(event: Any) -> Rejected | None:
     return _check_supply(event)
 
 
-# What each type checks beyond the schema and the common fields.
-_EXTRA: Final[dict[type, Callable[[Any], Rejected | None]]] = {
-    Reserve: _check_reserve,
-    Release: _check_reservation_id,
-    Fulfil: _check_reservation_id,
-    Receipt: _check_supply_id,
-    InboundCancel: _check_supply_id,
-    Adjust: _check_delta,
-    Inbound: _check_supply,
-    TransferOut: _check_transfer,
-}
-
-
 def parse(raw: bytes | str) -> Event | Rejected:
     """Read one event from its JSON text.
 
@@ -235,26 +223,40 @@ def parse(raw: bytes | str) -> Event | Rejected:
         ts = event.ts = ts.astimezone(UTC)
     if ts.year < 1970:
         return Rejected("bad_timestamp", "ts is before 1970 or after 9999 - at `$.ts`")
-    if not (
-        event.location_id in _known_codes
-        and event.sku in _known_codes
-        and _isascii(event.event_id)
-        and _isprintable(event.event_id)
-    ):
+    location_id = _known_codes.get(event.location_id)
+    sku = _known_codes.get(event.sku)
+    if location_id is None or sku is None or not _isascii(event.event_id):
         bad = _bad_common(event)
         if bad is not None:
             return bad
+        location_id = _known_codes.get(event.location_id, event.location_id)
+        sku = _known_codes.get(event.sku, event.sku)
+    elif not _isprintable(event.event_id):
+        return _bad_token("event_id")
+    event.location_id = location_id
+    event.sku = sku
     cls = event.__class__
     if cls is Sale:  # half of all events: checked inline
         rid = event.reservation_id
         if rid is not None and not (_isascii(rid) and _isprintable(rid)):
             return _bad_token("reservation_id")
+        bad = None
+    elif cls is Reserve:
+        bad = _check_reserve(event)
+    elif cls is Receipt or cls is InboundCancel:
+        bad = _check_supply_id(event)
+    elif cls is Release or cls is Fulfil:
+        bad = _check_reservation_id(event)
+    elif cls is Inbound:
+        bad = _check_supply(event)
+    elif cls is TransferOut:
+        bad = _check_transfer(event)
+    elif cls is Adjust:
+        bad = _check_delta(event)
     else:
-        extra = _EXTRA.get(cls)
-        if extra is not None:
-            bad = extra(event)
-            if bad is not None:
-                return bad
+        bad = None
+    if bad is not None:
+        return bad
     parsed: Event = event
     return parsed
 
