@@ -84,16 +84,8 @@ def fold_batch(
         if book is None:
             book = Book(message.location_id, config)
         for output in apply(book, message)[1]:
-            cls = output.__class__
-            if cls is Position:
-                changed[output.sku] = output
-            elif cls is ReservationChanged:
-                out.append(outcome_message(output))
-            elif cls is Alert:
-                out.append(alert_message(output))
-            elif cls is Rejected:
-                dead.append((output, envelope))
-            # a Duplicate publishes nothing
+            if not _file(output, out, changed):
+                dead.append((output, envelope))  # noqa: PERF401 - _file files the rest
     out.extend([position_message(position) for position in changed.values()])
     return book, out, dead
 
@@ -103,15 +95,25 @@ def expire_due(book: Book, now: datetime) -> list[Publish]:
     out: list[Publish] = []
     changed: dict[str, Position] = {}
     for output in expire(book, now)[1]:
-        cls = output.__class__
-        if cls is Position:
-            changed[output.sku] = output
-        elif cls is ReservationChanged:
-            out.append(outcome_message(output))
-        elif cls is Alert:
-            out.append(alert_message(output))
+        _file(output, out, changed)
     out.extend([position_message(position) for position in changed.values()])
     return out
+
+
+def _file(output: Any, out: list[Publish], changed: dict[str, Position]) -> bool:
+    """File one output of the rules: an outcome or an alert to publish now, a position to
+    publish at the end of the batch (its last state). False for a rejection, which the caller
+    dead-letters; a duplicate publishes nothing."""
+    cls = output.__class__
+    if cls is Position:
+        changed[output.sku] = output
+    elif cls is ReservationChanged:
+        out.append(outcome_message(output))
+    elif cls is Alert:
+        out.append(alert_message(output))
+    elif cls is Rejected:
+        return False
+    return True
 
 
 def position_message(position: Position) -> Publish:
