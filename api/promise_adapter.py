@@ -26,11 +26,16 @@ def load_promiser(path: Path) -> Promiser:
     Raises:
         ConfigError: the file cannot be read or is invalid.
     """
-    network_mod = importlib.import_module("engine.promise.network")
     try:
         text = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the network file {path}: {exc.strerror}") from None
+    return promiser_of(text)
+
+
+def promiser_of(text: bytes) -> Promiser:
+    """The calculator over a network file's text (``load_promiser``; the demo's built-in one)."""
+    network_mod = importlib.import_module("engine.promise.network")
     return CalculatorPromiser(network_mod.load_network(text))
 
 

@@ -3,7 +3,9 @@
 ``serve`` without ``--bootstrap`` runs the engine in this process (embedded, starting empty,
 fed by ``POST /v1/events`` and reservations); with ``--bootstrap`` it serves from the topics
 ``omnistock run`` writes and sends writes to ``omnistock.events``. ``demo`` is ``serve``
-embedded plus a live synthetic event stream (``benchmarks.workload``), nothing to configure.
+embedded over the built-in network (``omnistock.demo_network``: stores in real US cities, real
+holidays, so promises answer too) plus a live synthetic event stream on that network
+(``benchmarks.workload``: traffic by city population), nothing to configure.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ def add_parsers(commands: Any) -> None:
     demo.set_defaults(run=run_demo)
 
 
-def build(args: argparse.Namespace, settings: Settings) -> Any:
-    """The app for ``serve``'s flags (imports stay here: ``omnistock --help`` stays fast)."""
+def build(args: argparse.Namespace, settings: Settings, network_text: bytes | None = None) -> Any:
+    """The app for ``serve``'s flags (imports stay here: ``omnistock --help`` stays fast);
+    ``network_text``: a network file's text, instead of ``--network``."""
     from api.app import create_app  # noqa: PLC0415 - heavy imports only for this command
     from api.auth import Keys  # noqa: PLC0415
     from api.readmodel import ReadModel  # noqa: PLC0415
@@ -59,10 +62,13 @@ def build(args: argparse.Namespace, settings: Settings) -> Any:
     keys = Keys.load(args.api_keys or settings.api_keys_file, settings.api_keys)
     promiser = None
     locations: tuple[str, ...] = ()
-    if getattr(args, "network", None) is not None:
-        from api.promise_adapter import load_promiser  # noqa: PLC0415
+    if getattr(args, "network", None) is not None or network_text is not None:
+        from api.promise_adapter import load_promiser, promiser_of  # noqa: PLC0415
 
-        promiser = load_promiser(args.network)
+        if network_text is None:
+            promiser = load_promiser(args.network)
+        else:
+            promiser = promiser_of(network_text)
         locations = tuple(promiser.location_ids)
     readmodel = ReadModel(locations, window=timedelta(seconds=settings.dedup_window_s))
     backend: Any
@@ -104,7 +110,12 @@ def run_demo(args: argparse.Namespace) -> int:
     args.api_keys = None
     args.network = None
     settings = settings.model_copy(update={"api_keys": None, "api_keys_file": None})
-    app, backend, _ = build(args, settings)
+    import orjson  # noqa: PLC0415
+
+    from omnistock.demo_network import generate_network  # noqa: PLC0415
+
+    network = orjson.dumps(generate_network(stores=args.stores))
+    app, backend, _ = build(args, settings, network)
     stop, seeded = threading.Event(), threading.Event()
     feeder = threading.Thread(
         target=_feed, args=(backend, args, stop, seeded), name="demo-events", daemon=True
@@ -114,7 +125,15 @@ def run_demo(args: argparse.Namespace) -> int:
     location_id, sku = _in_stock(backend.readmodel)
     base = f"http://{args.host}:{args.port}"
     print(
-        _DEMO_HELP.format(base=base, rate=args.rate, location_id=location_id, sku=sku), flush=True
+        _DEMO_HELP.format(
+            base=base,
+            rate=args.rate,
+            stores=args.stores,
+            skus=args.skus,
+            location_id=location_id,
+            sku=sku,
+        ),
+        flush=True,
     )
     try:
         _uvicorn(app, args.host, args.port)
@@ -124,14 +143,19 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_DEMO_HELP = """Omnistock demo: embedded engine, {rate:g} synthetic events/s, API on {base}
+_DEMO_HELP = """Omnistock demo: embedded engine, built-in network ({stores} stores in US cities,
+4 DCs, {skus} skus), {rate:g} synthetic events/s, API on {base}
   docs     {base}/docs
   health   {base}/v1/health
   metrics  {base}/metrics
 Try:
   curl -s {base}/v1/atp/{location_id}/{sku}
+  curl -s -X POST {base}/v1/promise -H 'content-type: application/json' \\
+       -d '{{"items": [{{"sku": "{sku}", "qty": 1}}], "destination": {{"postal_code": "60601"}}}}'
+  curl -s -X POST {base}/v1/promise/listing -H 'content-type: application/json' \\
+       -d '{{"skus": ["{sku}", "SKU000002"], "destination": {{"postal_code": "94103"}}}}'
   curl -s -X POST {base}/v1/atp/query -H 'content-type: application/json' \\
-       -d '{{"skus": ["{sku}"], "location_ids": ["S001", "S002", "DC01", "{location_id}"]}}'
+       -d '{{"skus": ["{sku}"], "location_ids": ["S0001", "S0002", "DC01", "{location_id}"]}}'
   curl -s -X POST {base}/v1/reservations -H 'content-type: application/json' \\
        -d '{{"reservation_id": "demo-1", "location_id": "{location_id}", "sku": "{sku}", "qty": 1}}'
   curl -s {base}/v1/reservations/demo-1
@@ -145,7 +169,7 @@ def _in_stock(readmodel: Any) -> tuple[str, str]:
         for location_id, record in list(by_location.items()):
             if record.atp > 0:
                 return location_id, sku
-    return "S001", "SKU-000001"
+    return "S0001", "SKU000001"
 
 
 def _feed(
@@ -154,28 +178,35 @@ def _feed(
     """Apply the synthetic stream: its stock-seeding lines at once, then ``--rate`` events/s of
     wall-clock time, event time following the wall clock. A log that runs out starts over with a
     new seed (its first lines then add stock)."""
-    from benchmarks.workload import WorkloadParams, generate, seeding_lines  # noqa: PLC0415
+    from benchmarks.workload import (  # noqa: PLC0415
+        WorkloadParams,
+        generate,
+        network_workload,
+        seeding_lines,
+    )
     from engine.events import parse  # noqa: PLC0415
     from engine.outputs import Rejected  # noqa: PLC0415
 
     rounds = 0
     while not stop.is_set():
-        events = 50 * (args.stores + 2) * args.skus  # seeding: about one line per position
+        events = 50 * (args.stores + 4) * args.skus  # seeding: about one line per position
         seeding = seeding_lines(events)
-        params = WorkloadParams(
-            events=events,
+        params, catalogue = network_workload(
+            WorkloadParams(
+                events=events,
+                seed=int(time.time()) + rounds,
+                start_ms=int((time.time() - seeding / args.rate) * 1000),
+                events_per_s=args.rate,
+                dup_rate=0.0,
+                bad_rate=0.0,
+            ),
             stores=args.stores,
-            dcs=2,
             skus=args.skus,
-            seed=int(time.time()) + rounds,
-            start_ms=int((time.time() - seeding / args.rate) * 1000),
-            events_per_s=args.rate,
-            dup_rate=0.0,
-            bad_rate=0.0,
+            daily_curve=False,  # a steady stream to watch, whatever the hour
         )
         rounds += 1
         start = time.monotonic()
-        for sent, line in enumerate(generate(params)):
+        for sent, line in enumerate(generate(params, catalogue)):
             if stop.is_set():
                 return
             if sent == seeding:

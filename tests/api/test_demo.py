@@ -46,6 +46,14 @@ def test_demo_serves_a_live_stream_and_stops_on_ctrl_c(tmp_path):
         assert first["mode"] == "embedded"
         assert later["positions"] > 0
         assert later["reservations"] > first["reservations"] or later["reservations"] > 0
+        # the built-in network: promises answer, from the demo's own example
+        assert later["promise"] is True
+        sku = re.search(r'"sku": "(\w+)", "qty": 1', log.read_text())
+        assert sku is not None
+        body = {"items": [{"sku": sku.group(1), "qty": 1}], "destination": {"postal_code": "60601"}}
+        answer = httpx.post(f"{url}/v1/promise", json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["items"][0]["sku"] == sku.group(1)
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(15) == 0
