@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.events import DEFAULT_TTL_S, MAX_QTY, MAX_TTL_S
+from engine.timefmt import MAX_MS
 
 MAX_GRID = 100  # skus and locations of one POST /v1/atp/query
 MAX_LISTING = 200  # skus of one POST /v1/promise/listing
@@ -19,8 +20,8 @@ MAX_EVENTS = 10_000  # events of one POST /v1/events
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", examples=["S001"])]
 Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")]
 Instant = Annotated[
-    str | int,
-    Field(description="RFC 3339 with an offset, or integer epoch milliseconds"),
+    str | Annotated[int, Field(ge=0, le=MAX_MS)],
+    Field(description="RFC 3339 with an offset, or integer epoch milliseconds (1970 to 9999)"),
 ]
 
 

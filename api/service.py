@@ -99,7 +99,10 @@ class Reservations:
         fields.setdefault("event_id", new_event_id())
         fields.setdefault("ts", to_ms(self.clock()))
         fields["type"] = type_
-        raw = orjson.dumps(fields)
+        try:
+            raw = orjson.dumps(fields)
+        except orjson.JSONEncodeError as exc:  # an integer past 64 bits, say: not an event
+            raise ApiError(422, "invalid_request", f"cannot encode the event: {exc}") from None
         event = parse(raw)
         if isinstance(event, Rejected):
             raise ApiError(422, "invalid_request", event.message, {"reason": event.code})

@@ -23,7 +23,10 @@ import numpy.typing as npt
 from engine.promise import kernels
 from engine.promise.calendar import Tables, build_tables, date_of_day, unit_vector
 from engine.promise.destination import Destination
+from engine.promise.errors import OutOfCalendarError
 from engine.promise.network import Network
+
+_LAST_EPOCH_DAY: Final = (date.max - date(1970, 1, 1)).days  # 9999-12-31
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -117,8 +120,14 @@ class Calculator:
         if found is None or not found.start_epoch_day < day <= found.start_epoch_day + (
             self.horizon_days
         ):
-            start = date(1970, 1, 1) + timedelta(days=day - 1)
             days = self.horizon_days + self.lookahead_days + 2
+            if day - 1 + days > _LAST_EPOCH_DAY:
+                latest = date(1970, 1, 1) + timedelta(days=_LAST_EPOCH_DAY - days + 1)
+                raise OutOfCalendarError(
+                    f"promises cover orders up to {latest.isoformat()}: the calendars they search "
+                    f"run {days} days ahead, and dates end at 9999-12-31"
+                )
+            start = date(1970, 1, 1) + timedelta(days=day - 1)
             found = build_tables(self.network, start, days, self.lookahead_days)
             self._tables = found
         return found

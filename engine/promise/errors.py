@@ -8,6 +8,7 @@ The tree::
     +-- InputError
         +-- UnknownPostalCodeError    a destination ZIP code that is not known (API: 422)
         +-- BadDestinationError       a destination that is neither a ZIP code nor LAT,LON
+        +-- OutOfCalendarError        an order instant too near the end of dates (year 9999)
 """
 
 from __future__ import annotations
@@ -62,3 +63,9 @@ class BadDestinationError(InputError):
     """A destination that is neither a postal code nor a latitude/longitude pair."""
 
     code = "bad_destination"
+
+
+class OutOfCalendarError(InputError):
+    """An order instant whose calendars would run past 9999-12-31 (API: 422)."""
+
+    code = "at_out_of_range"

@@ -1,12 +1,9 @@
-"""``--network``: the promise routes over ``engine.promise`` (runs once that module is merged)."""
+"""``--network``: the promise routes over ``engine.promise``."""
 
 from __future__ import annotations
 
 import orjson
 import pytest
-
-pytest.importorskip("engine.promise.calculator")
-pytest.importorskip("omnistock.demo_network")
 
 AT = "2026-11-18T15:00:00Z"  # a Wednesday
 
@@ -87,6 +84,21 @@ def test_an_unknown_postal_code_is_422(promised):
     )
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "unknown_postal_code"
+
+
+def test_an_order_instant_near_the_end_of_dates_is_422_not_a_server_error(promised):
+    """Found by schemathesis: the calendars of an order in late 9999 ran past date.max."""
+    client, _ = promised
+    for route, body in (
+        ("/v1/promise", {"items": [{"sku": "SKU000001"}]}),
+        ("/v1/promise/listing", {"skus": ["SKU000001"]}),
+    ):
+        body |= {"destination": {"postal_code": "10001"}, "at": 253402300799998}
+        answer = client.post(route, json=body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "at_out_of_range"
+    ordinary = {"items": [{"sku": "SKU000001"}], "destination": {"postal_code": "10001"}}
+    assert client.post("/v1/promise", json={**ordinary, "at": AT}).status_code == 200
 
 
 def test_the_promise_fast_path_answers_as_the_route_does(make_client, network_file):

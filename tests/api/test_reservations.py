@@ -150,3 +150,14 @@ def test_reserve_validates_its_fields(client):
         answer = client.post("/v1/reservations", json=body)
         assert answer.status_code == 422, (body, answer.text)
         assert answer.json()["error"]["code"] == "invalid_request"
+
+
+def test_a_ts_past_any_instant_is_422_not_a_server_error(client):
+    """Found by schemathesis: an integer ``ts`` past 64 bits could not even be encoded."""
+    stock(client, 3)
+    for ts in (81435317917615229423845376, -1, 253_402_300_800_000):
+        body = {"reservation_id": "r1", "location_id": "S1", "sku": "A", "qty": 1, "ts": ts}
+        answer = client.post("/v1/reservations", json=body)
+        assert answer.status_code == 422, (ts, answer.text)
+        assert answer.json()["error"]["code"] == "invalid_request"
+    assert client.get("/v1/atp/S1/A").json()["reserved"] == 0
