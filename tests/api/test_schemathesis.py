@@ -34,8 +34,11 @@ def _app():
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
 
 
+# Derandomized: the same requests every run, so CI stays steady. Two 5xx found by random runs
+# have regression tests of their own (test_reservations, test_promise_adapter); to explore
+# afresh, set derandomize=False and max_examples higher for a run.
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_input_gets_a_server_error(case):
     response = case.call()
     assert response.status_code < 500, (
