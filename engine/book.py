@@ -23,7 +23,7 @@ import msgspec
 
 from engine.alerts import initial, quiet_from
 from engine.position import Position, Reservation
-from engine.timefmt import BEFORE_ALL
+from engine.timefmt import BEFORE_ALL, later
 
 DAY_MS: Final = 86_400_000
 GC_EVERY: Final = timedelta(minutes=1)
@@ -125,7 +125,7 @@ class Book:
             found = self.reservations.get(key)
             if found is not None and found.ended_at is not None and found.ended_at < horizon:
                 del self.reservations[key]
-        self.gc_due = self.watermark + GC_EVERY
+        self.gc_due = later(self.watermark, GC_EVERY)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Constructor arguments, then the state (see ``Position.__reduce__``).

@@ -46,6 +46,7 @@ from engine.events import (
 )
 from engine.outputs import Alert, Duplicate, Rejected, ReservationChanged, SupplyExpected
 from engine.position import NO_EXPIRY, Position, Reservation
+from engine.timefmt import later
 
 Output = Position | ReservationChanged | SupplyExpected | Alert | Rejected | Duplicate
 Message = Event | SupplyExpected
@@ -259,7 +260,7 @@ def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
     room = position.on_hand - position.reserved
     if event.channel != "pos":
         room -= position.safety_stock
-    expires_at = event.ts + _ttl(event.ttl_s)
+    expires_at = later(event.ts, _ttl(event.ttl_s))
     if event.qty <= room:
         status, qty = "confirmed", event.qty
     elif event.allow_partial and room >= 1:

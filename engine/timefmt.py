@@ -32,6 +32,18 @@ def from_ms(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
+def later(instant: datetime, delta: timedelta) -> datetime:
+    """``instant + delta``, or ``NEVER`` where that would pass the last date (9999-12-31).
+
+    Accepted instants run to the end of 9999; a reservation made in its last week would
+    otherwise expire after the end of dates, and that must not crash a stream.
+    """
+    try:
+        return instant + delta
+    except OverflowError:
+        return NEVER
+
+
 def to_ms(value: datetime) -> int:
     """Epoch milliseconds of an instant, rounded down."""
     return (value - EPOCH) // timedelta(milliseconds=1)

@@ -187,3 +187,18 @@ def test_ended_reservations_are_forgotten_after_the_window():
     assert "R" not in s.book.reservations
     o = outcome(s.do("reserve", reservation_id="R", qty=2, ts=T0 + 200_001))
     assert (o.status, o.repeat) == ("confirmed", False)
+
+
+def test_the_last_instants_of_time_neither_crash_nor_overflow():
+    """Found by schemathesis: a reserve at 9999-12-31T23:59:59.999Z could not compute its
+    expiry (nor the book its next clean-up), which raised. ``expires_at`` stops at the last
+    instant instead, and the reservation holds until it is released."""
+    from engine.timefmt import MAX_MS, NEVER
+
+    s = Store()
+    s.do("receipt", qty=5, ts=MAX_MS - 1)
+    o = outcome(s.do("reserve", reservation_id="R", qty=2, ttl_s=604_800, ts=MAX_MS))
+    assert (o.status, o.qty, o.expires_at) == ("confirmed", 2, NEVER)
+    assert s.pos().reserved == 2
+    assert outcome(s.do("release", reservation_id="R", ts=MAX_MS)).status == "released"
+    assert s.pos().reserved == 0
