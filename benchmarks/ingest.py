@@ -127,10 +127,9 @@ def ceiling(bootstrap: str, topic: str, count: int) -> float:
     than what is left: ``consume`` waits out its whole timeout for a batch it cannot fill.
     """
     reader = consumer(bootstrap, topic, PARTITIONS)
-    first = reader.consume(1000, timeout=30.0)
+    batch = reader.consume(1000, timeout=30.0)
     started = time.perf_counter()
     seen = 0
-    batch = first
     while seen < count:
         for message in batch:
             if message.error():

@@ -4,7 +4,7 @@ Wiring only: every rule is ``engine``'s, and the work done per message is ``engi
 (compiled). Read top to bottom as its steps::
 
     events -> parse_and_route   each event keyed by its location (a transfer's supply also by
-                                its destination); an unreadable one by DEAD_LETTERS
+                                its destination); an unreadable one by UNREADABLE
            -> fold              one Book per location: engine.batch.fold_batch, live expiry
                                 timers (engine.batch.expire_due)
            -> publish           positions, outcomes, alerts, dead letters to their topics
@@ -36,12 +36,10 @@ from engine.outputs import Rejected, dead_letter
 _encode = msgspec.json.Encoder().encode
 # What the flow publishes: ``(state key, [(topic, message key, JSON value), ...])``, the topic
 # one of ``atp``, ``reservations``, ``alerts``, ``dead`` (the sink maps them to topic names).
-# A key's whole batch travels as one item: Bytewax's cost is per item, not per message.
-Message = Publish
-Published = tuple[str, list[Message]]
-# Events that fail to parse travel to the fold under this key (no location can be empty), which
-# turns them into dead letters: one path out for everything.
-DEAD_LETTERS = UNREADABLE
+# A key's whole batch travels as one item: Bytewax's cost is per item, not per message. Events
+# that fail to parse travel to the fold under ``UNREADABLE``, which turns them into dead
+# letters: one path out for everything.
+Published = tuple[str, list[Publish]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,19 +93,19 @@ def _parse_and_route(items: list[Any]) -> list[tuple[str, Envelope]]:
 def _shard(keyed: list[tuple[str, Envelope]], shards: int) -> list[tuple[str, Envelope]]:
     return [
         (key, envelope)
-        if key == DEAD_LETTERS
+        if key == UNREADABLE
         else (f"{key}/{crc32(envelope[0].sku.encode()) % shards}", envelope)
         for key, envelope in keyed
     ]
 
 
-def _dead_letter(rejected: Rejected, envelope: Envelope) -> Message:
+def _dead_letter(rejected: Rejected, envelope: Envelope) -> Publish:
     _, raw, origin = envelope
     source = origin if isinstance(origin, str) else "/".join(map(str, origin))
     return ("dead", None, _encode(dead_letter(rejected, raw, source)))
 
 
-class LocationLogic(StatefulBatchLogic[Envelope, list[Message], Book | None]):
+class LocationLogic(StatefulBatchLogic[Envelope, list[Publish], Book | None]):
     """One location's book inside Bytewax: apply each message, expire on the wall clock."""
 
     def __init__(self, state: Book | None, config: EngineConfig) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Final
 import msgspec
 
 from engine.book import Book, EngineConfig
-from engine.events import TransferOut, parse
+from engine.events import parse
 from engine.outputs import (
     Alert,
     Rejected,
@@ -31,7 +31,7 @@ from engine.outputs import (
     outcome_record,
 )
 from engine.position import Position
-from engine.routing import supply_of
+from engine.routing import route
 from engine.rules import apply, expire
 
 Envelope = tuple[Any, bytes, Any]  # (message, raw text, origin)
@@ -52,11 +52,9 @@ def route_batch(values: list[bytes], origins: list[Any]) -> list[tuple[str, Enve
         event: Any = parse(raw)
         if event.__class__ is Rejected:  # an empty message too: every message is accounted for
             keyed.append((UNREADABLE, (event, raw, origins[i])))
-        elif event.__class__ is TransferOut:
-            keyed.append((event.location_id, (event, raw, origins[i])))
-            keyed.append((event.to_location_id, (supply_of(event), raw, origins[i])))
-        else:
-            keyed.append((event.location_id, (event, raw, origins[i])))
+            continue
+        for location_id, message in route(event):
+            keyed.append((location_id, (message, raw, origins[i])))
     return keyed
 
 

@@ -153,14 +153,14 @@ def _bad_common(event: Any) -> Rejected | None:
 
 def _check_reservation_id(event: Any) -> Rejected | None:
     rid = event.reservation_id
-    if rid is not None and not (_isascii(rid) and _isprintable(rid)):
+    if rid is not None and not _valid_token(rid):
         return _bad_token("reservation_id")
     return None
 
 
 def _check_supply_id(event: Any) -> Rejected | None:
     sid = event.supply_id
-    if sid is not None and not (_isascii(sid) and _isprintable(sid)):
+    if sid is not None and not _valid_token(sid):
         return _bad_token("supply_id")
     return None
 
@@ -238,7 +238,7 @@ def parse(raw: bytes | str) -> Event | Rejected:
     cls = event.__class__
     if cls is Sale:  # half of all events: checked inline
         rid = event.reservation_id
-        if rid is not None and not (_isascii(rid) and _isprintable(rid)):
+        if rid is not None and not _valid_token(rid):
             return _bad_token("reservation_id")
         bad = None
     elif cls is Reserve:
