@@ -18,6 +18,7 @@ COMPILED = [
     "engine/batch.py",
     "engine/book.py",
     "engine/events.py",
+    "engine/kinds.py",
     "engine/position.py",
     "engine/replay.py",
     "engine/routing.py",

@@ -23,6 +23,7 @@ import msgspec
 
 from engine.book import Book, EngineConfig
 from engine.events import parse
+from engine.kinds import ALERT, REJECTED, RESERVATION_CHANGED
 from engine.outputs import (
     Alert,
     Rejected,
@@ -50,7 +51,7 @@ def route_batch(values: list[bytes], origins: list[Any]) -> list[tuple[str, Enve
     keyed: list[tuple[str, Envelope]] = []
     for i, raw in enumerate(values):
         event: Any = parse(raw)
-        if event.__class__ is Rejected:  # an empty message too: every message is accounted for
+        if type(event) is REJECTED:  # an empty message too: every message is accounted for
             keyed.append((UNREADABLE, (event, raw, origins[i])))
             continue
         for location_id, message in route(event):
@@ -76,7 +77,7 @@ def fold_batch(
     changed: dict[str, Position] = {}
     for envelope in envelopes:
         message = envelope[0]
-        if message.__class__ is Rejected:
+        if type(message) is REJECTED:
             dead.append((message, envelope))
             continue
         if book is None:
@@ -102,14 +103,14 @@ def _file(output: Any, out: list[Publish], changed: dict[str, Position]) -> bool
     """File one output of the rules: an outcome or an alert to publish now, a position to
     publish at the end of the batch (its last state). False for a rejection, which the caller
     dead-letters; a duplicate publishes nothing."""
-    cls = output.__class__
+    cls = type(output)
     if cls is Position:
         changed[output.sku] = output
-    elif cls is ReservationChanged:
+    elif cls is RESERVATION_CHANGED:
         out.append(outcome_message(output))
-    elif cls is Alert:
+    elif cls is ALERT:
         out.append(alert_message(output))
-    elif cls is Rejected:
+    elif cls is REJECTED:
         return False
     return True
 

@@ -19,6 +19,17 @@ from typing import Any, Final
 
 import msgspec
 
+from engine.kinds import (
+    ADJUST,
+    FULFIL,
+    INBOUND,
+    INBOUND_CANCEL,
+    RECEIPT,
+    RELEASE,
+    RESERVE,
+    SALE,
+    TRANSFER_OUT,
+)
 from engine.outputs import Rejected
 from engine.schema import (
     DEFAULT_TTL_S,
@@ -64,7 +75,8 @@ __all__ = [
 ]
 
 _decoder = msgspec.json.Decoder(Event)
-_decode = _decoder.decode
+_decode: Final = _decoder.decode
+_UTC: Final = UTC  # a C static (engine.kinds)
 _encoder = msgspec.json.Encoder()
 
 # msgspec's messages, sorted into stable rejection codes.
@@ -102,7 +114,7 @@ _isprintable: Final = str.isprintable
 _CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 # Known-good codes, each mapped to one canonical string: an event's ids are swapped for it, so
 # the books' dict lookups by location and sku find their key by identity.
-_known_codes: dict[str, str] = {}
+_known_codes: Final[dict[str, str]] = {}
 _KNOWN_CODES_MAX: Final = 1 << 20
 
 
@@ -126,10 +138,10 @@ def _valid_token(value: str) -> bool:
 def _instant(value: Any) -> datetime | None:
     """The decoded instant (aware datetime, or int epoch ms) as a datetime; ``None`` if out of
     range."""
-    if value.__class__ is int:
+    if type(value) is int:
         return from_ms(value) if 0 <= value <= MAX_MS else None
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
+    if value.tzinfo is not _UTC:
+        value = value.astimezone(_UTC)
     return value if value.year >= 1970 else None
 
 
@@ -212,46 +224,50 @@ def parse(raw: bytes | str) -> Event | Rejected:
         return Rejected(_classify(message), message)
     except msgspec.DecodeError as exc:
         return Rejected("bad_json", f"not valid JSON: {exc}")
-    # The hot path, written flat: this runs for every event of every stream.
+    # The hot path, written flat: this runs for every event of every stream. Each attribute
+    # of the struct is read once (a read is a generic attribute lookup).
     ts = event.ts
-    if ts.__class__ is int:
+    if type(ts) is int:
         if not 0 <= ts <= MAX_MS:
             return Rejected("bad_timestamp", "ts is before 1970 or after 9999 - at `$.ts`")
         ts = event.ts = from_ms(ts)
-    elif ts.tzinfo is not UTC:
+    elif ts.tzinfo is not _UTC:
         # Held in UTC: comparing datetimes of two offsets costs 30 times more than of one.
-        ts = event.ts = ts.astimezone(UTC)
+        ts = event.ts = ts.astimezone(_UTC)
     if ts.year < 1970:
         return Rejected("bad_timestamp", "ts is before 1970 or after 9999 - at `$.ts`")
-    location_id = _known_codes.get(event.location_id)
-    sku = _known_codes.get(event.sku)
-    if location_id is None or sku is None or not _isascii(event.event_id):
+    given_location = event.location_id
+    given_sku = event.sku
+    event_id = event.event_id
+    location_id = _known_codes.get(given_location)
+    sku = _known_codes.get(given_sku)
+    if location_id is None or sku is None or not _isascii(event_id):
         bad = _bad_common(event)
         if bad is not None:
             return bad
-        location_id = _known_codes.get(event.location_id, event.location_id)
-        sku = _known_codes.get(event.sku, event.sku)
-    elif not _isprintable(event.event_id):
+        location_id = _known_codes.get(given_location, given_location)
+        sku = _known_codes.get(given_sku, given_sku)
+    elif not _isprintable(event_id):
         return _bad_token("event_id")
     event.location_id = location_id
     event.sku = sku
-    cls = event.__class__
-    if cls is Sale:  # half of all events: checked inline
+    cls = type(event)
+    if cls is SALE:  # half of all events: checked inline
         rid = event.reservation_id
         if rid is not None and not _valid_token(rid):
             return _bad_token("reservation_id")
         bad = None
-    elif cls is Reserve:
+    elif cls is RESERVE:
         bad = _check_reserve(event)
-    elif cls is Receipt or cls is InboundCancel:
+    elif cls is RECEIPT or cls is INBOUND_CANCEL:
         bad = _check_supply_id(event)
-    elif cls is Release or cls is Fulfil:
+    elif cls is RELEASE or cls is FULFIL:
         bad = _check_reservation_id(event)
-    elif cls is Inbound:
+    elif cls is INBOUND:
         bad = _check_supply(event)
-    elif cls is TransferOut:
+    elif cls is TRANSFER_OUT:
         bad = _check_transfer(event)
-    elif cls is Adjust:
+    elif cls is ADJUST:
         bad = _check_delta(event)
     else:
         bad = None

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any, Final
 
 from engine.book import DEFAULT_CONFIG, Book, EngineConfig
-from engine.events import TransferOut, parse
-from engine.outputs import Duplicate, Rejected, dead_letter
+from engine.events import parse
+from engine.kinds import DUPLICATE, REJECTED, TRANSFER_OUT
+from engine.outputs import dead_letter
 from engine.position import Position
 from engine.routing import supply_of
 from engine.rules import apply, expire
@@ -75,7 +76,7 @@ class Replay:
         for raw in lines:
             number += 1
             event: Any = parse(raw)
-            if event.__class__ is Rejected:
+            if type(event) is REJECTED:
                 if not raw.strip():
                     blank += 1
                     continue
@@ -87,16 +88,16 @@ class Replay:
             outputs = apply(book, event)[1]
             if observe is not None:
                 observe(outputs)
-            if event.__class__ is TransferOut:  # its supply at the destination: engine.routing
+            if type(event) is TRANSFER_OUT:  # its supply at the destination: engine.routing
                 supply = supply_of(event)
                 arrived = apply(self.book(supply.location_id), supply)[1]
                 if observe is not None:
                     observe(arrived)
             if len(outputs) == 1:
-                cls = outputs[0].__class__
-                if cls is Duplicate:
+                cls = type(outputs[0])
+                if cls is DUPLICATE:
                     duplicates += 1
-                elif cls is Rejected:
+                elif cls is REJECTED:
                     dead += 1
                     if on_dead_letter is not None:
                         on_dead_letter(dead_letter(outputs[0], raw, f"{source}:{number}"))

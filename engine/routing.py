@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from engine.events import Event, TransferOut
+from engine.kinds import TRANSFER_OUT
 from engine.outputs import SupplyExpected
 
 
 def route(event: Event) -> list[tuple[str, Any]]:
     """The ``(location_id, message)`` pairs an event becomes, in the order to apply them."""
-    if isinstance(event, TransferOut):
+    if type(event) is TRANSFER_OUT:
         return [(event.location_id, event), (event.to_location_id, supply_of(event))]
     return [(event.location_id, event)]
 

@@ -29,20 +29,21 @@ from typing import Any
 
 from engine.alerts import conditions, fired
 from engine.book import Book
-from engine.events import (
-    Adjust,
-    CycleCount,
-    Event,
-    Fulfil,
-    Inbound,
-    InboundCancel,
-    Receipt,
-    Release,
-    Reserve,
-    Return,
-    Sale,
-    SetSafetyStock,
-    TransferOut,
+from engine.events import Event
+from engine.kinds import (
+    ADJUST,
+    CYCLE_COUNT,
+    FULFIL,
+    INBOUND,
+    INBOUND_CANCEL,
+    RECEIPT,
+    RELEASE,
+    RESERVE,
+    RETURN,
+    SALE,
+    SET_SAFETY_STOCK,
+    SUPPLY_EXPECTED,
+    TRANSFER_OUT,
 )
 from engine.outputs import Alert, Duplicate, Rejected, ReservationChanged, SupplyExpected
 from engine.position import NO_EXPIRY, Position, Reservation
@@ -64,8 +65,8 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     """
     # Written flat on purpose: this runs once per event of every stream, and each Python call
     # or attribute chain saved here is throughput (benchmarks/replay_throughput.py).
-    cls = message.__class__
-    if cls is SupplyExpected:
+    cls = type(message)
+    if cls is SUPPLY_EXPECTED:
         return book, _supply_arrives(book, message)  # type: ignore[arg-type]
     event: Any = message
     event_id = event.event_id
@@ -80,7 +81,7 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         if first_ts >= book.watermark - book.window:
             return book, [Duplicate(event_id)]
         seen[event_id] = ts  # out of the window: applied again
-    if cls is Release or cls is Fulfil:
+    if cls is RELEASE or cls is FULFIL:
         rejected = _check_held(book, event)
         if rejected is not None:
             if len(seen) > known:
@@ -93,36 +94,36 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     outputs: list[Any] = []
     if position.next_expiry <= ts:
         _expire_due(book, position, ts, outputs)
-    if cls is Sale:
+    if cls is SALE:
         position.on_hand -= event.qty
         if event.reservation_id is not None and position.holds:
             _sale_uses_reservation(book, position, event, outputs)
-    elif cls is Receipt:
+    elif cls is RECEIPT:
         position.on_hand += event.qty
         if event.supply_id is not None and position.inbound:
             _supply_received(position, event)
-    elif cls is Return:
+    elif cls is RETURN:
         if event.sellable:
             position.on_hand += event.qty
         else:
             position.unsellable += event.qty
-    elif cls is Adjust:
+    elif cls is ADJUST:
         position.on_hand += event.delta
-    elif cls is CycleCount:
+    elif cls is CYCLE_COUNT:
         position.on_hand = event.qty
-    elif cls is SetSafetyStock:
+    elif cls is SET_SAFETY_STOCK:
         position.safety_stock = event.qty
-    elif cls is Reserve:
+    elif cls is RESERVE:
         _reserve(book, position, event, outputs)
-    elif cls is Fulfil:
+    elif cls is FULFIL:
         _fulfil(book, position, event, outputs)
-    elif cls is Release:
+    elif cls is RELEASE:
         _release(book, position, event, outputs)
-    elif cls is Inbound:
+    elif cls is INBOUND:
         _inbound(position, event)
-    elif cls is TransferOut:
+    elif cls is TRANSFER_OUT:
         position.on_hand -= event.qty  # the destination's supply travels apart: engine.routing
-    elif cls is InboundCancel:
+    elif cls is INBOUND_CANCEL:
         _inbound_cancel(position, event)
     position.as_of = ts
     if ts > book.watermark:
@@ -188,7 +189,7 @@ def _check_held(book: Book, event: Any) -> Rejected | None:
         )
     if found.expires_at <= event.ts:
         return Rejected("reservation_ended", f"reservation {event.reservation_id!r} has expired")
-    if event.__class__ is Fulfil and event.qty is not None and event.qty > found.qty:
+    if type(event) is FULFIL and event.qty is not None and event.qty > found.qty:
         return Rejected(
             "fulfil_exceeds_held",
             f"fulfil of {event.qty} but reservation {event.reservation_id!r} holds {found.qty}",
