@@ -32,6 +32,7 @@ from engine.book import Book
 from engine.events import Event
 from engine.kinds import (
     ADJUST,
+    ALERT,
     CYCLE_COUNT,
     FULFIL,
     INBOUND,
@@ -92,7 +93,7 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     position = book.positions.get(event.sku) or book.position(event.sku)
     before = position.flags
     outputs: list[Any] = []
-    if position.next_expiry <= ts:
+    if position.holds is not None and position.next_expiry <= ts:  # None: no datetime compare
         _expire_due(book, position, ts, outputs)
     if cls is SALE:
         position.on_hand -= event.qty
@@ -420,17 +421,24 @@ def _settle(book: Book, position: Position, before: int, ts: datetime, outputs: 
 
 
 def _alert(position: Position, before: int, after: int, ts: datetime, outputs: list[Any]) -> None:
-    available = position.on_hand - position.reserved - position.safety_stock
-    figures = (
-        position.on_hand,
-        position.reserved,
-        position.safety_stock,
-        available,
-        max(0, available),
-        max(0, position.reserved - position.on_hand),
-        position.inbound_qty,
-    )
+    on_hand = position.on_hand
+    reserved = position.reserved
+    available = on_hand - reserved - position.safety_stock
     outputs.extend(
-        Alert(kind, position.location_id, position.sku, ts, *figures)
-        for kind in fired(before, after)
+        [
+            ALERT(
+                kind,
+                position.location_id,
+                position.sku,
+                ts,
+                on_hand,
+                reserved,
+                position.safety_stock,
+                available,
+                max(0, available),
+                max(0, reserved - on_hand),
+                position.inbound_qty,
+            )
+            for kind in fired(before, after)
+        ]
     )

@@ -74,7 +74,7 @@ def run_promise(args: argparse.Namespace) -> int:
     at = parse_instant(args.at)
     destination = parse_destination(args.to, zip_centroid)
     network = load_network(_read(args.network, "network file"))
-    replay = Replay(Settings().engine())
+    replay = Replay(Settings.from_env().engine())
     try:
         with open(args.events, "rb") as lines:
             replay.feed(lines, args.events)

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from dataflows import kafka  # noqa: PLC0415
     from dataflows.flow import build_flow  # noqa: PLC0415
 
-    settings = Settings()
+    settings = Settings.from_env()
     prefix = args.topic_prefix if args.topic_prefix is not None else settings.topic_prefix
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")

@@ -17,6 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from engine.errors import ConfigError
 from omnistock.settings import Settings
 
@@ -59,7 +61,7 @@ def build(args: argparse.Namespace, settings: Settings, network_text: bytes | No
     from api.auth import Keys  # noqa: PLC0415
     from api.readmodel import ReadModel  # noqa: PLC0415
 
-    keys = Keys.load(args.api_keys or settings.api_keys_file, settings.api_keys)
+    keys = Keys.load(args.api_keys or settings.api_keys_path, settings.api_keys)
     promiser = None
     locations: tuple[str, ...] = ()
     if getattr(args, "network", None) is not None or network_text is not None:
@@ -93,7 +95,7 @@ def build(args: argparse.Namespace, settings: Settings, network_text: bytes | No
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = Settings.from_env()
     app, _, keys = build(args, settings)
     mode = "kafka " + args.bootstrap if args.bootstrap else "embedded"
     auth = "open (no keys configured)" if not keys.enabled else f"{len(keys.scopes_by_key)} keys"
@@ -105,11 +107,11 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     if args.rate <= 0:
         raise ConfigError("--rate must be above 0")
-    settings = Settings()
+    settings = Settings.from_env()
     args.bootstrap = None
     args.api_keys = None
     args.network = None
-    settings = settings.model_copy(update={"api_keys": None, "api_keys_file": None})
+    settings = msgspec.structs.replace(settings, api_keys=None, api_keys_file=None)
     import orjson  # noqa: PLC0415
 
     from omnistock.demo_network import generate_network  # noqa: PLC0415
