@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zlib import crc32
 
 import bytewax.operators as op
 import msgspec
@@ -29,7 +28,7 @@ from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
-from engine.batch import UNREADABLE, Envelope, Publish, expire_due, fold_batch, route_batch
+from engine.batch import Envelope, Publish, expire_due, fold_batch, route_batch
 from engine.book import Book, EngineConfig
 from engine.outputs import Rejected, dead_letter
 
@@ -70,33 +69,23 @@ def build_flow(
     """
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
-    if sku_shards == 1:
-        keyed = op.flat_map_batch("parse_and_route", incoming, _parse_and_route)
-    else:
-        keyed = op.flat_map_batch(
-            "parse_and_route", incoming, lambda items: _shard(_parse_and_route(items), sku_shards)
-        )
+    keyed = op.flat_map_batch(
+        "parse_and_route", incoming, lambda items: _parse_and_route(items, sku_shards)
+    )
     folded = op.stateful_batch("fold", keyed, lambda state: LocationLogic(state, config))
     op.output("publish", folded, sink)
     return flow
 
 
-def _parse_and_route(items: list[Any]) -> list[tuple[str, Envelope]]:
+def _parse_and_route(items: list[Any], shards: int) -> list[tuple[str, list[Envelope]]]:
     if items and items[0].__class__ is Incoming:
-        return route_batch([i.value for i in items], [i.origin for i in items])
+        return route_batch([i.value for i in items], [i.origin for i in items], shards)
     # confluent-kafka Messages; the origin stays a tuple until a dead letter formats it
     return route_batch(
-        [m.value() or b"" for m in items], [(m.topic(), m.partition(), m.offset()) for m in items]
+        [m.value() or b"" for m in items],
+        [(m.topic(), m.partition(), m.offset()) for m in items],
+        shards,
     )
-
-
-def _shard(keyed: list[tuple[str, Envelope]], shards: int) -> list[tuple[str, Envelope]]:
-    return [
-        (key, envelope)
-        if key == UNREADABLE
-        else (f"{key}/{crc32(envelope[0].sku.encode()) % shards}", envelope)
-        for key, envelope in keyed
-    ]
 
 
 def _dead_letter(rejected: Rejected, envelope: Envelope) -> Publish:
@@ -105,14 +94,14 @@ def _dead_letter(rejected: Rejected, envelope: Envelope) -> Publish:
     return ("dead", None, _encode(dead_letter(rejected, raw, source)))
 
 
-class LocationLogic(StatefulBatchLogic[Envelope, list[Publish], Book | None]):
+class LocationLogic(StatefulBatchLogic[list[Envelope], list[Publish], Book | None]):
     """One location's book inside Bytewax: apply each message, expire on the wall clock."""
 
     def __init__(self, state: Book | None, config: EngineConfig) -> None:
         self.book = state
         self.config = config
 
-    def on_batch(self, values: list[Envelope]) -> tuple[Iterable[Any], bool]:
+    def on_batch(self, values: list[list[Envelope]]) -> tuple[Iterable[Any], bool]:
         self.book, out, dead = fold_batch(self.book, values, self.config)
         out.extend(_dead_letter(rejected, envelope) for rejected, envelope in dead)
         return ([out] if out else ()), StatefulBatchLogic.RETAIN

@@ -3,8 +3,9 @@
 Bytewax calls a step once per batch; the work done per message lives here, where mypyc compiles
 it, and ``dataflows/flow.py`` only wires. Two steps:
 
-- ``route_batch``: parse each raw event and key it by the book it changes (``engine.routing``);
-  an unreadable one is keyed by ``UNREADABLE`` so that it reaches the dead letters the same way.
+- ``route_batch``: parse each raw event and key it by the book it changes (``engine.routing``),
+  one group per book; an unreadable one is keyed by ``UNREADABLE`` so that it reaches the dead
+  letters the same way.
 - ``fold_batch``: apply a book's messages in order; what to publish, as ``(topic, key, JSON)``
   with the logical topics ``atp``, ``reservations`` and ``alerts``; and what to dead-letter.
   A position changed several times in a batch is published once, as it stands at the end (its
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Final
+from zlib import crc32
 
 import msgspec
 
@@ -42,31 +44,51 @@ UNREADABLE: Final = ""  # the key of events that fail to parse: no location id i
 _encode = msgspec.json.Encoder().encode
 
 
-def route_batch(values: list[bytes], origins: list[Any]) -> list[tuple[str, Envelope]]:
-    """Each raw event keyed by the location whose book it changes, in order.
+def route_batch(
+    values: list[bytes], origins: list[Any], shards: int = 1
+) -> list[tuple[str, list[Envelope]]]:
+    """The batch's raw events, grouped by the book each changes: one item per book, the
+    envelopes in their order. Bytewax's cost is per item, so a book's share of a batch travels
+    as one.
 
-    A ``transfer_out`` becomes two: itself at its location, then its expected supply at the
-    destination. ``origins[i]`` is where ``values[i]`` came from.
+    A ``transfer_out`` goes to two books: its own, and its expected supply to the
+    destination's. ``origins[i]`` is where ``values[i]`` came from. With ``shards`` above 1 the
+    key is ``location_id/shard`` (a hash of the sku: ``shard_key``).
     """
-    keyed: list[tuple[str, Envelope]] = []
+    groups: dict[str, list[Envelope]] = {}
     for i, raw in enumerate(values):
         event: Any = parse(raw)
         if type(event) is REJECTED:  # an empty message too: every message is accounted for
-            keyed.append((UNREADABLE, (event, raw, origins[i])))
+            _add(groups, UNREADABLE, (event, raw, origins[i]))
             continue
         for location_id, message in route(event):
-            keyed.append((location_id, (message, raw, origins[i])))
-    return keyed
+            key = location_id if shards == 1 else shard_key(location_id, message.sku, shards)
+            _add(groups, key, (message, raw, origins[i]))
+    return list(groups.items())
+
+
+def shard_key(location_id: str, sku: str, shards: int) -> str:
+    """The key of a location's book of ``sku`` when its skus are split over ``shards`` books."""
+    return f"{location_id}/{crc32(sku.encode()) % shards}"
+
+
+def _add(groups: dict[str, list[Envelope]], key: str, envelope: Envelope) -> None:
+    found = groups.get(key)
+    if found is None:
+        groups[key] = [envelope]
+    else:
+        found.append(envelope)
 
 
 def fold_batch(
-    book: Book | None, envelopes: list[Envelope], config: EngineConfig
+    book: Book | None, batches: list[list[Envelope]], config: EngineConfig
 ) -> tuple[Book | None, list[Publish], list[tuple[Rejected, Envelope]]]:
     """Apply a book's messages in order.
 
     Args:
-        book: the location's book, or ``None`` before its first message (it is made then).
-        envelopes: the messages keyed to this book (all unreadable under ``UNREADABLE``).
+        book: the book, or ``None`` before its first message (it is made then).
+        batches: the book's groups from ``route_batch``, in order (all unreadable under
+            ``UNREADABLE``).
         config: the rules' settings, for a new book.
 
     Returns:
@@ -75,16 +97,17 @@ def fold_batch(
     out: list[Publish] = []
     dead: list[tuple[Rejected, Envelope]] = []
     changed: dict[str, Position] = {}
-    for envelope in envelopes:
-        message = envelope[0]
-        if type(message) is REJECTED:
-            dead.append((message, envelope))
-            continue
-        if book is None:
-            book = Book(message.location_id, config)
-        for output in apply(book, message)[1]:
-            if not _file(output, out, changed):
-                dead.append((output, envelope))  # noqa: PERF401 - _file files the rest
+    for envelopes in batches:
+        for envelope in envelopes:
+            message = envelope[0]
+            if type(message) is REJECTED:
+                dead.append((message, envelope))
+                continue
+            if book is None:
+                book = Book(message.location_id, config)
+            for output in apply(book, message)[1]:
+                if not _file(output, out, changed):
+                    dead.append((output, envelope))  # noqa: PERF401 - _file files the rest
     out.extend([position_message(position) for position in changed.values()])
     return book, out, dead
 
@@ -117,7 +140,7 @@ def _file(output: Any, out: list[Publish], changed: dict[str, Position]) -> bool
 
 def position_message(position: Position) -> Publish:
     """A position for ``omnistock.atp``, keyed ``location_id:sku``."""
-    return ("atp", f"{position.location_id}:{position.sku}", _encode(position.record()))
+    return ("atp", f"{position.location_id}:{position.sku}", _encode(position.wire()))
 
 
 def outcome_message(outcome: ReservationChanged) -> Publish:

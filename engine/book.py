@@ -115,6 +115,26 @@ class Book:
             heapq.heappop(heap)
         return None
 
+    def compact_expiries(self) -> None:
+        """Drop the expiry entries of reservations that ended before their time (released,
+        fulfilled, expired by an event) once they outnumber the live ones several times over.
+
+        Left alone, each is popped and sifted one by one when its instant comes: a replay's
+        final expiry spent 0.15 s on 140,000 such entries for 700 live reservations. The live
+        count is ``reservations`` less ``ended``, exact but for a reused id (a heuristic).
+        """
+        heap = self.expiries
+        if len(heap) <= 4 * (len(self.reservations) - len(self.ended)) + 64:
+            return
+        reservations = self.reservations
+        live = []
+        for entry in heap:
+            found = reservations.get(entry[1])
+            if found is not None and found.expires_at == entry[0] and found.active:
+                live.append(entry)
+        heapq.heapify(live)
+        self.expiries = live
+
     def forget_old(self) -> None:
         """Drop dedup entries and ended reservations that have left the window."""
         horizon = self.watermark - self.window

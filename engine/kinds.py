@@ -1,4 +1,5 @@
-"""The message classes as C statics, for the compiled modules' type tests (``setup.py``).
+"""The message classes as C statics, for the compiled modules' type tests and the records they
+build (``setup.py``).
 
 mypyc reads a plain module global, such as a class imported from a module it does not compile
 (``engine.schema``, ``engine.outputs``), from the module's dict on every use, and a ``Final``
@@ -10,7 +11,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from engine.outputs import Alert, Duplicate, Rejected, ReservationChanged, SupplyExpected
+from engine.outputs import (
+    Alert,
+    Duplicate,
+    InboundRecord,
+    PositionRecord,
+    Rejected,
+    ReservationChanged,
+    SupplyExpected,
+)
 from engine.schema import (
     Adjust,
     CycleCount,
@@ -44,3 +53,5 @@ DUPLICATE: Final = Duplicate
 REJECTED: Final = Rejected
 RESERVATION_CHANGED: Final = ReservationChanged
 SUPPLY_EXPECTED: Final = SupplyExpected
+INBOUND_RECORD: Final = InboundRecord
+POSITION_RECORD: Final = PositionRecord

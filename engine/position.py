@@ -18,6 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+from engine.kinds import INBOUND_RECORD, POSITION_RECORD
+from engine.outputs import PositionRecord
 from engine.timefmt import NEVER
 
 NO_EXPIRY: Final = NEVER
@@ -149,15 +151,23 @@ class Position:
         due = sum(q for q, eta in self.inbound.values() if eta <= at) if self.inbound else 0
         return max(0, self.available + due)
 
+    def supplies(self) -> list[tuple[str, int, datetime]]:
+        """The expected supplies, ``(supply_id, qty, eta)``, soonest first (then by id)."""
+        if not self.inbound:
+            return []
+        # Sorted as (eta, supply_id) tuples: no key function to call per item.
+        due = [(eta, supply_id, qty) for supply_id, (qty, eta) in self.inbound.items()]
+        if len(due) > 1:
+            due.sort()
+        return [(supply_id, qty, eta) for eta, supply_id, qty in due]
+
     def record(self) -> dict[str, Any]:
         """The position as published on ``omnistock.atp`` and printed by ``replay``."""
         available = self.on_hand - self.reserved - self.safety_stock
-        inbound = []
-        if self.inbound:
-            for supply_id, (qty, eta) in sorted(
-                self.inbound.items(), key=lambda item: (item[1][1], item[0])
-            ):
-                inbound.append({"supply_id": supply_id, "qty": qty, "eta": eta})
+        inbound = [
+            {"supply_id": supply_id, "qty": qty, "eta": eta}
+            for supply_id, qty, eta in self.supplies()
+        ]
         return {
             "location_id": self.location_id,
             "sku": self.sku,
@@ -171,6 +181,25 @@ class Position:
             "inbound": inbound,
             "as_of": self.as_of,
         }
+
+    def wire(self) -> PositionRecord:
+        """``record()`` as a struct: what the dataflow publishes and ``replay`` prints, encoded
+        byte for byte as ``record()`` is, in half the time."""
+        available = self.on_hand - self.reserved - self.safety_stock
+        inbound = [INBOUND_RECORD(supply_id, qty, eta) for supply_id, qty, eta in self.supplies()]
+        return POSITION_RECORD(
+            self.location_id,
+            self.sku,
+            self.on_hand,
+            self.reserved,
+            self.safety_stock,
+            self.unsellable,
+            available,
+            max(0, available),
+            max(0, self.reserved - self.on_hand),
+            inbound,
+            self.as_of,
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Position, (self.location_id, self.sku, self.flags), self.__getstate__())

@@ -153,6 +153,7 @@ def expire(book: Book, now: datetime) -> tuple[Book, list[Any]]:
     no ``as_of`` moves.
     """
     outputs: list[Any] = []
+    book.compact_expiries()
     heap = book.expiries
     touched: dict[str, tuple[Position, int]] = {}
     while heap and heap[0][0] <= now:

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
     count = 0
     for position in replay.positions():
-        out.write(encoder.encode(position.record()) + b"\n")
+        out.write(encoder.encode(position.wire()) + b"\n")
         count += 1
     out.flush()
     if args.reservations:

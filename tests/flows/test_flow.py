@@ -136,7 +136,7 @@ def test_live_expiry_asks_for_a_wake_up_and_expires_on_it():
             "ttl_s": 2,
         }
     )
-    logic.on_batch([(parse(x), x, "t") for x in (receipt, reserve)])
+    logic.on_batch([[(parse(x), x, "t") for x in (receipt, reserve)]])  # one group
     assert logic.notify_at() is not None
     assert logic.notify_at() <= datetime.now(UTC)
     batches, _ = logic.on_notify()

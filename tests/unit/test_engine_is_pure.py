@@ -19,6 +19,7 @@ ALLOWED_ROOTS = {
     "re",
     "typing",
     "zoneinfo",
+    "zlib",  # crc32, for the sku shard of a key
     "bisect",
     "operator",
     "numpy",

@@ -174,6 +174,24 @@ def test_next_expiry_skips_ended_reservations(store):
     assert store.book.next_expiry() is None
 
 
+def test_expiry_entries_of_ended_reservations_are_dropped_and_live_ones_still_expire():
+    s = Store()
+    s.do("receipt", qty=1_000)
+    for n in range(200):  # reserved, then released long before their expiry
+        s.do("reserve", reservation_id=f"R{n}", qty=1, ts=T0 + n)
+        s.do("release", reservation_id=f"R{n}", ts=T0 + n)
+    s.do("reserve", reservation_id="LIVE", qty=3, ttl_s=60, ts=T0 + 500)
+    assert len(s.book.expiries) == 201
+    _, out = expire(s.book, at(1_000))  # nothing due yet, but the heap is compacted
+    assert out == []
+    assert s.book.expiries == [(at(500 + 60_000), "LIVE")]
+    _, out = expire(s.book, at(500 + 60_000))
+    assert [(o.reservation_id, o.status) for o in out if isinstance(o, ReservationChanged)] == [
+        ("LIVE", "expired")
+    ]
+    assert s.pos().reserved == 0
+
+
 def test_ended_reservations_are_forgotten_after_the_window():
     from engine.book import EngineConfig
 
