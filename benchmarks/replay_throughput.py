@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from benchmarks.workload import (
+    MODEL_VERSION,
     NETWORK_SEED,
     Catalogue,
     WorkloadParams,
@@ -54,7 +55,7 @@ def event_log(events: int, seed: int, network_stores: int | None = None) -> Path
     """The generated log for these parameters, made once."""
     CACHE.mkdir(parents=True, exist_ok=True)
     network = "" if network_stores is None else f"net{network_stores}-"
-    path = CACHE / f"events-{network}{events}-{seed}.jsonl"
+    path = CACHE / f"events-v{MODEL_VERSION}-{network}{events}-{seed}.jsonl"
     if not path.exists():
         started = time.perf_counter()
         tmp = path.with_suffix(".tmp")

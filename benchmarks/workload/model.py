@@ -17,6 +17,7 @@ from .params import (
     BOPIS_SHARE,
     CASE_PACKS,
     CHANNELS,
+    SUPPLY_RECEIPT_SHARE,
     Catalogue,
     WorkloadParams,
     check,
@@ -147,7 +148,7 @@ class Workload(State):
 
     def _receipt(self, ms: int) -> dict[str, Any]:
         rng, extra = self.rng, {}
-        if rng.random() < 0.35 and (s := self._take(self.supplies)) is not None:  # a PO arrives
+        if rng.random() < SUPPLY_RECEIPT_SHARE and (s := self._take(self.supplies)) is not None:
             qty = s.qty if s.qty < 2 or rng.random() < 0.8 else rng.randint(1, s.qty - 1)
             s.qty -= qty
             s.alive = s.qty > 0

@@ -28,6 +28,13 @@ REPLEN_HORIZON = 20_000  # events of demand a delivery covers with 50 stores x 2
 CHANNELS = (("web", 0.55), ("app", 0.25), ("pos", 0.10), ("call_center", 0.10))
 UTC_OFFSETS_MIN = ((-300, 0.5), (-360, 0.25), (-420, 0.1), (-480, 0.15))  # US, November
 CASE_PACKS = (6, 12, 12, 24, 24, 36, 48)
+# Share of receipts that receive an open expected supply (an older one likelier). About 6 % of
+# events open one (transfers, new POs) and 0.5 % cancel one; at 0.8 receipts close them about
+# as fast, so each position holds a few, as a store or DC does. (At 0.35 they piled up: one DC
+# sku held 1,054 open POs after a million events, and each of its positions was 30 KB.)
+SUPPLY_RECEIPT_SHARE = 0.8
+# Bumped whenever the model changes what it generates: cached logs carry it in their names.
+MODEL_VERSION = 2
 _ID_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 

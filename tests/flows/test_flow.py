@@ -146,3 +146,13 @@ def test_live_expiry_asks_for_a_wake_up_and_expires_on_it():
     assert logic.notify_at() is None
     position = next(orjson.loads(v) for t, _, v in out if t == "atp")
     assert position["reserved"] == 0
+
+
+def test_a_message_the_broker_refused_stops_the_sink():
+    from confluent_kafka import KafkaError, KafkaException
+
+    from dataflows.kafka import _raise_on_failure
+
+    _raise_on_failure(None, None)  # delivered: nothing to say
+    with pytest.raises(KafkaException):
+        _raise_on_failure(KafkaError(KafkaError._MSG_TIMED_OUT), None)

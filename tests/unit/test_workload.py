@@ -322,6 +322,21 @@ def test_references_are_mostly_valid() -> None:
     assert 0.03 * counts["sale"] < bopis <= 0.11 * counts["sale"]  # 10 % once stock is there
 
 
+def test_open_expected_supplies_stay_few_per_position() -> None:
+    events = valid_events(60_000)
+    opened: dict[str, tuple[str, str]] = {}
+    for ev in events:
+        if isinstance(ev, Inbound | TransferOut):
+            to = ev.to_location_id if isinstance(ev, TransferOut) else ev.location_id
+            opened[ev.supply_id] = (to, ev.sku)
+        elif isinstance(ev, InboundCancel) or (isinstance(ev, Receipt) and ev.supply_id):
+            opened.pop(ev.supply_id, None)  # a receipt may be partial: counted closed (a bound)
+    per_position = Counter(opened.values())
+    created = sum(isinstance(ev, Inbound | TransferOut) for ev in events)
+    assert len(opened) < 0.3 * created  # receipts and cancels keep up with new supply
+    assert max(per_position.values()) < 30  # not hundreds on a popular position
+
+
 def test_custom_catalogue_and_validation() -> None:
     cat = Catalogue(("NYC-01", "BOS-02"), ("DC-EAST",), ("MUG-WHT", "TSHIRT-M-BLU"))
     events = [
