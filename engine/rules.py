@@ -34,6 +34,7 @@ from engine.kinds import (
     ADJUST,
     ALERT,
     CYCLE_COUNT,
+    EVENT_ID,
     FULFIL,
     INBOUND,
     INBOUND_CANCEL,
@@ -42,9 +43,14 @@ from engine.kinds import (
     RESERVE,
     RETURN,
     SALE,
+    SALE_QTY,
+    SALE_RESERVATION_ID,
     SET_SAFETY_STOCK,
+    SKU,
     SUPPLY_EXPECTED,
     TRANSFER_OUT,
+    TS,
+    fields_of,
 )
 from engine.outputs import Alert, Duplicate, Rejected, ReservationChanged, SupplyExpected
 from engine.position import NO_EXPIRY, Position, Reservation
@@ -70,8 +76,9 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     if cls is SUPPLY_EXPECTED:
         return book, _supply_arrives(book, message)  # type: ignore[arg-type]
     event: Any = message
-    event_id = event.event_id
-    ts = event.ts
+    fields = fields_of(event)  # one C call instead of an attribute read per field (kinds)
+    event_id = fields[EVENT_ID]
+    ts = fields[TS]
     seen = book.seen
     # One dict operation for the dedup check and the record (the dict holds every id of the
     # window: its lookups are the rules' largest cost). The record is undone if the event
@@ -90,14 +97,16 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
             else:
                 seen[event_id] = first_ts
             return book, [rejected]
-    position = book.positions.get(event.sku) or book.position(event.sku)
+    sku = fields[SKU]
+    position = book.positions.get(sku) or book.position(sku)
     before = position.flags
     outputs: list[Any] = []
     if position.holds is not None and position.next_expiry <= ts:  # None: no datetime compare
         _expire_due(book, position, ts, outputs)
     if cls is SALE:
-        position.on_hand -= event.qty
-        if event.reservation_id is not None and position.holds:
+        qty: int = fields[SALE_QTY]
+        position.on_hand -= qty
+        if fields[SALE_RESERVATION_ID] is not None and position.holds:
             _sale_uses_reservation(book, position, event, outputs)
     elif cls is RECEIPT:
         position.on_hand += event.qty
