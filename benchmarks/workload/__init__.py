@@ -28,9 +28,11 @@ dip, an early-evening peak (18 h); the weights' mean is 1. 2 % of events are up 
 and 20 % of store events carry the store's own UTC offset. The generator shadows positions,
 reservations and open supplies with the contract's rules: releases, fulfils and BOPIS sales
 name reservations it believes active (1 % name one that just expired; 3 % of reservations are
-abandoned), fulfils never ask for more than held, receipts and cancels name open supplies,
-shoppers mostly pick what shows in stock, and stores that run low are replenished (receipts,
-DC transfers) to their demand. The first ``seeding_lines(events)`` lines seed stock.
+abandoned), fulfils never ask for more than held, receipts and cancels name open supplies
+(80 % of receipts receive one, older ones likelier, so a position holds a few open supplies,
+not hundreds: ``SUPPLY_RECEIPT_SHARE``), shoppers mostly pick what shows in stock, and stores
+that run low are replenished (receipts, DC transfers) to their demand. The first
+``seeding_lines(events)`` lines seed stock.
 ``dup_rate`` and ``bad_rate`` are exact line counts: duplicates repeat a recent valid line byte
 for byte, bad lines rotate through ``BAD_KINDS``. Mix weights are normalised; a release or
 fulfil with nothing to name becomes a reserve and is owed to a later reserve draw, so observed
