@@ -33,67 +33,11 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from engine.outputs import ReservationChanged, outcome_record
-from engine.position import Position
+from engine.outputs import PositionRecord, ReservationChanged, outcome_record
 
 ACTIVE: Final = frozenset({"confirmed", "partial"})
 FIRST: Final = frozenset({"confirmed", "partial", "rejected"})
 _MIN_CAPACITY: Final = 64
-
-
-class Supply(msgspec.Struct, frozen=True, gc=False):
-    """Expected supply of a position."""
-
-    supply_id: str
-    qty: int
-    eta: datetime
-
-
-class PositionRecord(msgspec.Struct, frozen=True, gc=False):
-    """A position as published on ``omnistock.atp`` (CONTRACT section 4)."""
-
-    location_id: str
-    sku: str
-    on_hand: int
-    reserved: int
-    safety_stock: int
-    unsellable: int
-    available: int
-    atp: int
-    oversold: int
-    inbound: list[Supply]
-    as_of: datetime | None
-
-    def atp_at(self, at: datetime) -> int:
-        """ATP on the instant ``at``: available plus the supply due by then, at least 0."""
-        due = sum(s.qty for s in self.inbound if s.eta <= at)
-        return max(0, self.available + due)
-
-    @classmethod
-    def of(cls, position: Position) -> PositionRecord:
-        """The record of an engine position (a snapshot: the position keeps changing)."""
-        available = position.on_hand - position.reserved - position.safety_stock
-        inbound = []
-        if position.inbound:
-            inbound = [
-                Supply(sid, qty, eta)
-                for sid, (qty, eta) in sorted(
-                    position.inbound.items(), key=lambda item: (item[1][1], item[0])
-                )
-            ]
-        return cls(
-            position.location_id,
-            position.sku,
-            position.on_hand,
-            position.reserved,
-            position.safety_stock,
-            position.unsellable,
-            available,
-            max(0, available),
-            max(0, position.reserved - position.on_hand),
-            inbound,
-            position.as_of,
-        )
 
 
 class Outcome(msgspec.Struct, frozen=True, gc=False):

@@ -16,10 +16,10 @@ import msgspec
 from engine.outputs import (
     Alert,
     Duplicate,
-    InboundRecord,
     PositionRecord,
     Rejected,
     ReservationChanged,
+    Supply,
     SupplyExpected,
 )
 from engine.schema import (
@@ -56,7 +56,7 @@ DUPLICATE: Final = Duplicate
 REJECTED: Final = Rejected
 RESERVATION_CHANGED: Final = ReservationChanged
 SUPPLY_EXPECTED: Final = SupplyExpected
-INBOUND_RECORD: Final = InboundRecord
+SUPPLY: Final = Supply
 POSITION_RECORD: Final = PositionRecord
 
 # Reading fields: a compiled generic attribute read of a struct field costs about 180

@@ -81,18 +81,19 @@ class SupplyExpected(msgspec.Struct, frozen=True, gc=False):
     from_location_id: str
 
 
-class InboundRecord(msgspec.Struct, gc=False):
-    """One expected supply of a published position."""
+class Supply(msgspec.Struct, frozen=True, gc=False):
+    """Expected supply of a published position."""
 
     supply_id: str
     qty: int
     eta: datetime
 
 
-class PositionRecord(msgspec.Struct, gc=False):
-    """A position as published on ``omnistock.atp`` and printed by ``replay``: the shape of
-    ``Position.record()``, built by ``Position.wire()``. A struct encodes in half the time of
-    the dict (its keys are encoded once, not per message)."""
+class PositionRecord(msgspec.Struct, frozen=True, gc=False):
+    """A position as published on ``omnistock.atp`` and printed by ``replay`` (CONTRACT section
+    4): ``Position.wire()`` builds it, the API's read model decodes it. The shape of
+    ``Position.record()``; a struct encodes in half the time of the dict (its keys are encoded
+    once, not per message)."""
 
     location_id: str
     sku: str
@@ -103,8 +104,13 @@ class PositionRecord(msgspec.Struct, gc=False):
     available: int
     atp: int
     oversold: int
-    inbound: list[InboundRecord]
+    inbound: list[Supply]
     as_of: datetime | None
+
+    def atp_at(self, at: datetime) -> int:
+        """ATP on the instant ``at``: available plus the supply due by then, at least 0."""
+        due = sum(s.qty for s in self.inbound if s.eta <= at)
+        return max(0, self.available + due)
 
 
 def dead_letter(rejected: Rejected, raw: bytes | str, source: str) -> dict[str, str]:

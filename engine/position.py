@@ -18,7 +18,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from engine.kinds import INBOUND_RECORD, POSITION_RECORD
+from msgspec.structs import asdict
+
+from engine.kinds import POSITION_RECORD, SUPPLY
 from engine.outputs import PositionRecord
 from engine.timefmt import NEVER
 
@@ -162,31 +164,18 @@ class Position:
         return [(supply_id, qty, eta) for eta, supply_id, qty in due]
 
     def record(self) -> dict[str, Any]:
-        """The position as published on ``omnistock.atp`` and printed by ``replay``."""
-        available = self.on_hand - self.reserved - self.safety_stock
-        inbound = [
-            {"supply_id": supply_id, "qty": qty, "eta": eta}
-            for supply_id, qty, eta in self.supplies()
-        ]
-        return {
-            "location_id": self.location_id,
-            "sku": self.sku,
-            "on_hand": self.on_hand,
-            "reserved": self.reserved,
-            "safety_stock": self.safety_stock,
-            "unsellable": self.unsellable,
-            "available": available,
-            "atp": max(0, available),
-            "oversold": max(0, self.reserved - self.on_hand),
-            "inbound": inbound,
-            "as_of": self.as_of,
-        }
+        """The position as published on ``omnistock.atp`` and printed by ``replay``, as a dict
+        (``wire()`` is the same as a struct, what the hot paths encode)."""
+        wire = self.wire()
+        record = asdict(wire)
+        record["inbound"] = [asdict(supply) for supply in wire.inbound]
+        return record
 
     def wire(self) -> PositionRecord:
-        """``record()`` as a struct: what the dataflow publishes and ``replay`` prints, encoded
-        byte for byte as ``record()`` is, in half the time."""
+        """The position as published on ``omnistock.atp`` and printed by ``replay``: a struct
+        encodes in half the time of a dict."""
         available = self.on_hand - self.reserved - self.safety_stock
-        inbound = [INBOUND_RECORD(supply_id, qty, eta) for supply_id, qty, eta in self.supplies()]
+        inbound = [SUPPLY(supply_id, qty, eta) for supply_id, qty, eta in self.supplies()]
         return POSITION_RECORD(
             self.location_id,
             self.sku,

@@ -22,7 +22,7 @@ from typing import Any, Final
 import anyio.to_thread
 
 from api.backends import Answer
-from api.readmodel import Outcome, PositionRecord, ReadModel
+from api.readmodel import Outcome, ReadModel
 from engine.book import Book, EngineConfig
 from engine.events import Event, TransferOut
 from engine.outputs import Duplicate, Rejected, ReservationChanged
@@ -130,7 +130,7 @@ class EmbeddedBackend:
         for output in outputs:
             cls = output.__class__
             if cls is Position:
-                readmodel.put_position(PositionRecord.of(output))
+                readmodel.put_position(output.wire())
             elif cls is ReservationChanged:
                 outcome = Outcome.of(output)
                 readmodel.put_outcome(outcome)

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from api.readmodel import Outcome, PositionRecord, ReadModel, decode_position
+from api.readmodel import Outcome, ReadModel, decode_position
 from engine.book import Book
+from engine.outputs import PositionRecord
 from engine.rules import apply
 from tests.factories import event
 
@@ -51,7 +52,7 @@ def test_a_kafka_record_decodes_to_the_same_record_as_the_engine_position():
     import msgspec
 
     wire = msgspec.json.encode(position.record())
-    assert decode_position(wire) == PositionRecord.of(position)
+    assert decode_position(wire) == position.wire()
 
 
 def test_a_reservation_view_keeps_its_first_outcome():
