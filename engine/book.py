@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 from datetime import datetime, timedelta
+from sys import intern
 from typing import Any, Final
 
 import msgspec
@@ -90,6 +91,9 @@ class Book:
         """The position of ``sku`` here, created empty when new."""
         position = self.positions.get(sku)
         if position is None:
+            # One string per sku across books and reservations (a decoded event's string
+            # would be one per position: 60 bytes each); done once, when the position is made.
+            sku = intern(sku)
             position = self.positions[sku] = Position(self.location_id, sku, self.initial_flags)
         return position
 

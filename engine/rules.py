@@ -278,7 +278,7 @@ def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
     elif event.allow_partial and room >= 1:
         status, qty = "partial", room
     else:
-        rejected = Reservation(rid, event.sku, "rejected", 0, expires_at)
+        rejected = Reservation(rid, position.sku, "rejected", 0, expires_at)
         rejected.ended_at = event.ts
         book.reservations[rid] = rejected
         book.ended[rid] = event.ts
@@ -296,7 +296,7 @@ def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
             )
         )
         return
-    made = Reservation(rid, event.sku, status, qty, expires_at)
+    made = Reservation(rid, position.sku, status, qty, expires_at)
     book.reservations[rid] = made
     if position.holds is None:
         position.holds = {}
