@@ -112,11 +112,17 @@ class Book:
         """The soonest ``expires_at`` of an active reservation here, for a wake-up timer."""
         heap = self.expiries
         while heap:
-            expires_at, reservation_id = heap[0]
-            found = self.reservations.get(reservation_id)
-            if found is not None and found.expires_at == expires_at and found.active:
-                return expires_at
+            if self.due(heap[0]) is not None:
+                return heap[0][0]
             heapq.heappop(heap)
+        return None
+
+    def due(self, entry: tuple[datetime, str]) -> Reservation | None:
+        """The active reservation an ``expiries`` entry stands for, or ``None`` when the entry
+        is stale (the reservation ended early, or is forgotten)."""
+        found = self.reservations.get(entry[1])
+        if found is not None and found.expires_at == entry[0] and found.active:
+            return found
         return None
 
     def compact_expiries(self) -> None:
@@ -130,12 +136,7 @@ class Book:
         heap = self.expiries
         if len(heap) <= 4 * (len(self.reservations) - len(self.ended)) + 64:
             return
-        reservations = self.reservations
-        live = []
-        for entry in heap:
-            found = reservations.get(entry[1])
-            if found is not None and found.expires_at == entry[0] and found.active:
-                live.append(entry)
+        live = [entry for entry in heap if self.due(entry) is not None]
         heapq.heapify(live)
         self.expiries = live
 

@@ -166,14 +166,13 @@ def expire(book: Book, now: datetime) -> tuple[Book, list[Any]]:
     heap = book.expiries
     touched: dict[str, tuple[Position, int]] = {}
     while heap and heap[0][0] <= now:
-        expires_at, reservation_id = heapq.heappop(heap)
-        found = book.reservations.get(reservation_id)
-        if found is None or not found.active or found.expires_at != expires_at:
+        found = book.due(heapq.heappop(heap))
+        if found is None:
             continue
         position = book.positions[found.sku]
         if found.sku not in touched:
             touched[found.sku] = (position, position.flags)
-        _end(book, position, found, "expired", expires_at, None, outputs)
+        _end(book, position, found, "expired", found.expires_at, None, outputs)
     for position, before in touched.values():
         _settle(book, position, before, now, outputs)
     return book, outputs
