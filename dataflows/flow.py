@@ -70,14 +70,14 @@ def build_flow(
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
     keyed = op.flat_map_batch(
-        "parse_and_route", incoming, lambda items: _parse_and_route(items, sku_shards)
+        "parse_and_route", incoming, lambda items: parse_and_route(items, sku_shards)
     )
     folded = op.stateful_batch("fold", keyed, lambda state: LocationLogic(state, config))
     op.output("publish", folded, sink)
     return flow
 
 
-def _parse_and_route(items: list[Any], shards: int) -> list[tuple[str, list[Envelope]]]:
+def parse_and_route(items: list[Any], shards: int) -> list[tuple[str, list[Envelope]]]:
     if items and items[0].__class__ is Incoming:
         return route_batch([i.value for i in items], [i.origin for i in items], shards)
     # confluent-kafka Messages; the origin stays a tuple until a dead letter formats it

@@ -10,6 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from benchmarks.ingest_stages import STAGES, measure
+
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 KEYS = [
@@ -58,3 +60,15 @@ def test_bench_all_quick_writes_a_complete_report(bootstrap, tmp_path):
     for plot in ("ingest_throughput.png", "ingest_freshness.png", "api_latency.png"):
         assert (out / plot).stat().st_size > 1000
         assert plot in report
+
+
+def test_ingest_stages_time_every_prefix_of_the_path(bootstrap):
+    """``benchmarks/ingest_stages.py``: every stage, each in a process of its own, reads the
+    whole log and reports its rate (no figure is asserted: they are the machine's)."""
+    figures = measure(bootstrap, events=20_000, rounds=1)
+    stages = figures["stages"]
+    assert list(stages) == list(STAGES)
+    for row in stages.values():
+        assert row["events_per_s"] > 0
+        assert row["us_per_event"] == pytest.approx(1e6 / row["events_per_s"])
+    assert stages["ceiling"]["ratio"] == 1.0
