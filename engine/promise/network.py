@@ -12,8 +12,9 @@ Choices where the contract is silent:
 - ``name`` defaults to the id, ``closed_dates`` to none, ``ship`` to true, ``pickup`` to true for
   a store; a distribution centre (``kind: "dc"``) never serves pickup.
 - A service level has either ``transit_days`` (shipped, banded by distance) or ``max_km`` and
-  ``order_cutoff`` (same day). Bands must start at 0 km and follow each other without gap or
-  overlap; beyond the last band the level is not offered. ``N >= 1``.
+  ``order_cutoff`` (same day). Bands may come in any order and leave gaps (a distance no band
+  holds is not offered, CONTRACT 7), but may not overlap: one distance, one ``N``. ``N`` is 1 to
+  60 (0 would deliver before the count starts, the day after the ship date).
 - ``delivery_weekdays`` defaults to mon-fri for banded levels and to every day for same-day
   levels, whose day must also be a delivery day (not one of their ``holidays``).
 - Unknown fields are mistakes, so a misspelt field is never silently ignored.
@@ -21,6 +22,7 @@ Choices where the contract is silent:
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -345,20 +347,17 @@ class _Checker:
                 self.fail(where, name, f"days {days!r} is not whole days from 1 to 60")
             if low >= high:
                 self.fail(where, name, f"from_km {band[0]} is not below to_km {band[1]}")
-            expected = bands[-1][1] if bands else 0.0
-            if low < expected:
-                self.fail(
-                    where,
-                    name,
-                    f"overlaps the band before: starts at {band[0]} km, "
-                    f"the band before ends at {expected:g} km",
-                )
-            elif low > expected:
-                self.fail(
-                    where,
-                    name,
-                    f"missing band: nothing covers {expected:g} to "
-                    f"{band[0]} km; bands start at 0 and each starts where the last ends",
-                )
             bands.append((low, high, days if isinstance(days, int) else 0))
+        # Gaps are allowed (CONTRACT 7: where no band holds a distance, the level is not
+        # offered from there) and so is any order; two bands may not share a distance.
+        ordered = sorted(range(len(bands)), key=lambda j: bands[j][0])
+        for before, j in itertools.pairwise(ordered):
+            if bands[j][0] < bands[before][1]:
+                self.fail(
+                    where,
+                    f"transit_days[{j}]",
+                    f"overlaps transit_days[{before}]: starts at {bands[j][0]:g} km, "
+                    f"which ends at {bands[before][1]:g} km",
+                )
+        bands = [bands[j] for j in ordered]
         return tuple(bands)
