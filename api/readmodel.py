@@ -53,8 +53,8 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
     event_id: str | None = None
     reason: str | None = None
     repeat: bool = False
-    first_status: str | None = None
-    first_qty: int | None = None
+    current_status: str | None = None
+    current_qty: int | None = None
 
     @classmethod
     def of(cls, changed: ReservationChanged) -> Outcome:
@@ -69,8 +69,8 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
             changed.event_id,
             changed.reason,
             changed.repeat,
-            changed.first_status,
-            changed.first_qty,
+            changed.current_status,
+            changed.current_qty,
         )
 
     def record(self) -> dict[str, Any]:
@@ -169,40 +169,42 @@ class ReadModel:
             self.on_outcome(outcome)
         with self._write:
             before = self.reservations.get(outcome.reservation_id)
-            if outcome.repeat:
+            status, qty = outcome.status, outcome.qty
+            if outcome.repeat:  # the first outcome, with the reservation as it stands now
                 if before is not None:
                     return  # a repeat changes nothing
-                first_status, first_qty = outcome.first_status, outcome.first_qty
-                first_event = None
-            elif before is None or (outcome.status in FIRST and not before.active):
+                first_status, first_qty, first_event = status, qty, None
+                status = outcome.current_status or status
+                qty = qty if outcome.current_qty is None else outcome.current_qty
+            elif before is None or (status in FIRST and not before.active):
                 # new, or an id used again after the engine forgot it
-                first_status, first_qty, first_event = outcome.status, outcome.qty, outcome.event_id
+                first_status, first_qty, first_event = status, qty, outcome.event_id
             else:
                 first_status, first_qty = before.first_status, before.first_qty
                 first_event = before.first_event_id
-            self._remember(outcome)
+            self._remember(outcome, status)
             self.reservations[outcome.reservation_id] = ReservationView(
                 outcome.reservation_id,
                 outcome.location_id,
                 outcome.sku,
-                outcome.status,
-                outcome.qty,
+                status,
+                qty,
                 outcome.expires_at,
                 outcome.ts,
-                outcome.reason,
-                first_status or outcome.status,
-                outcome.qty if first_qty is None else first_qty,
+                outcome.reason if not outcome.repeat or status == "rejected" else None,
+                first_status,
+                first_qty,
                 first_event,
             )
 
-    def _remember(self, outcome: Outcome) -> None:
-        """Track ended reservations; every 1,000 outcomes, forget those ended before the
-        window (the write lock is held)."""
+    def _remember(self, outcome: Outcome, status: str) -> None:
+        """Track ended reservations (``status`` is the reservation's now); every 1,000
+        outcomes, forget those ended before the window (the write lock is held)."""
         rid, ts = outcome.reservation_id, outcome.ts
         self._ended.pop(rid, None)
         if ts is not None:
             self._latest = max(self._latest, ts)
-            if outcome.status not in ACTIVE:
+            if status not in ACTIVE:
                 self._ended[rid] = ts
         self._puts += 1
         if self._puts % 1000:

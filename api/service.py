@@ -20,7 +20,7 @@ from api.errors import ApiError
 from api.readmodel import Outcome, ReservationView
 from api.schemas import FulfilIn, ReserveIn
 from engine.events import parse
-from engine.outputs import Duplicate, Rejected
+from engine.outputs import INSUFFICIENT_STOCK, Duplicate, Rejected, outcome_record
 from engine.timefmt import to_ms
 
 Result = tuple[int, dict[str, Any]]
@@ -41,20 +41,14 @@ class Reservations:
 
     async def reserve(self, body: ReserveIn) -> Result:
         known = self.readmodel.reservation(body.reservation_id)
-        if known is not None and (known.location_id, known.sku) != (body.location_id, body.sku):
-            raise ApiError(
-                409,
-                "reservation_id_in_use",
-                f"reservation {body.reservation_id!r} is held for {known.sku} at "
-                f"{known.location_id}: use a new reservation_id",
-                _view(known),
-            )
-        if (
-            known is not None
-            and body.event_id is not None
-            and known.first_event_id == body.event_id
+        if known is not None and (
+            (known.location_id, known.sku) != (body.location_id, body.sku)
+            or (body.event_id is not None and known.first_event_id == body.event_id)
         ):
-            return 200, {**_view(known), "repeat": True}  # a retry of the very first request
+            # A promise made once, whatever the new fields say (CONTRACT 3): the first outcome.
+            # Held elsewhere, the engine of that other position would not know the id; a retry
+            # of the very first request need not travel either.
+            return 200, self._first_outcome(known, body.event_id)
         fields = body.model_dump(exclude_none=True)
         answer = await self._send("reserve", fields)
         if isinstance(answer, Outcome):
@@ -69,7 +63,7 @@ class Reservations:
                 )
             return 201, answer.record()
         if isinstance(answer, Duplicate):
-            return self._seen_before(body.reservation_id, answer)
+            return self._seen_before(body.reservation_id, answer, reserve=True)
         raise ApiError(409, answer.code, answer.message)
 
     async def release(self, reservation_id: str, event_id: str | None) -> Result:
@@ -129,8 +123,11 @@ class Reservations:
         status = 404 if answer.code == "unknown_reservation" else 409
         raise ApiError(status, answer.code, answer.message)
 
-    def _seen_before(self, reservation_id: str, duplicate: Duplicate) -> Result:
-        """The event_id was applied before: answer with the reservation as it stands."""
+    def _seen_before(
+        self, reservation_id: str, duplicate: Duplicate, reserve: bool = False
+    ) -> Result:
+        """The event_id was applied before: a ``reserve`` is answered with the first outcome,
+        a ``release`` or ``fulfil`` with the reservation as it stands."""
         known = self.readmodel.reservation(reservation_id)
         if known is None:
             raise ApiError(
@@ -139,7 +136,29 @@ class Reservations:
                 f"event_id {duplicate.event_id!r} was already used for another request: "
                 "send a new event_id",
             )
+        if reserve:
+            return 200, self._first_outcome(known, duplicate.event_id)
         return 200, {**_view(known), "repeat": True}
+
+    def _first_outcome(self, known: ReservationView, event_id: str | None) -> dict[str, Any]:
+        """What the engine answers to a ``reserve`` of a known id (``engine.rules._repeat``),
+        from the read model: the first outcome, the reservation as it stands now beside."""
+        return outcome_record(
+            Outcome(
+                known.reservation_id,
+                known.location_id,
+                known.sku,
+                known.first_status,
+                known.first_qty,
+                known.expires_at,
+                self.clock(),
+                event_id,
+                INSUFFICIENT_STOCK if known.first_status == "rejected" else None,
+                True,
+                known.status,
+                known.qty,
+            )
+        )
 
 
 def _position(known: ReservationView) -> dict[str, Any]:

@@ -8,9 +8,12 @@ Changed positions are returned as the ``Position`` objects themselves (see ``eng
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import msgspec
+
+# The one reason a ``reserve`` is refused (CONTRACT 3); its first outcome's reason on a repeat.
+INSUFFICIENT_STOCK: Final = "insufficient_stock"
 
 
 class Rejected(msgspec.Struct, frozen=True, gc=False):
@@ -43,9 +46,11 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
     ``status`` is the reservation's status after the change: ``confirmed``, ``partial`` and
     ``rejected`` first, then ``released``, ``expired`` or ``fulfilled``; a partial use by a sale
     or a fulfil emits the unchanged active status with the smaller ``qty``. ``repeat`` marks the
-    answer to a ``reserve`` whose id was seen before: it carries the reservation as it stands now
-    and, in ``first_status``/``first_qty``, the first outcome. ``ts`` is the instant of the change
-    (event time, or the clock for a live expiry); ``event_id`` the event that caused it, if any.
+    answer to a ``reserve`` whose id was seen before, which is the first outcome (CONTRACT 3: its
+    status, qty, ``expires_at`` and reason), with the reservation as it stands now in
+    ``current_status``/``current_qty``: a consumer that tracks reservations skips repeats.
+    ``ts`` is the instant of the change or answer (event time, or the clock for a live expiry);
+    ``event_id`` the event that caused it, if any.
     """
 
     reservation_id: str
@@ -58,8 +63,8 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
     event_id: str | None = None
     reason: str | None = None
     repeat: bool = False
-    first_status: str | None = None
-    first_qty: int | None = None
+    current_status: str | None = None
+    current_qty: int | None = None
 
 
 class SupplyExpected(msgspec.Struct, frozen=True, gc=False):
@@ -160,9 +165,9 @@ class OutcomeLike(Protocol):
     @property
     def repeat(self) -> bool: ...
     @property
-    def first_status(self) -> str | None: ...
+    def current_status(self) -> str | None: ...
     @property
-    def first_qty(self) -> int | None: ...
+    def current_qty(self) -> int | None: ...
 
 
 def outcome_record(outcome: OutcomeLike) -> dict[str, Any]:
@@ -180,8 +185,8 @@ def outcome_record(outcome: OutcomeLike) -> dict[str, Any]:
     }
     if outcome.repeat:
         record["repeat"] = True
-        record["first_status"] = outcome.first_status
-        record["first_qty"] = outcome.first_qty
+        record["current_status"] = outcome.current_status
+        record["current_qty"] = outcome.current_qty
     return record
 
 

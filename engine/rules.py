@@ -11,6 +11,8 @@ Order of work for an event:
 1. A duplicate (its ``event_id`` applied here within the dedup window) does nothing.
 2. An impossible event (a ``release``/``fulfil`` of an unknown, ended, due or elsewhere-held
    reservation, a ``fulfil`` of more than it holds) does nothing and is ``Rejected``.
+   A ``reserve`` of an id this book remembers is answered with the first outcome and changes
+   nothing else (no position made, nothing expired, no ``as_of``): only the book's clock moves.
 3. The position's reservations with ``expires_at <= ts`` expire.
 4. The event's own effect; ``as_of`` becomes ``ts``.
 5. Alerts for the conditions that changed across 3 and 4.
@@ -52,7 +54,14 @@ from engine.kinds import (
     TS,
     fields_of,
 )
-from engine.outputs import Alert, Duplicate, Rejected, ReservationChanged, SupplyExpected
+from engine.outputs import (
+    INSUFFICIENT_STOCK,
+    Alert,
+    Duplicate,
+    Rejected,
+    ReservationChanged,
+    SupplyExpected,
+)
 from engine.position import NO_EXPIRY, Position, Reservation
 from engine.timefmt import later
 
@@ -97,6 +106,11 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
             else:
                 seen[event_id] = first_ts
             return book, [rejected]
+    elif cls is RESERVE:
+        found = book.reservation(event.reservation_id)
+        if found is not None:  # a promise made once: the first outcome, and nothing changes
+            _advance(book, ts)
+            return book, [_repeat(book, found, event)]
     sku = fields[SKU]
     position = book.positions.get(sku) or book.position(sku)
     before = position.flags
@@ -136,10 +150,7 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     elif cls is INBOUND_CANCEL:
         _inbound_cancel(position, event)
     position.as_of = ts
-    if ts > book.watermark:
-        book.watermark = ts
-        if ts >= book.gc_due:
-            book.forget_old()
+    _advance(book, ts)
     outputs.append(position)
     # No condition can hold while atp stays at or above ``book.quiet_from`` and nothing is
     # oversold: skip the full check when none held before either (alerts.quiet_from).
@@ -247,27 +258,35 @@ def _inbound_cancel(position: Position, event: Any) -> None:
         position.inbound = None
 
 
+def _advance(book: Book, ts: datetime) -> None:
+    """The book's clock (the dedup window's end) moves to an applied event's ``ts``."""
+    if ts > book.watermark:
+        book.watermark = ts
+        if ts >= book.gc_due:
+            book.forget_old()
+
+
+def _repeat(book: Book, found: Reservation, event: Any) -> ReservationChanged:
+    """The answer to a ``reserve`` of a known id: its first outcome, as it stands now beside."""
+    return ReservationChanged(
+        found.reservation_id,
+        book.location_id,
+        found.sku,
+        found.first_status,
+        found.first_qty,
+        found.expires_at,
+        event.ts,
+        event.event_id,
+        INSUFFICIENT_STOCK if found.first_status == "rejected" else None,
+        True,
+        found.status,
+        found.qty,
+    )
+
+
 def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
+    """A new reservation (a known id never reaches here: ``_repeat``)."""
     rid = event.reservation_id
-    found = book.reservation(rid)
-    if found is not None:  # a promise made once: answer with what it is, change nothing
-        outputs.append(
-            ReservationChanged(
-                rid,
-                book.location_id,
-                found.sku,
-                found.status,
-                found.qty,
-                found.expires_at,
-                event.ts,
-                event.event_id,
-                None,
-                True,
-                found.first_status,
-                found.first_qty,
-            )
-        )
-        return
     room = position.on_hand - position.reserved
     if event.channel != "pos":
         room -= position.safety_stock
@@ -291,7 +310,7 @@ def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> 
                 expires_at,
                 event.ts,
                 event.event_id,
-                "insufficient_stock",
+                INSUFFICIENT_STOCK,
             )
         )
         return

@@ -41,7 +41,7 @@ def _example(**changes: Any) -> dict[str, Any]:
     summary="Reserve stock at one location (the engine decides)",
     responses={
         201: _example(),
-        200: _example(repeat=True, first_status="confirmed", first_qty=2),
+        200: _example(repeat=True, current_status="released", current_qty=0),
         **errors(401, 403, 409, 422, 503),
     },
 )

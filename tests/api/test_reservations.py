@@ -39,17 +39,31 @@ def test_the_same_id_again_is_200_with_the_first_outcome_and_changes_nothing(cli
     assert again.status_code == 200
     body = again.json()
     assert body["repeat"] is True
-    assert (body["first_status"], body["first_qty"]) == ("confirmed", 2)
+    assert (body["status"], body["qty"]) == ("confirmed", 2)
     assert client.get("/v1/atp/S1/A").json()["reserved"] == 2
-    assert first.json()["reservation_id"] == body["reservation_id"]
+    assert {k: body[k] for k in ("reservation_id", "expires_at", "reason")} == {
+        k: first.json()[k] for k in ("reservation_id", "expires_at", "reason")
+    }
 
 
-def test_a_rejected_id_again_is_200_with_the_rejection(client):
+def test_after_a_release_the_same_id_still_answers_the_first_outcome(client):
+    stock(client, 3)
+    reserve(client, "r1", 2)
+    client.delete("/v1/reservations/r1")
+    body = reserve(client, "r1", 2).json()
+    assert (body["status"], body["qty"]) == ("confirmed", 2)
+    assert (body["current_status"], body["current_qty"]) == ("released", 0)
+    assert client.get("/v1/atp/S1/A").json()["reserved"] == 0
+
+
+def test_a_rejected_id_again_is_200_with_the_rejection_and_its_reason(client):
     reserve(client, "r1", 2)
     stock(client, 5)
     again = reserve(client, "r1", 2)
     assert again.status_code == 200
-    assert again.json()["first_status"] == "rejected"
+    body = again.json()
+    assert (body["status"], body["qty"], body["reason"]) == ("rejected", 0, "insufficient_stock")
+    assert client.get("/v1/atp/S1/A").json()["reserved"] == 0
 
 
 def test_a_retry_with_the_same_event_id_is_200(client):
@@ -58,18 +72,22 @@ def test_a_retry_with_the_same_event_id_is_200(client):
     again = reserve(client, "r1", 1, event_id="ev-1")
     assert first.status_code == 201
     assert again.status_code == 200
-    assert again.json()["first_status"] == "confirmed"
+    assert (again.json()["status"], again.json()["repeat"]) == ("confirmed", True)
 
 
-def test_an_id_held_at_another_position_is_409(client):
+def test_an_id_held_at_another_position_answers_its_first_outcome(client):
+    """CONTRACT 3: a promise made once, "whatever the new fields say": nothing at S2 moves."""
     stock(client, 3)
     reserve(client, "r1", 1)
-    other = client.post(
-        "/v1/reservations",
-        json={"reservation_id": "r1", "location_id": "S2", "sku": "A", "qty": 1},
-    )
-    assert other.status_code == 409
-    assert other.json()["error"]["code"] == "reservation_id_in_use"
+    for location_id, sku in (("S2", "A"), ("S1", "B")):
+        other = client.post(
+            "/v1/reservations",
+            json={"reservation_id": "r1", "location_id": location_id, "sku": sku, "qty": 1},
+        )
+        assert other.status_code == 200
+        body = other.json()
+        assert (body["location_id"], body["sku"], body["status"]) == ("S1", "A", "confirmed")
+        assert client.get(f"/v1/atp/{location_id}/{sku}").status_code == 404
 
 
 def test_pos_may_use_the_safety_stock(client):

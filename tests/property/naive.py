@@ -100,6 +100,12 @@ class NaiveModel:
                 return "rejected"
             if kind == "Fulfil" and e.qty is not None and e.qty > r.qty:
                 return "rejected"
+        if kind == "Reserve" and self._remembered(loc, e.reservation_id) is not None:
+            # a repeat: answered with the first outcome, nothing else changes but the clock
+            self.seen[(loc, e.event_id)] = ts
+            self.watermark[loc] = max(self.watermark.get(loc, BEFORE_ALL), ts)
+            self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
+            return "applied"
         self._expire(loc, sku, ts)
         p = self._pos(loc, sku)
         if kind == "Receipt":
@@ -165,8 +171,6 @@ class NaiveModel:
         self.outcomes.append((rid, r.status, r.qty))
 
     def _reserve(self, loc: str, sku: str, e: Any) -> None:
-        if self._remembered(loc, e.reservation_id) is not None:
-            return
         p = self._pos(loc, sku)
         room = p.on_hand - p.reserved - (0 if e.channel == "pos" else p.safety_stock)
         expires_at = e.ts + timedelta(seconds=e.ttl_s)

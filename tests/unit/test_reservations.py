@@ -65,21 +65,38 @@ def test_partial_allowed_but_full_qty_available_is_confirmed(store):
 
 def test_repeat_reserve_returns_the_first_outcome_and_changes_nothing(store):
     store.do("reserve", reservation_id="R", qty=3)
+    as_of = store.pos().as_of
     o = outcome(store.do("reserve", reservation_id="R", qty=1, ts=T0 + 5))
     assert o.repeat
-    assert (o.status, o.qty, o.first_status, o.first_qty) == ("confirmed", 3, "confirmed", 3)
-    assert store.pos().reserved == 3
+    assert (o.status, o.qty, o.current_status, o.current_qty) == ("confirmed", 3, "confirmed", 3)
+    assert (store.pos().reserved, store.pos().as_of) == (3, as_of)
     store.do("release", reservation_id="R")
     o = outcome(store.do("reserve", reservation_id="R", qty=1))
-    assert (o.status, o.qty, o.first_status, o.first_qty) == ("released", 0, "confirmed", 3)
+    assert (o.status, o.qty, o.current_status, o.current_qty) == ("confirmed", 3, "released", 0)
     assert store.pos().reserved == 0
 
 
-def test_repeat_of_a_rejected_reserve_stays_rejected(store):
+def test_repeat_naming_another_sku_makes_no_position(store):
+    """CONTRACT 3: "whatever the new fields say": the sku too."""
+    store.do("reserve", reservation_id="R", qty=3)
+    out = store.do("reserve", reservation_id="R", qty=1, sku="B", ts=T0 + 5)
+    assert len(out) == 1  # the outcome only: no position, no alert
+    assert (out[0].sku, out[0].status, out[0].repeat) == ("A", "confirmed", True)
+    assert "B" not in store.book.positions
+
+
+def test_repeat_expires_nothing_due(store):
+    store.do("reserve", reservation_id="R", qty=3, ttl_s=1)
+    out = store.do("reserve", reservation_id="R", qty=3, ts=T0 + 5_000)
+    assert [(o.status, o.repeat) for o in out] == [("confirmed", True)]
+    assert store.pos().reserved == 3  # the next event of the position expires it
+
+
+def test_repeat_of_a_rejected_reserve_stays_rejected_with_its_reason(store):
     store.do("reserve", reservation_id="R", qty=50)
     store.do("receipt", qty=100)
     o = outcome(store.do("reserve", reservation_id="R", qty=50))
-    assert (o.status, o.repeat) == ("rejected", True)
+    assert (o.status, o.qty, o.reason, o.repeat) == ("rejected", 0, "insufficient_stock", True)
     assert store.pos().reserved == 0
 
 
