@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from engine.book import DEFAULT_CONFIG, Book, EngineConfig
 from engine.events import parse
-from engine.kinds import DUPLICATE, REJECTED, TRANSFER_OUT
+from engine.kinds import DUPLICATE, REJECTED, RESERVATION_CHANGED, TRANSFER_OUT
 from engine.outputs import dead_letter
 from engine.position import Position
 from engine.routing import supply_of
@@ -37,15 +37,21 @@ class Replay:
         on_outputs: called with the outputs of every rule applied (``apply`` for each message,
             ``expire`` at ``finish``), in order, before the next one; ``None`` for none. The
             outputs hold live positions: copy what you keep.
+        ledger: with ``ledger=True``, ``reservation_id -> (status, qty)`` from the latest
+            outcome of each (repeats skipped) over the whole log: what ``--reservations``
+            lists. A book forgets a reservation a window after it ended; the log's listing
+            does not.
     """
 
     def __init__(
         self,
         config: EngineConfig = DEFAULT_CONFIG,
         on_outputs: Callable[[list[Any]], None] | None = None,
+        ledger: bool = False,
     ) -> None:
         self.config = config
         self.on_outputs = on_outputs
+        self.ledger: dict[str, tuple[str, int]] | None = {} if ledger else None
         self.books: dict[str, Book] = {}
         self.applied = 0
         self.duplicates = 0
@@ -72,6 +78,7 @@ class Replay:
         """
         books = self.books
         observe = self.on_outputs
+        ledger = self.ledger
         number = blank = duplicates = dead = 0
         for raw in lines:
             number += 1
@@ -88,6 +95,8 @@ class Replay:
             outputs = apply(book, event)[1]
             if observe is not None:
                 observe(outputs)
+            if ledger is not None:
+                _enter(ledger, outputs)
             if type(event) is TRANSFER_OUT:  # its supply at the destination: engine.routing
                 supply = supply_of(event)
                 arrived = apply(self.book(supply.location_id), supply)[1]
@@ -123,6 +132,8 @@ class Replay:
                 outputs = expire(book, at)[1]
                 if self.on_outputs is not None:
                     self.on_outputs(outputs)
+                if self.ledger is not None:
+                    _enter(self.ledger, outputs)
         return at
 
     def positions(self) -> Iterator[Position]:
@@ -133,13 +144,19 @@ class Replay:
                 yield positions[sku]
 
     def reservations(self) -> Iterator[dict[str, Any]]:
-        """``reservation_id, status, qty`` of every remembered reservation, sorted by id."""
-        rows: list[dict[str, Any]] = []
-        for book in self.books.values():
-            for found in book.reservations.values():
-                status = LISTED_STATUS.get(found.status, found.status)
-                rows.append(
-                    {"reservation_id": found.reservation_id, "status": status, "qty": found.qty}
-                )
-        rows.sort(key=lambda row: row["reservation_id"])
+        """``reservation_id, status, qty`` of every reservation id of the log, sorted by id
+        (CONTRACT 5: ``active`` for ``confirmed``); needs ``ledger=True``."""
+        if self.ledger is None:
+            raise ValueError("Replay(ledger=True) lists reservations")
+        rows: list[dict[str, Any]] = [
+            {"reservation_id": rid, "status": LISTED_STATUS.get(status, status), "qty": qty}
+            for rid, (status, qty) in sorted(self.ledger.items())
+        ]
         return iter(rows)
+
+
+def _enter(ledger: dict[str, tuple[str, int]], outputs: list[Any]) -> None:
+    """Note each reservation's latest outcome; a repeat answers, it changes nothing."""
+    for output in outputs:
+        if type(output) is RESERVATION_CHANGED and not output.repeat:
+            ledger[output.reservation_id] = (output.status, output.qty)

@@ -52,7 +52,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     as_of = parse_instant(args.as_of) if args.as_of is not None else None
     settings = Settings.from_env()
-    replay = Replay(settings.engine())
+    replay = Replay(settings.engine(), ledger=bool(args.reservations))
     encoder = msgspec.json.Encoder()
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:

@@ -75,7 +75,7 @@ def test_counts_agree_with_the_naive_model(lines):
 def test_replay_is_deterministic(lines):
     outputs = []
     for _ in range(2):
-        replay = Replay()
+        replay = Replay(ledger=True)
         replay.feed(lines)
         replay.finish()
         outputs.append(

@@ -119,6 +119,35 @@ def test_reservations_file(log, tmp_path, capsys):
     ]
 
 
+def test_reservations_file_lists_every_id_of_the_log_once(tmp_path, capsys):
+    """CONTRACT 5: one line per reservation id, even one a book forgot (ended more than the
+    dedup window before the end) or one reused at another location (its latest outcome)."""
+    day = 86_400_000
+    log = tmp_path / "old.jsonl"
+    log.write_bytes(
+        b"\n".join(
+            [
+                line("receipt", qty=5, ts=T0),
+                line("reserve", reservation_id="R1", qty=2, ts=T0),
+                line("release", reservation_id="R1", ts=T0 + 1),
+                line("reserve", reservation_id="R2", qty=9, ts=T0 + 2),
+                line("reserve", reservation_id="R3", qty=1, ts=T0 + 3),
+                line("reserve", location_id="S2", reservation_id="R3", qty=1, ts=T0 + 4),
+                line("reserve", reservation_id="R1", qty=1, ts=T0 + 5),  # a repeat
+                line("receipt", qty=1, ts=T0 + 20 * day),
+            ]
+        )
+    )
+    out = tmp_path / "res.jsonl"
+    code, _, _ = run(["replay", log, "--reservations", out], capsys)
+    assert code == 0
+    assert [orjson.loads(x) for x in out.read_bytes().splitlines()] == [
+        {"reservation_id": "R1", "status": "released", "qty": 0},
+        {"reservation_id": "R2", "status": "rejected", "qty": 0},
+        {"reservation_id": "R3", "status": "expired", "qty": 0},  # S1's, at T0 + 903 s
+    ]
+
+
 def test_dead_letters_go_to_the_file_with_reason_raw_and_source(log, tmp_path, capsys):
     out = tmp_path / "dead.jsonl"
     code, _, _ = run(["replay", log, "--dead-letter", out], capsys)

@@ -300,7 +300,6 @@ class OutputRecorder:
 def figures(replay: Replay) -> tuple[Any, ...]:
     return (
         [p.record() for p in replay.positions()],
-        list(replay.reservations()),
         (replay.applied, replay.duplicates, replay.dead_letters),
         {loc: state(book) for loc, book in replay.books.items()},
         {loc: book.next_expiry() for loc, book in replay.books.items()},
