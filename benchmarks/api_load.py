@@ -42,6 +42,7 @@ from typing import Any
 import httpx
 import orjson
 
+from benchmarks.ingest import run_topics
 from benchmarks.loadgen import LoadResult, process_cpu_s, process_peak_rss_mb, run_open_loop
 
 CHUNK = 10_000
@@ -113,7 +114,7 @@ def served(
     server = None
     try:
         if bootstrap is not None:
-            prefix = f"bench{uuid.uuid4().hex[:8]}."
+            prefix = run_topics().prefix
             extra = ["--bootstrap", bootstrap, "--topic-prefix", prefix]
             dataflow = _start(["run", *extra], log)
             time.sleep(2)  # the dataflow creates the topics

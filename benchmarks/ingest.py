@@ -45,10 +45,18 @@ from benchmarks.freshness import freshness, probe_every
 from benchmarks.ingest_lag import LagTracker
 from benchmarks.workload import WorkloadParams, describe, generate, network_workload
 from dataflows.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, Topics, ensure_topics
+from omnistock.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
 FLOW_LOG = Path(tempfile.gettempdir()) / "omnistock-bench-flow.log"  # the dataflow's stderr
+
+
+def run_topics(kind: str = "bench") -> Topics:
+    """Fresh topics for one run, so that it never reads another's events: named
+    ``<prefix><kind><8 hex>.``, under the configured prefix (CONTRACT 4: ``omnistock bench
+    --topic-prefix`` or ``OMNISTOCK_TOPIC_PREFIX``; ``omnistock.`` by default)."""
+    return Topics(f"{Settings.from_env().topic_prefix}{kind}{uuid.uuid4().hex[:8]}.")
 
 
 def broker() -> str:
@@ -202,7 +210,7 @@ def measure(
     ``omnistock run``; the log is the workload on the built-in network (``stores``, ``skus``)."""
     from benchmarks.flash_sale import flash_sale  # noqa: PLC0415 - it imports this module
 
-    topics = Topics(f"bench{uuid.uuid4().hex[:8]}.")
+    topics = run_topics()
     ensure_topics(bootstrap, topics, PARTITIONS)
     start_ms = int(time.time() * 1000) + 3_600_000
     params = WorkloadParams(events=events, seed=3, start_ms=start_ms)

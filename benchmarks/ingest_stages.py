@@ -47,7 +47,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.run import cli_main
 
-from benchmarks.ingest import PARTITIONS, broker, ceiling, produce
+from benchmarks.ingest import PARTITIONS, broker, ceiling, produce, run_topics
 from benchmarks.workload import WorkloadParams, generate, network_workload
 from dataflows import kafka
 from dataflows.flow import LocationLogic, build_flow, parse_and_route
@@ -173,7 +173,7 @@ def stage_process(stage: str, bootstrap: str, prefix: str, count: int) -> dict[s
 
 def measure(bootstrap: str, events: int = 200_000, rounds: int = 3) -> dict[str, Any]:
     """Every stage, ``rounds`` times, over one log of ``events`` on ``PARTITIONS`` partitions."""
-    topics = Topics(f"stages{uuid.uuid4().hex[:8]}.")
+    topics = run_topics("stages")
     ensure_topics(bootstrap, topics, PARTITIONS)
     params = WorkloadParams(events=events, seed=3, start_ms=int(time.time() * 1000) + 3_600_000)
     params, catalogue = network_workload(params, stores=50, skus=20_000)

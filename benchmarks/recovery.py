@@ -23,13 +23,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import orjson
 from confluent_kafka import Consumer, Producer
 
-from benchmarks.ingest import PARTITIONS, broker, consumer, markers, produce, wait_for_keys
+from benchmarks.ingest import (
+    PARTITIONS,
+    broker,
+    consumer,
+    markers,
+    produce,
+    run_topics,
+    wait_for_keys,
+)
 from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
 
 SNAPSHOT_S = 5.0
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     positions = args.locations * args.skus
 
     bootstrap = broker()
-    topics = Topics(f"recov{uuid.uuid4().hex[:8]}.")
+    topics = run_topics("recov")
     ensure_topics(bootstrap, topics, PARTITIONS)
     print(f"producing {positions:,} receipts...", flush=True)
     produce(bootstrap, topics.events, receipts(args.locations, args.skus, int(time.time() * 1000)))

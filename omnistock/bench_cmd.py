@@ -7,6 +7,7 @@ the figures, their ceilings and plots go to ``--out`` (``results.json``, ``repor
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--out", type=Path, default=None, help="default benchmarks/results/<UTC>")
     parser.add_argument("--bootstrap", default=None, metavar="HOST:PORT", help="a running Kafka")
     parser.add_argument("--api-url", default=None, help="a running API (default: start one)")
-    parser.add_argument("--topic-prefix", default=None, help="unused: each run has its own")
+    parser.add_argument(
+        "--topic-prefix",
+        default=None,
+        help="each run makes fresh topics, named under this prefix (default: "
+        "OMNISTOCK_TOPIC_PREFIX, else omnistock.)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -41,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     from benchmarks.harness import report, sections  # noqa: PLC0415
 
+    if args.topic_prefix is not None:  # the benchmarks and the commands they start read it
+        os.environ["OMNISTOCK_TOPIC_PREFIX"] = args.topic_prefix
     chosen = SECTIONS if args.what == "all" else (args.what,)
     out = args.out or Path("benchmarks") / "results" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     ctx = sections.Context(quick=args.quick, bootstrap=args.bootstrap, api_url=args.api_url)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from benchmarks.ingest_stages import STAGES, measure
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+PREFIX = f"ci{uuid.uuid4().hex[:6]}."
 
 KEYS = [
     "replay.events_per_s",
@@ -36,7 +40,7 @@ def test_bench_all_quick_writes_a_complete_report(bootstrap, tmp_path):
     # imported from the checkout by accident.
     script = Path(sys.executable).with_name("omnistock")
     done = subprocess.run(
-        [str(script), "bench", "all", "--quick", "--out", str(out)],
+        [str(script), "bench", "all", "--quick", "--out", str(out), "--topic-prefix", PREFIX],
         cwd=tmp_path,
         env={**os.environ, "OMNISTOCK_BOOTSTRAP": bootstrap},
         capture_output=True,
@@ -56,6 +60,9 @@ def test_bench_all_quick_writes_a_complete_report(bootstrap, tmp_path):
     for section in ("replay", "ingest"):
         assert results["parameters"]["workload"][section]["catalogue"] == "built-in network"
     assert results["machine"]["cores"] >= 1
+    # CONTRACT 4: the run's topics live under --topic-prefix (each run's own below it)
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=15).topics
+    assert any(name.startswith(f"{PREFIX}bench") for name in topics)
     report = (out / "report.md").read_text()
     for plot in ("ingest_throughput.png", "ingest_freshness.png", "api_latency.png"):
         assert (out / plot).stat().st_size > 1000
