@@ -18,7 +18,7 @@ SECTIONS = ("replay", "ingest", "promise", "api")
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "bench",
-        help="load-test harness: throughput, freshness, latency, oversell; writes a report",
+        help="load-test harness: throughput, freshness, latency, oversell",
         description="Run benchmarks against their ceilings and write results.json, report.md "
         "and plots.",
     )

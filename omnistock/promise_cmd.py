@@ -23,7 +23,7 @@ from engine.timefmt import parse_instant
 def add_parsers(commands: Any) -> None:
     parser = commands.add_parser(
         "promise",
-        help="the delivery promise for one item, as POST /v1/promise answers it",
+        help="one item's delivery promise, as POST /v1/promise answers it",
         description="Print, as JSON, the answer POST /v1/promise would give for one item: the "
         "best option per service level, the pickup stores, and the cart summary.",
     )
@@ -37,7 +37,7 @@ def add_parsers(commands: Any) -> None:
 
     network = commands.add_parser(
         "network",
-        help="write the built-in delivery network file (and its stock as receipt events)",
+        help="write the built-in delivery network file (and its stock)",
         description="Write the built-in network (stores in real US cities, distribution "
         "centres, US holidays, standard/express/same_day) as a network file a user can edit.",
     )

@@ -26,7 +26,7 @@ _BUFFER = 1 << 20
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "replay",
-        help="apply a JSONL event log offline and print the positions it leaves",
+        help="apply a JSONL event log offline; print the positions it leaves",
         description="Apply a JSONL event log with the engine's rules, expire what has expired "
         "as of --as-of, and print one JSON line per position, sorted by location_id then sku.",
     )

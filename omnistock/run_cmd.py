@@ -23,7 +23,7 @@ RECOVERY_PARTITIONS = 16  # fixed once created: the most workers (all processes)
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "run",
-        help="run the dataflow against Kafka: events in; positions, outcomes, alerts out",
+        help="the dataflow on Kafka: events in, positions and outcomes out",
         description="Consume the events topic, fold it into per-location positions, and "
         "write positions, reservation outcomes, alerts and dead letters to their topics.",
     )

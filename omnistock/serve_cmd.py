@@ -42,7 +42,7 @@ def add_parsers(commands: Any) -> None:
     serve.set_defaults(run=run_serve)
     demo = commands.add_parser(
         "demo",
-        help="everything on one machine, nothing to configure: engine, live events, the API",
+        help="everything on one machine, nothing to configure",
         description=f"The embedded engine fed by a live synthetic event stream, and the API on "
         f"{DEMO_URL}. Ctrl-C stops it.",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -179,14 +180,21 @@ def test_bad_as_of_is_a_clear_error(log, capsys):
     assert "RFC 3339" in err
 
 
-def test_console_script_help_lists_replay():
+def test_help_lists_every_command_with_a_line_each():
+    """CONTRACT 5: ``omnistock --help`` lists every command with a line each (80 columns)."""
     out = subprocess.run(
         [sys.executable, "-m", "omnistock.cli", "--help"],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "COLUMNS": "80"},
     ).stdout
-    assert "replay" in out
+    lines = out.splitlines()
+    start = lines.index("  COMMAND") + 1
+    listed = lines[start : lines.index("", start)]
+    commands = ["replay", "run", "promise", "network", "serve", "demo", "bench"]
+    assert [line.split()[0] for line in listed] == commands
+    assert all(len(line.split()) > 2 for line in listed)  # each with its help on the line
 
 
 def test_the_example_log_replays(capsys, tmp_path):
