@@ -25,7 +25,7 @@ from api.promise_routes import router as promise_router
 from api.routes import atp, events, health, reservations
 from api.service import Reservations
 
-MAX_BODY = 5 * 1024 * 1024
+MAX_BODY = 16 * 1024 * 1024  # 10,000 events of the largest kind (CONTRACT 6) fit
 DESCRIPTION = """Available-to-promise, reservations and delivery promises (Omnistock contract v1,
 section 6). Errors answer `{"error": {"code", "message", "details"}}`. Keys: `Authorization:
 Bearer KEY`; with no keys configured everything is open."""

@@ -46,7 +46,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     api_keys: str | None = None
     api_keys_file: str | None = None
     api_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
-    api_max_body: Annotated[int, msgspec.Meta(ge=1024)] = 5 * 1024 * 1024
+    api_max_body: Annotated[int, msgspec.Meta(ge=1024)] = 16 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -43,7 +43,12 @@ _EXAMPLE = [
                     "example": {
                         "accepted": 1,
                         "invalid": [
-                            {"index": 1, "code": "bad_timestamp", "message": "ts is before 1970"}
+                            {
+                                "index": 1,
+                                "reason": "bad_timestamp: ts is before 1970",
+                                "code": "bad_timestamp",
+                                "message": "ts is before 1970",
+                            }
                         ],
                     }
                 }
@@ -83,7 +88,7 @@ async def post_events(request: Request, state: State) -> Any:
         raw = bytes(item)
         event = parse(raw)
         if isinstance(event, Rejected):
-            invalid.append({"index": index, "code": event.code, "message": event.message})
+            invalid.append(_refusal(index, event))
         else:
             valid.append((index, raw, event))
     refused = await state.backend.submit(valid)
@@ -91,8 +96,16 @@ async def post_events(request: Request, state: State) -> Any:
     state.metrics.events.labels("invalid").inc(len(invalid))
     answer: dict[str, Any] = {"accepted": len(valid), "invalid": invalid}
     if refused:  # known at once in embedded mode only; in Kafka mode they go to the dead letters
-        answer["dead_letters"] = [
-            {"index": index, "code": rejected.code, "message": rejected.message}
-            for index, rejected in refused
-        ]
+        answer["dead_letters"] = [_refusal(index, rejected) for index, rejected in refused]
     return JSONResponse(answer, status_code=202)
+
+
+def _refusal(index: int, rejected: Rejected) -> dict[str, Any]:
+    """An item refused, by its index: its ``reason`` (as a dead letter states it), and the
+    reason's parts, ``code`` and ``message``."""
+    return {
+        "index": index,
+        "reason": rejected.reason,
+        "code": rejected.code,
+        "message": rejected.message,
+    }

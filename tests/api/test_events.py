@@ -22,6 +22,7 @@ def test_valid_events_go_in_and_invalid_ones_are_listed_by_index(client):
         (2, "bad_timestamp"),
         (4, "not_an_object"),
     ]
+    assert all(i["reason"] == f"{i['code']}: {i['message']}" for i in body["invalid"])
     assert client.get("/v1/atp/S1/A").json()["on_hand"] == 4
     assert client.get("/v1/atp/S1/B").json()["on_hand"] == 2
 
