@@ -6,7 +6,7 @@ OpenAPI document; the reservation routes then build an event and ``engine.events
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +26,10 @@ Instant = Annotated[
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict, as the engine's parser is: ``"2"`` is no quantity and ``1`` no boolean, and a
+    field the body does not know is a mistake (422)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ReserveIn(_Body):
@@ -57,6 +60,9 @@ class ReserveIn(_Body):
     allow_partial: bool = False
     event_id: Token | None = Field(default=None, description="made by the API when absent")
     ts: Instant | None = Field(default=None, description="now when absent")
+    type: Literal["reserve"] | None = Field(
+        default=None, description="optional: the body may be the whole `reserve` event"
+    )
 
 
 class FulfilIn(_Body):

@@ -179,3 +179,13 @@ def test_a_ts_past_any_instant_is_422_not_a_server_error(client):
         assert answer.status_code == 422, (ts, answer.text)
         assert answer.json()["error"]["code"] == "invalid_request"
     assert client.get("/v1/atp/S1/A").json()["reserved"] == 0
+
+
+def test_the_body_is_as_strict_as_an_event_and_may_be_the_whole_reserve_event(client):
+    stock(client, 3)
+    for wrong in ({"qty": "1"}, {"allow_partial": 1}, {"type": "release"}):
+        answer = reserve(client, "r1", **{"qty": 1, **wrong})
+        assert answer.status_code == 422, wrong
+        assert answer.json()["error"]["code"] == "invalid_request"
+    whole = reserve(client, "r1", 1, type="reserve", event_id="e-r1", ts="2026-11-20T10:00:02Z")
+    assert (whole.status_code, whole.json()["status"]) == (201, "confirmed")
