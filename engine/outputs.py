@@ -135,6 +135,7 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     on_hand: int
     reserved: int
     safety_stock: int
+    unsellable: int
     available: int
     atp: int
     oversold: int
@@ -200,6 +201,7 @@ def alert_record(alert: Alert) -> dict[str, Any]:
         "on_hand": alert.on_hand,
         "reserved": alert.reserved,
         "safety_stock": alert.safety_stock,
+        "unsellable": alert.unsellable,
         "available": alert.available,
         "atp": alert.atp,
         "oversold": alert.oversold,

@@ -462,6 +462,7 @@ def _alert(position: Position, before: int, after: int, ts: datetime, outputs: l
                 on_hand,
                 reserved,
                 position.safety_stock,
+                position.unsellable,
                 available,
                 max(0, available),
                 max(0, reserved - on_hand),
