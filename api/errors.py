@@ -3,7 +3,7 @@
 Every error answers ``{"error": {"code", "message", "details"}}``, FastAPI's own request
 validation (422) and Starlette's 404/405 included. Codes::
 
-    400 bad_json               the body is not JSON
+    400 bad_json               the body is not JSON (or nested too deeply to read)
     401 unauthorized           no key, or an unknown key
     403 forbidden              the key lacks the scope
     404 not_found              no such route
@@ -12,7 +12,6 @@ validation (422) and Starlette's 404/405 included. Codes::
     405 method_not_allowed
     409 rejected               a reservation refused (the body carries the outcome)
     409 reservation_ended      release/fulfil of a reservation that is no longer active
-    409 reservation_id_in_use  the id is held at another location or sku
     409 <engine code>          release/fulfil refused by the engine (fulfil_exceeds_held...)
     413 body_too_large
     422 invalid_request        a field is missing, of the wrong type or out of range
@@ -20,6 +19,7 @@ validation (422) and Starlette's 404/405 included. Codes::
     503 not_ready              Kafka mode, still catching up on the topics
     503 timeout                no outcome in time: retry with the same reservation_id
     503 no_network             promise routes without a delivery network
+    500 internal_error         a bug (logged), in the same envelope
 """
 
 from __future__ import annotations
@@ -33,7 +33,13 @@ from starlette.responses import Response
 
 from api.jsonio import JSONResponse
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+# FastAPI answers 400 only for a body it could not parse (nested too deeply for json, say).
+_HTTP_CODES = {
+    400: "bad_json",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
 
 
 class ApiError(Exception):
@@ -87,8 +93,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, None, dict(exc.headers or {}) or None)
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A bug, not the caller's fault: the error envelope all the same (Starlette still logs
+    the traceback)."""
+    return error_response(500, "internal_error", "the server failed on this request")
+
+
 def install(app: FastAPI) -> None:
     """Register every handler on the app."""
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -88,10 +88,22 @@ def parse_and_route(items: list[Any], shards: int) -> list[tuple[str, list[Envel
     )
 
 
+# The raw bytes a dead letter carries at most. Kafka refuses a message over 1 MB by default, and
+# escaping can make JSON text up to six times its bytes: a dead letter of a 1 MB message would
+# be refused, and the flow would stop on it at every restart. A longer one keeps its first
+# bytes, says ``raw_truncated`` and ``raw_bytes``; its whole text stays on the events topic at
+# ``source``.
+MAX_DEAD_RAW = 128 * 1024
+
+
 def _dead_letter(rejected: Rejected, envelope: Envelope) -> Publish:
     _, raw, origin = envelope
     source = origin if isinstance(origin, str) else "/".join(map(str, origin))
-    return ("dead", None, _encode(dead_letter(rejected, raw, source)))
+    record: dict[str, Any] = dead_letter(rejected, raw[:MAX_DEAD_RAW], source)
+    if len(raw) > MAX_DEAD_RAW:
+        record["raw_truncated"] = True
+        record["raw_bytes"] = len(raw)
+    return ("dead", None, _encode(record))
 
 
 class LocationLogic(StatefulBatchLogic[list[Envelope], list[Publish], Book | None]):

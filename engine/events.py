@@ -231,6 +231,8 @@ def parse(raw: bytes | str) -> Event | Rejected:
         return Rejected(_classify(message), message)
     except msgspec.DecodeError as exc:
         return Rejected("bad_json", f"not valid JSON: {exc}")
+    except RecursionError:  # msgspec recurses once per level of nesting
+        return Rejected("bad_json", "not valid JSON: nested too deeply for an event")
     # The hot path, written flat: this runs for every event of every stream. The common
     # fields come from one C call, not an attribute read each (engine.kinds).
     fields = fields_of(event)

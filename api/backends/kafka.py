@@ -201,11 +201,16 @@ class KafkaBackend:
         consumer = self._consumer
         if refresh and consumer is not None:
             for topic, index in list(self._targets):
+                # The high watermark each fetch response carries: a query to the broker would
+                # wait behind the consumer's fetch long-poll (up to fetch.wait.max.ms, 500 ms,
+                # per partition on an idle broker), and hold up the outcomes meanwhile.
                 try:
-                    _, high = consumer.get_watermark_offsets(TopicPartition(topic, index), 2)
+                    _, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic, index), cached=True
+                    )
                 except KafkaException:
                     continue
-                if self.caught_up:
+                if self.caught_up and high >= 0:  # negative: no fetch answered yet
                     self._targets[(topic, index)] = high
         lag = sum(max(0, high - self._read[key]) for key, high in self._targets.items())
         self.lag = lag

@@ -76,6 +76,8 @@ async def post_events(request: Request, state: State) -> Any:
         raise ApiError(422, "invalid_request", "the body must be a JSON array of events") from None
     except msgspec.DecodeError as exc:
         raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "bad_json", "the body is nested too deeply to be events") from None
     if len(items) > MAX_EVENTS:
         raise ApiError(
             422,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from api.auth import Keys
@@ -27,6 +28,22 @@ def test_bad_json_on_a_model_route_is_400(client):
         "/v1/reservations", content=b"{nope", headers={"content-type": "application/json"}
     )
     assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "bad_json"
+
+
+@pytest.mark.parametrize("path", ["/v1/reservations", "/v1/atp/query"])
+def test_a_body_nested_too_deeply_is_400_bad_json_not_a_500(client, path):
+    deep = b'{"a":' * 5_000 + b"1" + b"}" * 5_000
+    answer = client.post(path, content=deep, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text[:200]
+    assert answer.json()["error"]["code"] == "bad_json"
+
+
+def test_events_nested_too_deeply_are_400_bad_json_not_a_500(client):
+    deep = b'{"a":' * 5_000 + b"1" + b"}" * 5_000
+    body = b"[" + deep + b"," + orjson.dumps(receipt(2)) + b"]"
+    answer = client.post("/v1/events", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text[:200]
     assert answer.json()["error"]["code"] == "bad_json"
 
 

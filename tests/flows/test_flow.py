@@ -16,7 +16,7 @@ import pytest
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from benchmarks.workload import WorkloadParams, generate
-from dataflows.flow import Incoming, LocationLogic, build_flow
+from dataflows.flow import MAX_DEAD_RAW, Incoming, LocationLogic, build_flow
 from engine.book import EngineConfig
 from engine.events import parse
 from engine.replay import Replay
@@ -157,3 +157,24 @@ def test_a_message_the_broker_refused_stops_the_sink():
     _raise_on_failure(None, None)  # delivered: nothing to say
     with pytest.raises(KafkaException):
         _raise_on_failure(KafkaError(KafkaError._MSG_TIMED_OUT), None)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+        b'{"type": "teleport", "x": "' + b"\xff" * 600_000 + b'"}',
+    ],
+)
+def test_a_monster_message_is_a_dead_letter_and_the_flow_goes_on(raw):
+    """Nested too deeply to decode, or too long to publish whole: each is a dead letter (of
+    at most MAX_DEAD_RAW bytes of its text), and the events after it still apply."""
+    good = b'{"event_id":"g","type":"receipt","location_id":"S1","sku":"A","ts":0,"qty":2}'
+    outs = run_flow([raw, good])
+    (record,) = [orjson.loads(value) for _, value in outs["dead"]]
+    assert record["reason"].startswith("bad_json") or record["reason"].startswith("unknown_type")
+    assert record["source"] == "log:1"
+    if len(raw) > MAX_DEAD_RAW:
+        assert (record["raw_truncated"], record["raw_bytes"]) == (True, len(raw))
+        assert len(record["raw"]) <= 4 * MAX_DEAD_RAW
+    assert [key for key, _ in outs["atp"]] == ["S1:A"]

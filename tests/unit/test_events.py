@@ -268,3 +268,14 @@ def test_transfer_to_itself_is_impossible():
 def test_reason_is_code_and_message():
     out = rejected(b"[]")
     assert out.reason.startswith("not_an_object: ")
+
+
+def test_json_nested_too_deeply_is_bad_json_not_a_crash():
+    """msgspec recurses once per level: a message thousands of levels deep must be a dead
+    letter, not a RecursionError that stops the dataflow at every restart."""
+    deep = b'{"a":' * 5_000 + b"1" + b"}" * 5_000
+    inside = b'{"event_id":"e","type":"receipt","location_id":"S1","sku":"A","ts":0,"qty":1,'
+    for raw in (deep, inside + b'"x":' + b"[" * 3_000 + b"]" * 3_000 + b"}"):
+        rejected = ev.parse(raw)
+        assert isinstance(rejected, Rejected)
+        assert rejected.code == "bad_json"
