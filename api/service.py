@@ -20,7 +20,7 @@ from api.errors import ApiError
 from api.readmodel import Outcome, ReservationView
 from api.schemas import FulfilIn, ReserveIn
 from engine.events import parse
-from engine.outputs import INSUFFICIENT_STOCK, Duplicate, Rejected, outcome_record
+from engine.outputs import Duplicate, Rejected, first_reason, outcome_record
 from engine.timefmt import to_ms
 
 Result = tuple[int, dict[str, Any]]
@@ -153,7 +153,7 @@ class Reservations:
                 known.expires_at,
                 self.clock(),
                 event_id,
-                INSUFFICIENT_STOCK if known.first_status == "rejected" else None,
+                first_reason(known.first_status),
                 True,
                 known.status,
                 known.qty,

@@ -45,7 +45,7 @@ def freshness(
     lags: list[float] = []
     when: list[float] = []
     started = time.perf_counter()
-    counted_from_ms = float("inf")  # the first counted event's ts, set once the warm-up is over
+    counted_from_ms = float("inf")  # events stamped before this are the warm-up's
 
     def take(timeout: float, count: int = 10_000) -> None:
         batch = atp.consume(count, timeout=timeout)
@@ -63,12 +63,11 @@ def freshness(
 
     take(1.0, 100_000)  # drain what came before
     started = time.perf_counter()
+    counted_from_ms = time.time() * 1000 + WARMUP_S * 1000
     sent = 0
     while time.perf_counter() - started < WARMUP_S + seconds:
         due = int((time.perf_counter() - started) * rate)
         now = int(time.time() * 1000)
-        if counted_from_ms == float("inf") and time.perf_counter() - started >= WARMUP_S:
-            counted_from_ms = now
         while sent < due:
             if tracker is not None and sent % every == 0:
                 tracker.probe(producer)

@@ -12,8 +12,13 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
-# The one reason a ``reserve`` is refused (CONTRACT 3); its first outcome's reason on a repeat.
+# The one reason a ``reserve`` is refused (CONTRACT 3).
 INSUFFICIENT_STOCK: Final = "insufficient_stock"
+
+
+def first_reason(first_status: str) -> str | None:
+    """The reason of a reservation's first outcome, which a repeat answers again."""
+    return INSUFFICIENT_STOCK if first_status == "rejected" else None
 
 
 class Rejected(msgspec.Struct, frozen=True, gc=False):

@@ -61,6 +61,7 @@ from engine.outputs import (
     Rejected,
     ReservationChanged,
     SupplyExpected,
+    first_reason,
 )
 from engine.position import NO_EXPIRY, Position, Reservation
 from engine.timefmt import later
@@ -277,7 +278,7 @@ def _repeat(book: Book, found: Reservation, event: Any) -> ReservationChanged:
         found.expires_at,
         event.ts,
         event.event_id,
-        INSUFFICIENT_STOCK if found.first_status == "rejected" else None,
+        first_reason(found.first_status),
         True,
         found.status,
         found.qty,
