@@ -1,8 +1,8 @@
 """Build: compiles the engine's per-event modules with mypyc (the rest stays plain Python).
 
 The rules are written once, in typed Python (``engine/``); mypyc compiles the modules every
-event runs through into C extensions at install time, which folds events about 1.5 times
-faster (``benchmarks/replay_throughput.py``). The same source runs interpreted when
+event runs through into C extensions at install time, which folds events faster
+(``benchmarks/replay_throughput.py``; docs/performance.md). The same source runs interpreted when
 ``OMNISTOCK_PURE_PYTHON=1`` is set at install (no C compiler needed), with the same results.
 Everything else about the package is in ``pyproject.toml``.
 """
@@ -20,6 +20,7 @@ COMPILED = [
     "engine/events.py",
     "engine/kinds.py",
     "engine/position.py",
+    "engine/reservations.py",
     "engine/replay.py",
     "engine/routing.py",
     "engine/rules.py",

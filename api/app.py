@@ -8,24 +8,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.auth import Keys
 from api.backends import Backend
-from api.backends.embedded import wall_clock
 from api.deps import AppState
 from api.fastpath import AtpFastPath
 from api.jsonio import JSONResponse
 from api.metrics import ApiMiddleware, Metrics
-from api.promise_routes import Promiser
-from api.promise_routes import router as promise_router
-from api.routes import atp, events, health, reservations
+from api.promiser import Promiser
+from api.routes import atp, events, health, promise, reservations
 from api.service import Reservations
 
-MAX_BODY = 16 * 1024 * 1024  # 10,000 events of the largest kind (CONTRACT 6) fit
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+MAX_BODY = 16 * 1024 * 1024  # 10,000 events of the largest kind (docs/api.md §6) fit
 DESCRIPTION = """Available-to-promise, reservations and delivery promises (Omnistock contract v1,
 section 6). Errors answer `{"error": {"code", "message", "details"}}`. Keys: `Authorization:
 Bearer KEY`; with no keys configured everything is open."""
@@ -56,13 +60,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backend.start()
+        started = backend.start()  # a backend started by the caller is the caller's to stop
         try:
             yield
         finally:
-            backend.stop()
+            if started:
+                backend.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Omnistock API",
         version="1",
         description=DESCRIPTION,
@@ -78,7 +83,7 @@ def create_app(
         promiser=promiser,
     )
     errors.install(app)
-    for router in (health.router, atp.router, reservations.router, events.router, promise_router):
+    for router in (health.router, atp.router, reservations.router, events.router, promise.router):
         app.include_router(router)
     app.add_middleware(AtpFastPath, state=app.state.omnistock)
     app.add_middleware(ApiMiddleware, metrics=metrics, max_body=max_body)  # outermost: times all

@@ -1,4 +1,4 @@
-"""API keys with scopes ``read`` and ``write`` (CONTRACT sections 5 and 6).
+"""API keys with scopes ``read`` and ``write`` (docs/api.md §2).
 
 Keys come from a file (``--api-keys FILE``, or ``OMNISTOCK_API_KEYS_FILE``) or from
 ``OMNISTOCK_API_KEYS`` holding the same JSON::

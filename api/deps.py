@@ -24,7 +24,7 @@ class AppState:
     reservations: Reservations
     keys: Keys
     metrics: Metrics
-    promiser: Any  # api.promise_routes.Promiser | None
+    promiser: Any  # api.promiser.Promiser | None
 
 
 def state(request: Request) -> AppState:
@@ -35,18 +35,26 @@ def state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(state)]
 
 
+def authorize(state: AppState, authorization: str | None, scope: str) -> None:
+    """The one auth rule: the key's scope (``api.auth``), then the replica's readiness.
+
+    Raises:
+        ApiError: 401/403 for the key, 503 ``not_ready`` while the read model catches up.
+    """
+    state.keys.check(authorization, scope)
+    if not state.backend.caught_up:
+        raise ApiError(
+            503,
+            "not_ready",
+            "this replica is still reading the topics from their start: retry shortly "
+            "(see /v1/health)",
+            state.backend.health(),
+        )
+
+
 def _require(scope: str) -> Any:
     def check(request: Request) -> None:
-        found: AppState = request.app.state.omnistock
-        found.keys.check(request.headers.get("authorization"), scope)
-        if not found.backend.caught_up:
-            raise ApiError(
-                503,
-                "not_ready",
-                "this replica is still reading the topics from their start: retry shortly "
-                "(see /v1/health)",
-                found.backend.health(),
-            )
+        authorize(request.app.state.omnistock, request.headers.get("authorization"), scope)
 
     return Depends(check)
 

@@ -1,4 +1,4 @@
-"""HTTP errors: one exception, one body shape, every handler in one place (CONTRACT section 6).
+"""HTTP errors: one exception, one body shape, every handler in one place (docs/api.md §3).
 
 Every error answers ``{"error": {"code", "message", "details"}}``, FastAPI's own request
 validation (422) and Starlette's 404/405 included. Codes::

@@ -1,9 +1,9 @@
 """The API's read model: positions and reservation outcomes, as the engine last published them.
 
-Two feeds fill it, one writer at a time: in embedded mode the in-process engine hands it every
-changed position and outcome (``api.backends.embedded``); in Kafka mode a consumer thread reads
-``omnistock.atp`` and ``omnistock.reservations`` from their beginning (``api.backends.kafka``).
-Routes only read it.
+One feed fills it, whatever the mode: the dataflow's published messages, through ``take``. In
+embedded mode the dataflow runs in this process and hands them over as it emits them
+(``api.backends.embedded``); in Kafka mode a consumer thread reads ``omnistock.atp`` and
+``omnistock.reservations`` from their beginning (``api.backends.kafka``). Routes only read it.
 
 What it holds:
 
@@ -27,55 +27,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from engine.outputs import PositionRecord, ReservationChanged, outcome_record
+from engine.outputs import PositionRecord, ReservationChanged
 
 ACTIVE: Final = frozenset({"confirmed", "partial"})
 FIRST: Final = frozenset({"confirmed", "partial", "rejected"})
 _MIN_CAPACITY: Final = 64
-
-
-class Outcome(msgspec.Struct, frozen=True, gc=False):
-    """A reservation outcome as published on ``omnistock.reservations`` (CONTRACT section 3)."""
-
-    reservation_id: str
-    location_id: str
-    sku: str
-    status: str
-    qty: int
-    expires_at: datetime
-    ts: datetime | None = None
-    event_id: str | None = None
-    reason: str | None = None
-    repeat: bool = False
-    current_status: str | None = None
-    current_qty: int | None = None
-
-    @classmethod
-    def of(cls, changed: ReservationChanged) -> Outcome:
-        return cls(
-            changed.reservation_id,
-            changed.location_id,
-            changed.sku,
-            changed.status,
-            changed.qty,
-            changed.expires_at,
-            changed.ts,
-            changed.event_id,
-            changed.reason,
-            changed.repeat,
-            changed.current_status,
-            changed.current_qty,
-        )
-
-    def record(self) -> dict[str, Any]:
-        """The outcome as the topic carries it (the repeat fields only on a repeat)."""
-        return outcome_record(self)
 
 
 class ReservationView(msgspec.Struct, frozen=True, gc=False):
@@ -99,7 +61,7 @@ class ReservationView(msgspec.Struct, frozen=True, gc=False):
 
 
 decode_position = msgspec.json.Decoder(PositionRecord).decode
-decode_outcome = msgspec.json.Decoder(Outcome).decode
+decode_outcome = msgspec.json.Decoder(ReservationChanged).decode
 
 
 class ReadModel:
@@ -118,7 +80,7 @@ class ReadModel:
         for location_id in locations:
             self._index_of(location_id)
         self.position_count = 0
-        self.on_outcome: Callable[[Outcome], None] | None = None  # metrics hook
+        self.on_outcome: Callable[[ReservationChanged], None] | None = None  # metrics hook
         self.window = window
         self._ended: dict[str, datetime] = {}  # ended reservations, roughly in time order
         self._latest = datetime.min.replace(tzinfo=UTC)
@@ -150,6 +112,17 @@ class ReadModel:
 
     # -- writes -------------------------------------------------------------------------------
 
+    def take(self, topic: str, value: bytes) -> ReservationChanged | None:
+        """One message the dataflow published, by its logical topic (``atp``,
+        ``reservations``; others are not kept here): returns the outcome it carried, if any."""
+        if topic == "atp":
+            self.put_position(decode_position(value))
+        elif topic == "reservations":
+            outcome = decode_outcome(value)
+            self.put_outcome(outcome)
+            return outcome
+        return None
+
     def put_position(self, record: PositionRecord) -> None:
         with self._write:
             by_location = self.positions.get(record.sku)
@@ -164,7 +137,7 @@ class ReadModel:
                 array = self._atp[record.sku] = np.zeros(self._capacity, dtype=np.int64)
             array[index] = record.atp
 
-    def put_outcome(self, outcome: Outcome) -> None:
+    def put_outcome(self, outcome: ReservationChanged) -> None:
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         with self._write:
@@ -197,7 +170,7 @@ class ReadModel:
                 first_event,
             )
 
-    def _remember(self, outcome: Outcome, status: str) -> None:
+    def _remember(self, outcome: ReservationChanged, status: str) -> None:
         """Track ended reservations (``status`` is the reservation's now); every 1,000
         outcomes, forget those ended before the window (the write lock is held)."""
         rid, ts = outcome.reservation_id, outcome.ts

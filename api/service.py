@@ -1,7 +1,7 @@
 """Reservation commands: build the event, send it through the backend, map the answer.
 
 The engine decides; this module only turns its answer into an HTTP status and body
-(CONTRACT section 6): 201 confirmed or partial, 409 rejected, 200 with the first outcome for an
+(docs/api.md §6): 201 confirmed or partial, 409 rejected, 200 with the first outcome for an
 id seen before; release and fulfil 200, 404 for an id never seen, 409 when it is not active.
 """
 
@@ -17,10 +17,10 @@ import orjson
 
 from api.backends import Answer, Backend
 from api.errors import ApiError
-from api.readmodel import Outcome, ReservationView
+from api.readmodel import ReservationView
 from api.schemas import FulfilIn, ReserveIn
 from engine.events import parse
-from engine.outputs import Duplicate, Rejected, first_reason, outcome_record
+from engine.outputs import Duplicate, Rejected, ReservationChanged, first_reason, outcome_record
 from engine.timefmt import to_ms
 
 Result = tuple[int, dict[str, Any]]
@@ -45,23 +45,24 @@ class Reservations:
             (known.location_id, known.sku) != (body.location_id, body.sku)
             or (body.event_id is not None and known.first_event_id == body.event_id)
         ):
-            # A promise made once, whatever the new fields say (CONTRACT 3): the first outcome.
+            # A promise made once, whatever the new fields say (docs/events.md §8): the first
+            # outcome.
             # Held elsewhere, the engine of that other position would not know the id; a retry
             # of the very first request need not travel either.
             return 200, self._first_outcome(known, body.event_id)
         fields = body.model_dump(exclude_none=True)
         answer = await self._send("reserve", fields)
-        if isinstance(answer, Outcome):
+        if isinstance(answer, ReservationChanged):
             if answer.repeat:
-                return 200, answer.record()
+                return 200, outcome_record(answer)
             if answer.status == "rejected":
                 raise ApiError(
                     409,
                     "rejected",
                     f"not enough stock of {body.sku} at {body.location_id} for {body.qty}",
-                    answer.record(),
+                    outcome_record(answer),
                 )
-            return 201, answer.record()
+            return 201, outcome_record(answer)
         if isinstance(answer, Duplicate):
             return self._seen_before(body.reservation_id, answer, reserve=True)
         raise ApiError(409, answer.code, answer.message)
@@ -116,8 +117,8 @@ class Reservations:
         return known
 
     def _ended(self, answer: Answer, reservation_id: str) -> Result:
-        if isinstance(answer, Outcome):
-            return 200, answer.record()
+        if isinstance(answer, ReservationChanged):
+            return 200, outcome_record(answer)
         if isinstance(answer, Duplicate):
             return self._seen_before(reservation_id, answer)
         status = 404 if answer.code == "unknown_reservation" else 409
@@ -144,7 +145,7 @@ class Reservations:
         """What the engine answers to a ``reserve`` of a known id (``engine.rules._repeat``),
         from the read model: the first outcome, the reservation as it stands now beside."""
         return outcome_record(
-            Outcome(
+            ReservationChanged(
                 known.reservation_id,
                 known.location_id,
                 known.sku,

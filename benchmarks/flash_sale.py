@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Producer
 
-from benchmarks.ingest import PARTITIONS, consumer
+from benchmarks.kafka_io import PARTITIONS, consumer
 from dataflows.kafka import PRODUCER_DEFAULTS, Topics
 
 

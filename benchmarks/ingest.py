@@ -1,7 +1,7 @@
 """Ingest: events/s from ``omnistock.events`` to ``omnistock.atp``, lag and freshness (issue 3).
 
 In one run, on a real broker (``OMNISTOCK_BOOTSTRAP``, else ``docker/kafka-local.sh``), with
-the workload on the built-in network (``benchmarks.workload.network_workload``: 50 stores in
+the workload on the built-in network (``workload.network_workload``: 50 stores in
 real cities, traffic by city population, the daily curve):
 
 1. The ceiling: a bare confluent-kafka consumer that only reads and parses (``orjson.loads``)
@@ -31,166 +31,27 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import orjson
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Producer
 
+from benchmarks.flash_sale import flash_sale
 from benchmarks.freshness import freshness, probe_every
 from benchmarks.ingest_lag import LagTracker
-from benchmarks.workload import WorkloadParams, describe, generate, network_workload
-from dataflows.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, Topics, ensure_topics
-from omnistock.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
-PARTITIONS = 4
-FLOW_LOG = Path(tempfile.gettempdir()) / "omnistock-bench-flow.log"  # the dataflow's stderr
-
-
-def run_topics(kind: str = "bench") -> Topics:
-    """Fresh topics for one run, so that it never reads another's events: named
-    ``<prefix><kind><8 hex>.``, under the configured prefix (CONTRACT 4: ``omnistock bench
-    --topic-prefix`` or ``OMNISTOCK_TOPIC_PREFIX``; ``omnistock.`` by default)."""
-    return Topics(f"{Settings.from_env().topic_prefix}{kind}{uuid.uuid4().hex[:8]}.")
-
-
-def broker() -> str:
-    """The broker named in ``OMNISTOCK_BOOTSTRAP``, or the local one, started if need be."""
-    named = os.environ.get("OMNISTOCK_BOOTSTRAP")
-    if named:
-        return named
-    subprocess.run(["bash", str(ROOT / "docker" / "kafka-local.sh"), "start"], check=True)
-    return "127.0.0.1:9092"
-
-
-def produce(
-    bootstrap: str, topic: str, lines: list[bytes], tracker: LagTracker | None = None
-) -> None:
-    """The lines, keyed by location; with ``tracker``, its probes every ``tracker.every``."""
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
-
-    def send(line: bytes) -> None:
-        start = line.find(b'"location_id":"')
-        key = line[start + 15 : line.find(b'"', start + 15)] if start >= 0 else None
-        while True:
-            try:
-                producer.produce(topic, line, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
-
-    if tracker is None:
-        for line in lines:
-            send(line)
-    else:
-        tracker.produce(producer, lines, send)
-    producer.flush(60)
-
-
-def markers(bootstrap: str, topic: str, tag: str) -> set[str]:
-    """One receipt per partition, produced to it explicitly: its position is the finish line."""
-    producer = Producer({"bootstrap.servers": bootstrap})
-    keys = set()
-    for part in range(PARTITIONS):
-        location = f"ZZ{tag}{part}"
-        body = {
-            "event_id": f"{tag}-{part}",
-            "type": "receipt",
-            "location_id": location,
-            "sku": "END",
-            "ts": int(time.time() * 1000),
-            "qty": 1,
-        }
-        producer.produce(topic, orjson.dumps(body), location, partition=part)
-        keys.add(f"{location}:END")
-    producer.flush(30)
-    return keys
-
-
-def consumer(bootstrap: str, topic: str, partitions: int) -> Consumer:
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "fetch.min.bytes": 1,
-            **CONSUMER_DEFAULTS,
-        }
-    )
-    reader.assign([TopicPartition(topic, p, 0) for p in range(partitions)])  # from the start
-    return reader
-
-
-def ceiling(
-    bootstrap: str, topic: str, count: int, parse: Callable[[bytes], object] = orjson.loads
-) -> float:
-    """Messages/s of a bare consumer that reads and parses ``count`` messages.
-
-    The clock starts at the first message, as the dataflow's does (its first markers): the
-    connection and the first fetch are start-up, not throughput. Each call asks for no more
-    than what is left: ``consume`` waits out its whole timeout for a batch it cannot fill.
-    ``parse`` is ``orjson.loads`` for the ceiling; ``benchmarks/ingest_stages.py`` also passes
-    the engine's typed parse, which never raises.
-    """
-    reader = consumer(bootstrap, topic, PARTITIONS)
-    batch = reader.consume(1000, timeout=30.0)
-    started = time.perf_counter()
-    seen = 0
-    while seen < count:
-        for message in batch:
-            if message.error():
-                continue
-            try:  # noqa: SIM105 - suppress() would add a call per message to the ceiling
-                parse(message.value())  # type: ignore[arg-type] # consumed: has a value
-            except ValueError:  # orjson.JSONDecodeError: the log's few malformed lines
-                pass
-            seen += 1
-        batch = reader.consume(min(1000, count - seen), timeout=1.0) if seen < count else []
-    elapsed = time.perf_counter() - started
-    reader.close()
-    return seen / elapsed
-
-
-def wait_for_keys(
-    reader: Consumer,
-    keys: set[str],
-    timeout: float,
-    progress: list[tuple[float, int]] | None = None,
-    watch: Callable[[list[Message], float], None] | None = None,
-) -> dict[str, float]:
-    """Read until every key showed; when each first did (``perf_counter``). Wait for every
-    marker in one call: a batch read for one set may hold the next set's keys too.
-    ``progress`` gets (``perf_counter``, messages read so far) per batch; ``watch`` is called
-    with each batch and its ``perf_counter``."""
-    deadline = time.monotonic() + timeout
-    seen_at: dict[str, float] = {}
-    seen = 0
-    while len(seen_at) < len(keys) and time.monotonic() < deadline:
-        batch = reader.consume(5000, timeout=0.1)
-        now = time.perf_counter()
-        for message in batch:
-            raw_key = message.key()
-            if not message.error() and raw_key is not None:
-                key = raw_key.decode()
-                if key in keys:
-                    seen_at.setdefault(key, now)
-        seen += len(batch)
-        if progress is not None:
-            progress.append((now, seen))
-        if watch is not None:
-            watch(batch, now)
-    if len(seen_at) < len(keys):
-        raise SystemExit(
-            f"timed out waiting for {sorted(keys - set(seen_at))} on the atp topic (the "
-            f"dataflow's log: {FLOW_LOG})"
-        )
-    return seen_at
+from benchmarks.kafka_io import (
+    FLOW_LOG,
+    PARTITIONS,
+    broker,
+    ceiling,
+    consumer,
+    markers,
+    produce,
+    run_topics,
+    wait_for_keys,
+)
+from dataflows.kafka import ensure_topics
+from workload import WorkloadParams, describe, generate, network_workload
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -208,8 +69,6 @@ def measure(
 ) -> dict[str, Any]:
     """Ceiling, throughput, source lag, freshness and the flash-sale audit, against one
     ``omnistock run``; the log is the workload on the built-in network (``stores``, ``skus``)."""
-    from benchmarks.flash_sale import flash_sale  # noqa: PLC0415 - it imports this module
-
     topics = run_topics()
     ensure_topics(bootstrap, topics, PARTITIONS)
     start_ms = int(time.time() * 1000) + 3_600_000

@@ -47,14 +47,14 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.run import cli_main
 
-from benchmarks.ingest import PARTITIONS, broker, ceiling, produce, run_topics
-from benchmarks.workload import WorkloadParams, generate, network_workload
+from benchmarks.kafka_io import PARTITIONS, broker, ceiling, produce, run_topics
 from dataflows import kafka
 from dataflows.flow import LocationLogic, build_flow, parse_and_route
 from dataflows.kafka import Topics, ensure_topics
 from engine.book import EngineConfig
 from engine.events import parse
 from omnistock.cli import GC_THRESHOLDS  # a stage's process collects as every command does
+from workload import WorkloadParams, generate, network_workload
 
 STAGES = ("ceiling", "typed", "flow-read", "flow-parse", "flow-fold", "flow-publish")
 

@@ -196,15 +196,20 @@ async def open_loop(
 
 
 def run_open_loop(
-    url: str, rate: float, duration_s: float, make_request: MakeRequest, **kwargs: object
+    url: str,
+    rate: float,
+    duration_s: float,
+    make_request: MakeRequest,
+    max_connections: int = 512,
+    check: Callable[[int, bytes], bool] | None = None,
 ) -> LoadResult:
     """``open_loop`` in a fresh event loop (uvloop when installed)."""
+    run = open_loop(url, rate, duration_s, make_request, max_connections, check)
     try:
         import uvloop  # noqa: PLC0415
-
-        return uvloop.run(open_loop(url, rate, duration_s, make_request, **kwargs))  # type: ignore[arg-type]
     except ImportError:
-        return asyncio.run(open_loop(url, rate, duration_s, make_request, **kwargs))  # type: ignore[arg-type]
+        return asyncio.run(run)
+    return uvloop.run(run)
 
 
 def process_cpu_s(pid: int) -> float:

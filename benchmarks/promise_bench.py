@@ -30,11 +30,11 @@ from engine.promise.calculator import Calculator, Stock, seconds_of, warm
 from engine.promise.calendar import unit_vector
 from engine.promise.destination import Destination
 from engine.promise.network import load_network
-from omnistock.demo_network import generate_network, sku_names, stock_matrix
+from workload.builtin import generate_network, sku_names, stock_matrix
 
 
 def _load_twin() -> Any:
-    """The plain-Python twin of CONTRACT 7, from the tests (the benchmarks run from a checkout;
+    """The plain-Python twin of docs/network.md, from the tests (the benchmarks run from a checkout;
     ``tests`` is not an installed package)."""
     path = Path(__file__).resolve().parents[1] / "tests" / "property" / "promise_naive.py"
     spec = importlib.util.spec_from_file_location("omnistock_promise_twin", path)

@@ -28,7 +28,7 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer, Producer
 
-from benchmarks.ingest import (
+from benchmarks.kafka_io import (
     PARTITIONS,
     broker,
     consumer,
@@ -84,7 +84,7 @@ def check_state(bootstrap: str, topics: Topics, atp: Consumer) -> None:
     while time.monotonic() < deadline:
         for message in atp.consume(1000, timeout=0.2):
             if message.error() is None and message.key() == b"L0000:SKU-000000":
-                on_hand = orjson.loads(message.value())["on_hand"]
+                on_hand = orjson.loads(message.value() or b"{}").get("on_hand")
                 if on_hand != 2:  # 1 received before the kill, 1 now
                     raise SystemExit(f"recovered state is wrong: on_hand {on_hand}, expected 2")
                 return

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.workload import (
+from workload import (
     MODEL_VERSION,
     NETWORK_SEED,
     Catalogue,

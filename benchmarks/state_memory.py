@@ -19,6 +19,7 @@ import tracemalloc
 
 from engine.book import Book
 from engine.events import parse
+from engine.outputs import Rejected
 from engine.rules import apply
 
 T0 = 1_795_000_000_000
@@ -39,7 +40,9 @@ def build(positions: int, locations: int, seed: int) -> dict[str, Book]:
                 b'"ts":%d,"qty":%d}'
                 % (n, location_id.encode(), k, T0 + n * 37, rng.randint(1, 400))
             )
-            apply(book, parse(line))
+            event = parse(line)
+            assert not isinstance(event, Rejected), event  # a well-formed receipt
+            apply(book, event)
         book.seen.clear()  # dedup memory is per event, not per position: measured apart
     return books
 

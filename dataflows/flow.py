@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import bytewax.operators as op
 import msgspec
@@ -43,14 +43,34 @@ Published = tuple[str, list[Publish]]
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """A raw event and its origin (``topic/partition/offset`` or ``file:line``)."""
+    """A raw event and its origin (``topic/partition/offset``, ``file:line`` or a ``Ticket``)."""
 
     value: bytes
-    origin: str
+    origin: Any
+
+
+class Ticket(NamedTuple):
+    """The origin of an event whose sender waits for it (``dataflows.inprocess``): with
+    ``acknowledge``, the flow emits an ``ack`` for it. A dead letter cites it as
+    ``source/number``."""
+
+    source: str
+    number: int
+
+
+# The value of an ``ack`` message (topic ``ack``, key the ticket's number as text): what
+# became of the event. A refusal's reason follows ``REFUSED``.
+APPLIED = b"applied"
+DUPLICATE = b"duplicate"
+REFUSED = b"refused:"
 
 
 def build_flow(
-    source: Source[Any], sink: Sink[Published], config: EngineConfig, sku_shards: int = 1
+    source: Source[Any],
+    sink: Sink[Published],
+    config: EngineConfig,
+    sku_shards: int = 1,
+    acknowledge: bool = False,
 ) -> Dataflow:
     """The whole dataflow, from its source to its sink.
 
@@ -66,13 +86,17 @@ def build_flow(
             hash of the sku, so a snapshot pickles only the touched shards of a big store
             (``benchmarks/snapshot_cost.py``); ids are then scoped to (location, shard), which
             differs only for an id reused for another sku at the same location.
+        acknowledge: emit an ``ack`` for every event whose origin is a ``Ticket``, after the
+            outputs of the book that applied it (embedded mode waits on them).
     """
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
     keyed = op.flat_map_batch(
         "parse_and_route", incoming, lambda items: parse_and_route(items, sku_shards)
     )
-    folded = op.stateful_batch("fold", keyed, lambda state: LocationLogic(state, config))
+    folded = op.stateful_batch(
+        "fold", keyed, lambda state: LocationLogic(state, config, acknowledge)
+    )
     op.output("publish", folded, sink)
     return flow
 
@@ -106,16 +130,44 @@ def _dead_letter(rejected: Rejected, envelope: Envelope) -> Publish:
     return ("dead", None, _encode(record))
 
 
+def _acks(
+    values: list[list[Envelope]], dead: list[tuple[Rejected, Envelope]], repeats: list[Envelope]
+) -> list[Publish]:
+    """An ``ack`` for each envelope of the batch that came with a ``Ticket``, in order.
+
+    Envelopes are matched by their message object: the compiled fold may hand back a copy of
+    an envelope's tuple, never of the message in it.
+    """
+    refused = {id(envelope[0]): rejected for rejected, envelope in dead}
+    repeated = {id(envelope[0]) for envelope in repeats}
+    acks: list[Publish] = []
+    for envelopes in values:
+        for message, _, origin in envelopes:
+            if origin.__class__ is not Ticket:
+                continue
+            rejected = refused.get(id(message))
+            if rejected is not None:
+                value = REFUSED + rejected.reason.encode()
+            else:
+                value = DUPLICATE if id(message) in repeated else APPLIED
+            acks.append(("ack", str(origin.number), value))
+    return acks
+
+
 class LocationLogic(StatefulBatchLogic[list[Envelope], list[Publish], Book | None]):
     """One location's book inside Bytewax: apply each message, expire on the wall clock."""
 
-    def __init__(self, state: Book | None, config: EngineConfig) -> None:
+    def __init__(self, state: Book | None, config: EngineConfig, acknowledge: bool = False) -> None:
         self.book = state
         self.config = config
+        self.acknowledge = acknowledge
 
     def on_batch(self, values: list[list[Envelope]]) -> tuple[Iterable[Any], bool]:
-        self.book, out, dead = fold_batch(self.book, values, self.config)
+        repeats: list[Envelope] | None = [] if self.acknowledge else None
+        self.book, out, dead = fold_batch(self.book, values, self.config, repeats)
         out.extend(_dead_letter(rejected, envelope) for rejected, envelope in dead)
+        if repeats is not None:
+            out.extend(_acks(values, dead, repeats))
         return ([out] if out else ()), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:

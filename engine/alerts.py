@@ -1,4 +1,4 @@
-"""Alert transitions (CONTRACT section 4): given a position before and after, which alerts fire.
+"""Alert transitions (docs/events.md §11): given a position before and after, which alerts fire.
 
 Each alert watches one condition and fires on its rising edge, once, when a change makes the
 condition true (``back_in_stock`` is the falling edge of the stock-out condition). The

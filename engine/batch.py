@@ -25,7 +25,7 @@ import msgspec
 
 from engine.book import Book, EngineConfig
 from engine.events import parse
-from engine.kinds import ALERT, REJECTED, RESERVATION_CHANGED
+from engine.kinds import ALERT, DUPLICATE, REJECTED, RESERVATION_CHANGED
 from engine.outputs import (
     Alert,
     Rejected,
@@ -81,7 +81,10 @@ def _add(groups: dict[str, list[Envelope]], key: str, envelope: Envelope) -> Non
 
 
 def fold_batch(
-    book: Book | None, batches: list[list[Envelope]], config: EngineConfig
+    book: Book | None,
+    batches: list[list[Envelope]],
+    config: EngineConfig,
+    repeats: list[Envelope] | None = None,
 ) -> tuple[Book | None, list[Publish], list[tuple[Rejected, Envelope]]]:
     """Apply a book's messages in order.
 
@@ -90,6 +93,8 @@ def fold_batch(
         batches: the book's groups from ``route_batch``, in order (all unreadable under
             ``UNREADABLE``).
         config: the rules' settings, for a new book.
+        repeats: when given, the envelopes whose event was a duplicate are appended to it
+            (a duplicate publishes nothing; an in-process caller still wants to know).
 
     Returns:
         The book, what to publish, and each rejection with the envelope that caused it.
@@ -107,7 +112,9 @@ def fold_batch(
                 book = Book(message.location_id, config)
             for output in apply(book, message)[1]:
                 if not _file(output, out, changed):
-                    dead.append((output, envelope))  # noqa: PERF401 - _file files the rest
+                    dead.append((output, envelope))
+                elif repeats is not None and type(output) is DUPLICATE:
+                    repeats.append(envelope)
     out.extend([position_message(position) for position in changed.values()])
     return book, out, dead
 

@@ -1,4 +1,4 @@
-"""Reading an inventory event from its JSON text (CONTRACT sections 1 and 2).
+"""Reading an inventory event from its JSON text (docs/events.md §1, §3).
 
 msgspec decodes the text into an ``engine.schema`` struct and checks shapes, types and ranges
 in C; ``parse`` adds the checks a schema cannot say (identifier syntax, a non-zero ``delta``,

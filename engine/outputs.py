@@ -1,4 +1,4 @@
-"""What the rules emit besides the positions they change (CONTRACT sections 3 and 4).
+"""What the rules emit besides the positions they change (docs/events.md §8, §11).
 
 Facts in the past tense, frozen and slotted (msgspec structs: C-speed construction). A rule
 returns them in a list; the dataflow sends each to its topic and ``replay`` counts or writes them.
@@ -12,7 +12,7 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
-# The one reason a ``reserve`` is refused (CONTRACT 3).
+# The one reason a ``reserve`` is refused (docs/events.md §8).
 INSUFFICIENT_STOCK: Final = "insufficient_stock"
 
 
@@ -51,8 +51,8 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
     ``status`` is the reservation's status after the change: ``confirmed``, ``partial`` and
     ``rejected`` first, then ``released``, ``expired`` or ``fulfilled``; a partial use by a sale
     or a fulfil emits the unchanged active status with the smaller ``qty``. ``repeat`` marks the
-    answer to a ``reserve`` whose id was seen before, which is the first outcome (CONTRACT 3: its
-    status, qty, ``expires_at`` and reason), with the reservation as it stands now in
+    answer to a ``reserve`` whose id was seen before, which is the first outcome (docs/events.md
+    §8: its status, qty, ``expires_at`` and reason), with the reservation as it stands now in
     ``current_status``/``current_qty``: a consumer that tracks reservations skips repeats.
     ``ts`` is the instant of the change or answer (event time, or the clock for a live expiry);
     ``event_id`` the event that caused it, if any.
@@ -100,8 +100,8 @@ class Supply(msgspec.Struct, frozen=True, gc=False):
 
 
 class PositionRecord(msgspec.Struct, frozen=True, gc=False):
-    """A position as published on ``omnistock.atp`` and printed by ``replay`` (CONTRACT section
-    4): ``Position.wire()`` builds it, the API's read model decodes it. The shape of
+    """A position as published on ``omnistock.atp`` and printed by ``replay`` (docs/events.md
+    §11): ``Position.wire()`` builds it, the API's read model decodes it. The shape of
     ``Position.record()``; a struct encodes in half the time of the dict (its keys are encoded
     once, not per message)."""
 
@@ -131,7 +131,7 @@ def dead_letter(rejected: Rejected, raw: bytes | str, source: str) -> dict[str, 
 
 
 class Alert(msgspec.Struct, frozen=True, gc=False):
-    """A position crossed a line (CONTRACT section 4). Carries the figures after the change."""
+    """A position crossed a line (docs/events.md §11). Carries the figures after the change."""
 
     kind: str
     location_id: str

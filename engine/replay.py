@@ -1,4 +1,4 @@
-"""Replay: fold an event log into books, as ``omnistock replay`` does (CONTRACT section 5).
+"""Replay: fold an event log into books, as ``omnistock replay`` does (docs/api.md §8).
 
 The same rules as the dataflow, run over lines in file order. Lines stream through: memory holds
 the state, never the log. The caller opens files and writes results; this module only folds.
@@ -145,7 +145,7 @@ class Replay:
 
     def reservations(self) -> Iterator[dict[str, Any]]:
         """``reservation_id, status, qty`` of every reservation id of the log, sorted by id
-        (CONTRACT 5: ``active`` for ``confirmed``); needs ``ledger=True``."""
+        (docs/api.md §8: ``active`` for ``confirmed``); needs ``ledger=True``."""
         if self.ledger is None:
             raise ValueError("Replay(ledger=True) lists reservations")
         rows: list[dict[str, Any]] = [

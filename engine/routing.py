@@ -1,4 +1,4 @@
-"""Where an event goes: the books it changes (CONTRACT section 2, ``transfer_out``).
+"""Where an event goes: the books it changes (docs/events.md §3, ``transfer_out``).
 
 Every event changes the book of its ``location_id``. A ``transfer_out`` also creates expected
 supply at ``to_location_id``: that travels as a ``SupplyExpected`` message of its own, routed

@@ -1,4 +1,4 @@
-"""The position and reservation rules (CONTRACT sections 2 and 3), as pure transitions.
+"""The position and reservation rules (docs/events.md §3, §8), as pure transitions.
 
 ``apply(book, message) -> (book, outputs)`` folds one event (or one ``SupplyExpected`` routed
 from another location) into a book; ``expire(book, now) -> (book, outputs)`` ends the
@@ -26,9 +26,10 @@ Outputs, in order: ``ReservationChanged`` for expiries and the event, the change
 from __future__ import annotations
 
 import heapq
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from engine import reservations
 from engine.alerts import conditions, fired
 from engine.book import Book
 from engine.events import Event
@@ -55,16 +56,13 @@ from engine.kinds import (
     fields_of,
 )
 from engine.outputs import (
-    INSUFFICIENT_STOCK,
     Alert,
     Duplicate,
     Rejected,
     ReservationChanged,
     SupplyExpected,
-    first_reason,
 )
-from engine.position import NO_EXPIRY, Position, Reservation
-from engine.timefmt import later
+from engine.position import Position
 
 Output = Position | ReservationChanged | SupplyExpected | Alert | Rejected | Duplicate
 Message = Event | SupplyExpected
@@ -111,18 +109,18 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         found = book.reservation(event.reservation_id)
         if found is not None:  # a promise made once: the first outcome, and nothing changes
             _advance(book, ts)
-            return book, [_repeat(book, found, event)]
+            return book, [reservations.repeat(book, found, event)]
     sku = fields[SKU]
     position = book.positions.get(sku) or book.position(sku)
     before = position.flags
     outputs: list[Any] = []
     if position.holds is not None and position.next_expiry <= ts:  # None: no datetime compare
-        _expire_due(book, position, ts, outputs)
+        reservations.expire_due(book, position, ts, outputs)
     if cls is SALE:
         qty: int = fields[SALE_QTY]
         position.on_hand -= qty
         if fields[SALE_RESERVATION_ID] is not None and position.holds:
-            _sale_uses_reservation(book, position, event, outputs)
+            reservations.sale_uses_reservation(book, position, event, outputs)
     elif cls is RECEIPT:
         position.on_hand += event.qty
         if event.supply_id is not None and position.inbound:
@@ -139,11 +137,11 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     elif cls is SET_SAFETY_STOCK:
         position.safety_stock = event.qty
     elif cls is RESERVE:
-        _reserve(book, position, event, outputs)
+        reservations.reserve(book, position, event, outputs)
     elif cls is FULFIL:
-        _fulfil(book, position, event, outputs)
+        reservations.fulfil(book, position, event, outputs)
     elif cls is RELEASE:
-        _release(book, position, event, outputs)
+        reservations.release(book, position, event, outputs)
     elif cls is INBOUND:
         _inbound(position, event)
     elif cls is TRANSFER_OUT:
@@ -184,7 +182,7 @@ def expire(book: Book, now: datetime) -> tuple[Book, list[Any]]:
         position = book.positions[found.sku]
         if found.sku not in touched:
             touched[found.sku] = (position, position.flags)
-        _end(book, position, found, "expired", found.expires_at, None, outputs)
+        reservations.end_hold(book, position, found, "expired", found.expires_at, None, outputs)
     for position, before in touched.values():
         _settle(book, position, before, now, outputs)
     return book, outputs
@@ -237,13 +235,6 @@ def _supply_received(position: Position, event: Any) -> None:
             position.inbound = None
 
 
-def _sale_uses_reservation(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    """A sale naming an active reservation of this position consumes it (up to its qty)."""
-    found = position.holds.get(event.reservation_id)  # type: ignore[union-attr]
-    if found is not None:  # any other reservation_id is ignored and the sale stands
-        _consume(book, position, found, min(event.qty, found.qty), event, outputs)
-
-
 def _inbound(position: Position, event: Any) -> None:
     if position.inbound is None:
         position.inbound = {}
@@ -267,161 +258,7 @@ def _advance(book: Book, ts: datetime) -> None:
             book.forget_old()
 
 
-def _repeat(book: Book, found: Reservation, event: Any) -> ReservationChanged:
-    """The answer to a ``reserve`` of a known id: its first outcome, as it stands now beside."""
-    return ReservationChanged(
-        found.reservation_id,
-        book.location_id,
-        found.sku,
-        found.first_status,
-        found.first_qty,
-        found.expires_at,
-        event.ts,
-        event.event_id,
-        first_reason(found.first_status),
-        True,
-        found.status,
-        found.qty,
-    )
-
-
-def _reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    """A new reservation (a known id never reaches here: ``_repeat``)."""
-    rid = event.reservation_id
-    room = position.on_hand - position.reserved
-    if event.channel != "pos":
-        room -= position.safety_stock
-    expires_at = later(event.ts, _ttl(event.ttl_s))
-    if event.qty <= room:
-        status, qty = "confirmed", event.qty
-    elif event.allow_partial and room >= 1:
-        status, qty = "partial", room
-    else:
-        rejected = Reservation(rid, position.sku, "rejected", 0, expires_at)
-        rejected.ended_at = event.ts
-        book.reservations[rid] = rejected
-        book.ended[rid] = event.ts
-        outputs.append(
-            ReservationChanged(
-                rid,
-                book.location_id,
-                event.sku,
-                "rejected",
-                0,
-                expires_at,
-                event.ts,
-                event.event_id,
-                INSUFFICIENT_STOCK,
-            )
-        )
-        return
-    made = Reservation(rid, position.sku, status, qty, expires_at)
-    book.reservations[rid] = made
-    if position.holds is None:
-        position.holds = {}
-    position.holds[rid] = made
-    position.reserved += qty
-    position.next_expiry = min(expires_at, position.next_expiry)
-    heapq.heappush(book.expiries, (expires_at, rid))
-    outputs.append(
-        ReservationChanged(
-            rid, book.location_id, event.sku, status, qty, expires_at, event.ts, event.event_id
-        )
-    )
-
-
-def _release(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    found = position.holds[event.reservation_id]  # type: ignore[index]
-    _end(book, position, found, "released", event.ts, event.event_id, outputs)
-
-
-def _fulfil(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    found = position.holds[event.reservation_id]  # type: ignore[index]
-    qty = found.qty if event.qty is None else event.qty
-    position.on_hand -= qty
-    _consume(book, position, found, qty, event, outputs)
-
-
-_TTLS: dict[int, timedelta] = {}
-
-
-def _ttl(seconds: int) -> timedelta:
-    """``timedelta(seconds=...)``, made once per distinct ttl (a handful in practice)."""
-    found = _TTLS.get(seconds)
-    if found is None:
-        if len(_TTLS) >= 4096:
-            _TTLS.clear()
-        found = _TTLS[seconds] = timedelta(seconds=seconds)
-    return found
-
-
 # -- shared steps ----------------------------------------------------------------------------
-
-
-def _consume(
-    book: Book, position: Position, found: Reservation, qty: int, event: Any, outputs: list[Any]
-) -> None:
-    """A sale or fulfil takes ``qty`` of what the reservation holds."""
-    if qty >= found.qty:
-        _end(book, position, found, "fulfilled", event.ts, event.event_id, outputs)
-        return
-    found.qty -= qty
-    position.reserved -= qty
-    outputs.append(
-        ReservationChanged(
-            found.reservation_id,
-            book.location_id,
-            found.sku,
-            found.status,
-            found.qty,
-            found.expires_at,
-            event.ts,
-            event.event_id,
-        )
-    )
-
-
-def _end(
-    book: Book,
-    position: Position,
-    found: Reservation,
-    status: str,
-    ts: datetime,
-    event_id: str | None,
-    outputs: list[Any],
-) -> None:
-    """An active reservation ends: it gives back all it holds."""
-    position.reserved -= found.qty
-    found.qty = 0
-    found.status = status
-    found.ended_at = ts
-    book.ended[found.reservation_id] = ts
-    holds = position.holds
-    del holds[found.reservation_id]  # type: ignore[union-attr]
-    if not holds:
-        position.holds = None
-        position.next_expiry = NO_EXPIRY
-    elif found.expires_at == position.next_expiry:
-        position.next_expiry = min(r.expires_at for r in holds.values())
-    outputs.append(
-        ReservationChanged(
-            found.reservation_id,
-            book.location_id,
-            found.sku,
-            status,
-            0,
-            found.expires_at,
-            ts,
-            event_id,
-        )
-    )
-
-
-def _expire_due(book: Book, position: Position, ts: datetime, outputs: list[Any]) -> None:
-    due = [r for r in position.holds.values() if r.expires_at <= ts]  # type: ignore[union-attr]
-    due.sort(key=lambda r: (r.expires_at, r.reservation_id))
-    for found in due:
-        _end(book, position, found, "expired", found.expires_at, None, outputs)
 
 
 def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:

@@ -1,4 +1,4 @@
-"""Inventory events: their shapes (CONTRACT sections 1 and 2), as msgspec structs.
+"""Inventory events: their shapes (docs/events.md §1, §3), as msgspec structs.
 
 Every event is a ``msgspec.Struct`` of the tagged union ``Event`` (tag field ``type``); msgspec
 decodes and checks shapes, types and ranges in C. Reading an event from its text, with the

@@ -1,4 +1,6 @@
-"""Instants: aware datetimes inside, RFC 3339 or epoch milliseconds at the edges (CONTRACT 1).
+"""Instants: aware datetimes inside, RFC 3339 or epoch milliseconds at the edges.
+
+docs/events.md §1.
 
 Events carry their ``ts`` as RFC 3339 with an offset (``Z`` or ``+hh:mm``) or as integer epoch
 milliseconds. msgspec decodes RFC 3339 straight into an aware ``datetime`` in C, so the engine

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.workload import (  # noqa: E402
+from workload import (  # noqa: E402
     DEFAULT_MIX,
     Catalogue,
     WorkloadParams,

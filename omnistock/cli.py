@@ -1,4 +1,4 @@
-"""The ``omnistock`` command: one subcommand per job (CONTRACT section 5)."""
+"""The ``omnistock`` command: one subcommand per job (docs/api.md §8)."""
 
 from __future__ import annotations
 

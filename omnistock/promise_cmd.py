@@ -1,7 +1,7 @@
 """``omnistock promise`` and ``omnistock network``: delivery promises from the command line.
 
 ``promise`` reads the network file and the event log (the engine's ``Replay``), then prints the
-answer ``POST /v1/promise`` would give for one item (CONTRACT section 5). Reservations that are
+answer ``POST /v1/promise`` would give for one item (docs/api.md §8). Reservations that are
 due by ``--at`` have expired (or by the log's last ``ts``, when that is later). ATP is today's
 figure; expected supply does not count.
 
@@ -29,9 +29,11 @@ def add_parsers(commands: Any) -> None:
     )
     parser.add_argument("--network", required=True, metavar="FILE", help="the network file")
     parser.add_argument("--events", required=True, metavar="EVENTS.jsonl", help="the event log")
-    parser.add_argument("--sku", required=True)
+    parser.add_argument("--sku", required=True, help="the item (a kit or a stocked sku)")
     parser.add_argument("--qty", type=int, default=1, help="units wanted (default 1)")
-    parser.add_argument("--to", required=True, metavar="POSTAL_CODE|LAT,LON")
+    parser.add_argument(
+        "--to", required=True, metavar="POSTAL_CODE|LAT,LON", help="the destination"
+    )
     parser.add_argument("--at", required=True, metavar="TS", help="the order instant")
     parser.set_defaults(run=run_promise)
 
@@ -41,9 +43,11 @@ def add_parsers(commands: Any) -> None:
         description="Write the built-in network (stores in real US cities, distribution "
         "centres, US holidays, standard/express/same_day) as a network file a user can edit.",
     )
-    network.add_argument("--stores", type=int, default=200)
+    network.add_argument("--stores", type=int, default=200, help="stores (default 200)")
     network.add_argument("--skus", type=int, default=1000, help="catalogue size for --events")
-    network.add_argument("--seed", type=int, default=7)
+    network.add_argument(
+        "--seed", type=int, default=7, help="which cities the stores draw (default 7)"
+    )
     network.add_argument("--out", default="-", metavar="FILE", help="default: standard output")
     network.add_argument("--events", metavar="FILE", help="also write the stock as receipts")
     network.add_argument(
@@ -61,12 +65,12 @@ def _read(path: str, what: str) -> bytes:
 
 
 def run_promise(args: argparse.Namespace) -> int:
+    from api.postal import zip_centroid  # noqa: PLC0415
     from engine.promise.answers import promise_answer  # noqa: PLC0415 - numba loads lazily
     from engine.promise.calculator import Calculator  # noqa: PLC0415
     from engine.promise.destination import parse_destination  # noqa: PLC0415
     from engine.promise.network import load_network  # noqa: PLC0415
     from engine.replay import Replay  # noqa: PLC0415
-    from omnistock.postal import zip_centroid  # noqa: PLC0415
     from omnistock.settings import Settings  # noqa: PLC0415
 
     if args.qty < 1:
@@ -95,7 +99,7 @@ def run_promise(args: argparse.Namespace) -> int:
 
 
 def run_network(args: argparse.Namespace) -> int:
-    from omnistock.demo_network import generate_network, stock_events  # noqa: PLC0415
+    from workload.builtin import generate_network, stock_events  # noqa: PLC0415
 
     if args.stores < 1 or args.skus < 1:
         raise InputError("--stores and --skus must be at least 1")

@@ -1,4 +1,4 @@
-"""``omnistock run``: the dataflow against Kafka (CONTRACT section 5).
+"""``omnistock run``: the dataflow against Kafka (docs/api.md §8).
 
 One process runs ``--workers`` Bytewax workers (threads: they share the GIL, so for throughput
 prefer more processes, ``-i``/``-a``, over more workers). With ``--recovery-dir`` the state is
@@ -27,9 +27,16 @@ def add_parser(commands: Any) -> None:
         description="Consume the events topic, fold it into per-location positions, and "
         "write positions, reservation outcomes, alerts and dead letters to their topics.",
     )
-    parser.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    parser.add_argument(
+        "--bootstrap", required=True, metavar="HOST:PORT", help="a Kafka broker to start from"
+    )
     parser.add_argument("--workers", type=int, default=1, help="workers in this process")
-    parser.add_argument("--recovery-dir", type=Path, metavar="DIR")
+    parser.add_argument(
+        "--recovery-dir",
+        type=Path,
+        metavar="DIR",
+        help="snapshot the state here and resume from it after a crash (default: none)",
+    )
     parser.add_argument(
         "--snapshot-s",
         type=float,
@@ -43,7 +50,11 @@ def add_parser(commands: Any) -> None:
         help="books per location, split by sku hash: smaller snapshots for big stores; ids are "
         "then scoped to (location, shard) (default 1: by location)",
     )
-    parser.add_argument("--topic-prefix", default=None)
+    parser.add_argument(
+        "--topic-prefix",
+        default=None,
+        help="topic names start with this (default: OMNISTOCK_TOPIC_PREFIX, else omnistock.)",
+    )
     parser.add_argument(
         "--partitions",
         type=int,

@@ -1,4 +1,4 @@
-"""``omnistock serve`` and ``omnistock demo``: the HTTP API (CONTRACT section 5).
+"""``omnistock serve`` and ``omnistock demo``: the HTTP API (docs/api.md §8).
 
 ``serve`` without ``--bootstrap`` runs the engine in this process (embedded, starting empty,
 fed by ``POST /v1/events`` and reservations); with ``--bootstrap`` it serves from the topics
@@ -11,6 +11,7 @@ holidays, so promises answer too) plus a live synthetic event stream on that net
 from __future__ import annotations
 
 import argparse
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -29,16 +30,21 @@ def add_parsers(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
         help="the HTTP API: embedded engine, or Kafka with --bootstrap",
-        description="Serve the HTTP API (CONTRACT section 6). Without --bootstrap the engine "
+        description="Serve the HTTP API (docs/api.md §6). Without --bootstrap the engine "
         "runs in this process and starts empty; with it, positions and outcomes come from the "
         "topics of `omnistock run` and writes go to the events topic.",
     )
     serve.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka mode")
     serve.add_argument("--network", type=Path, metavar="FILE", help="delivery network (JSON)")
     serve.add_argument("--api-keys", type=Path, metavar="FILE", help="API keys (JSON)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--topic-prefix", default=None)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--topic-prefix",
+        default=None,
+        help="with --bootstrap: topic names start with this (default: OMNISTOCK_TOPIC_PREFIX, "
+        "else omnistock.)",
+    )
     serve.set_defaults(run=run_serve)
     demo = commands.add_parser(
         "demo",
@@ -47,10 +53,12 @@ def add_parsers(commands: Any) -> None:
         f"{DEMO_URL}. Ctrl-C stops it.",
     )
     demo.add_argument("--rate", type=float, default=50.0, help="events per second (default 50)")
-    demo.add_argument("--stores", type=int, default=20)
-    demo.add_argument("--skus", type=int, default=200)
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument(
+        "--stores", type=int, default=20, help="stores of the built-in network (default 20)"
+    )
+    demo.add_argument("--skus", type=int, default=200, help="skus of the catalogue (default 200)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     demo.set_defaults(run=run_demo)
 
 
@@ -65,7 +73,7 @@ def build(args: argparse.Namespace, settings: Settings, network_text: bytes | No
     promiser = None
     locations: tuple[str, ...] = ()
     if getattr(args, "network", None) is not None or network_text is not None:
-        from api.promise_adapter import load_promiser, promiser_of  # noqa: PLC0415
+        from api.promiser import load_promiser, promiser_of  # noqa: PLC0415
 
         if network_text is None:
             promiser = load_promiser(args.network)
@@ -96,6 +104,7 @@ def build(args: argparse.Namespace, settings: Settings, network_text: bytes | No
 
 def run_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    _port_free(args.host, args.port)
     app, _, keys = build(args, settings)
     mode = "kafka " + args.bootstrap if args.bootstrap else "embedded"
     auth = "open (no keys configured)" if not keys.enabled else f"{len(keys.scopes_by_key)} keys"
@@ -114,10 +123,12 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = msgspec.structs.replace(settings, api_keys=None, api_keys_file=None)
     import orjson  # noqa: PLC0415
 
-    from omnistock.demo_network import generate_network  # noqa: PLC0415
+    from workload.builtin import generate_network  # noqa: PLC0415
 
+    _port_free(args.host, args.port)
     network = orjson.dumps(generate_network(stores=args.stores))
     app, backend, _ = build(args, settings, network)
+    backend.start()  # the dataflow, before the stream: the app's start-up finds it running
     stop, seeded = threading.Event(), threading.Event()
     feeder = threading.Thread(
         target=_feed, args=(backend, args, stop, seeded), name="demo-events", daemon=True
@@ -142,6 +153,7 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         stop.set()
         feeder.join(5)
+        backend.stop()
     return 0
 
 
@@ -180,14 +192,12 @@ def _feed(
     """Apply the synthetic stream: its stock-seeding lines at once, then ``--rate`` events/s of
     wall-clock time, event time following the wall clock. A log that runs out starts over with a
     new seed (its first lines then add stock)."""
-    from benchmarks.workload import (  # noqa: PLC0415
+    from workload import (  # noqa: PLC0415
         WorkloadParams,
         generate,
         network_workload,
         seeding_lines,
     )
-    from engine.events import parse  # noqa: PLC0415
-    from engine.outputs import Rejected  # noqa: PLC0415
 
     rounds = 0
     while not stop.is_set():
@@ -212,13 +222,26 @@ def _feed(
             if stop.is_set():
                 return
             if sent == seeding:
+                backend.load([line])  # the seeding is applied before the banner shows a position
                 seeded.set()
+                continue
             ahead = (sent - seeding) / args.rate - (time.monotonic() - start)
             if ahead > 0:
                 stop.wait(ahead)
-            event = parse(line)
-            if not isinstance(event, Rejected):
-                backend.apply(event)
+            backend.feed(line, f"demo:{sent + 1}")
+
+
+def _port_free(host: str, port: int) -> None:
+    """Fail before anything starts when the address is taken, naming the flag to change."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): is another omnistock "
+                "running? Choose another port with --port"
+            ) from None
 
 
 def _uvicorn(app: Any, host: str, port: int) -> None:

@@ -5,8 +5,8 @@ and passed down; nothing reads the environment anywhere else.
 
 The values are decoded and checked by msgspec (``msgspec.convert``, lax mode: the text ``"5"``
 becomes the int 5), the library every event already goes through. pydantic-settings did the
-same job but its import alone took 0.13-0.2 s of every command's start (``python -X importtime
--m omnistock.cli``): a twentieth of a million-event ``omnistock replay``.
+same job but its import alone was a noticeable share of every command's start
+(docs/performance.md).
 """
 
 from __future__ import annotations

@@ -1,23 +1,24 @@
 """Where the API's writes go and where its read model comes from.
 
-``Backend`` is the one seam between the routes and the engine: ``embedded`` runs the engine
+``Backend`` is the one seam between the routes and the engine: ``embedded`` runs the dataflow
 in this process (``omnistock serve`` without ``--bootstrap``, ``omnistock demo``, the tests);
-``kafka`` produces to ``omnistock.events`` and reads the dataflow's topics. The API never
-decides a reservation itself: it sends a ``reserve``/``release``/``fulfil`` event and waits for
-the engine's outcome.
+``kafka`` produces to ``omnistock.events`` and reads the topics the dataflow of ``omnistock run``
+writes. Either way the dataflow decides, and the read model is fed by what it publishes: the
+API never decides a reservation itself; it sends a ``reserve``/``release``/``fulfil`` event and
+waits for the outcome.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from api.readmodel import Outcome, ReadModel
+from api.readmodel import ReadModel
 from engine.events import Event
-from engine.outputs import Duplicate, Rejected
+from engine.outputs import Duplicate, Rejected, ReservationChanged
 
 # What a command gets back: the outcome the event caused, the engine's refusal, or a duplicate
 # (its event_id was applied before: the first answer is in the read model).
-Answer = Outcome | Rejected | Duplicate
+Answer = ReservationChanged | Rejected | Duplicate
 
 
 class Backend(Protocol):
@@ -27,8 +28,9 @@ class Backend(Protocol):
     readmodel: ReadModel
     caught_up: bool  # the read model has read what existed at start-up (always in embedded)
 
-    def start(self) -> None:
-        """Start background work (consumers, the expiry clock)."""
+    def start(self) -> bool:
+        """Start background work (the in-process dataflow, or the topics' consumer); False
+        when it was running already (then whoever started it stops it)."""
 
     def stop(self) -> None:
         """Stop it; idempotent."""

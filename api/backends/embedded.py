@@ -1,164 +1,201 @@
-"""The engine in this process: one writer applies ``engine.rules.apply`` under a lock.
+"""Embedded mode: the dataflow of ``omnistock run``, in this process, feeding the read model.
 
-Requests, ``POST /v1/events`` and the expiry clock all go through ``EmbeddedBackend.apply``,
-which holds the lock for one event (microseconds), so reservations never race: the engine's
-own rule decides each in turn. Every changed position and outcome goes straight into the read
-model.
+``dataflows.inprocess.InProcessFlow`` runs ``dataflows.flow.build_flow`` in a thread: the same
+steps parse, route, fold, expire on the wall clock and publish as on Kafka. Writes go into its
+source; what it publishes comes back through ``ReadModel.take``, the read model's one feed in
+every mode. Nothing here decides anything: the books live in the dataflow.
 
-Live expiry: a heap of ``(expires_at, location_id)`` gets an entry per reservation made and,
-after a book expires, its ``Book.next_expiry()``; a background thread sleeps until the soonest
-entry (at most ``TICK_S``) and expires that book only, so it is within a second of
-``expires_at`` and never scans every book.
+A request that waits (a reservation command, ``POST /v1/events``) sends its events with a
+``Ticket`` each, and the flow acknowledges every one after the outputs of the book that applied
+it: applied (the outcome it caused is already in the read model), a duplicate, or refused with
+its reason. A transfer reaches two books, so it is done once both have acknowledged it.
 """
 
 from __future__ import annotations
 
-import heapq
+import asyncio
+import itertools
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-import anyio.to_thread
-
 from api.backends import Answer
-from api.readmodel import Outcome, ReadModel
-from engine.book import Book, EngineConfig
-from engine.events import Event, TransferOut
+from api.errors import ApiError
+from api.readmodel import ReadModel
+from dataflows.flow import APPLIED, DUPLICATE, REFUSED, Published, Ticket
+from dataflows.inprocess import InProcessFlow
+from engine.book import EngineConfig
+from engine.events import Event, parse
 from engine.outputs import Duplicate, Rejected, ReservationChanged
-from engine.position import Position
-from engine.routing import supply_of
-from engine.rules import apply, expire
+from engine.routing import route
 
-TICK_S: Final = 0.5
-Clock = Callable[[], datetime]
+SOURCE: Final = "api"  # a ticket's source: dead letters of the API's events cite ``api/N``
 
 
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
+@dataclass(slots=True)
+class _Waiting:
+    """Events a request sent, until the flow has acknowledged every one."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    left: int  # acknowledgements still to come
+    index_of: dict[int, int]  # ticket number -> the request's index of that event
+    refused: dict[int, Rejected] = field(default_factory=dict)  # by index
+    duplicate: bool = False
+    outcome: ReservationChanged | None = None
 
 
 class EmbeddedBackend:
-    """Books of every location, the lock that makes one writer, and the expiry thread."""
+    """The in-process dataflow, and the requests waiting on it."""
 
     mode = "embedded"
     caught_up = True
 
-    def __init__(
-        self,
-        readmodel: ReadModel,
-        config: EngineConfig,
-        clock: Clock = wall_clock,
-    ) -> None:
+    def __init__(self, readmodel: ReadModel, config: EngineConfig, sku_shards: int = 1) -> None:
         self.readmodel = readmodel
-        self.config = config
-        self.clock = clock
-        self.books: dict[str, Book] = {}
+        self.flow = InProcessFlow(config, self._deliver, sku_shards)
+        self.dead_letters = 0
+        self._numbers = itertools.count()
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._expiries: list[tuple[datetime, str]] = []
-        self._stopped = False
-        self._thread: threading.Thread | None = None
-        self.applied = 0
+        self._by_ticket: dict[int, _Waiting] = {}
+        self._by_outcome: dict[tuple[str, str], _Waiting] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._expiry_loop, name="expiry", daemon=True)
-            self._thread.start()
+    def start(self) -> bool:
+        return self.flow.start()
 
     def stop(self) -> None:
-        with self._wake:
-            self._stopped = True
-            self._wake.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.flow.stop()
 
     def health(self) -> dict[str, Any]:
-        return {"caught_up": self.caught_up, "lag": 0, "locations": len(self.books)}
+        found: dict[str, Any] = {"caught_up": True, "lag": self.flow.queued}
+        found["dataflow"] = "running" if self.flow.running else "stopped"
+        return found
 
     # -- writes -------------------------------------------------------------------------------
 
-    def apply(self, event: Event) -> list[Any]:
-        """Apply one valid event (and a transfer's supply at its destination); returns the
-        outputs of its own book. The read model is updated before the lock is let go."""
-        with self._lock:
-            outputs = self._apply(event.location_id, event)
-            if event.__class__ is TransferOut:
-                supply = supply_of(event)
-                self._apply(supply.location_id, supply)
-            self.applied += 1
-            return outputs
+    def feed(self, value: bytes, origin: Any = "feed") -> None:
+        """Send one raw event into the dataflow, waiting for nothing (a live stream)."""
+        self.flow.send(value, origin)
+
+    def load(self, values: list[bytes]) -> list[tuple[int, Rejected]]:
+        """Send raw events and wait until the dataflow has applied them (seeding, tests; not
+        from a running event loop). Returns the refusals by index, parse errors included."""
+        valid: list[tuple[int, bytes, Event]] = []
+        refused: list[tuple[int, Rejected]] = []
+        for index, value in enumerate(values):
+            event = parse(value)
+            if isinstance(event, Rejected):
+                refused.append((index, event))
+            else:
+                valid.append((index, value, event))
+        refused.extend(asyncio.run(self.submit(valid)))
+        return sorted(refused, key=lambda item: item[0])
 
     async def command(self, raw: bytes, event: Event, timeout_s: float) -> Answer:
-        outputs = self.apply(event)
-        wanted = getattr(event, "reservation_id", None)
-        for output in outputs:
-            if (
-                output.__class__ is ReservationChanged
-                and output.reservation_id == wanted
-                and output.event_id == event.event_id
-            ):
-                return Outcome.of(output)
-            if output.__class__ is Rejected or output.__class__ is Duplicate:
-                answer: Answer = output
-                return answer
-        raise AssertionError(f"the engine gave no outcome for {event!r}")  # pragma: no cover
+        waiting = self._open([event])
+        key = (getattr(event, "reservation_id", ""), event.event_id)
+        with self._lock:
+            self._by_outcome[key] = waiting
+        try:
+            self._send([raw], waiting)
+            await asyncio.wait_for(waiting.future, timeout_s)
+        except TimeoutError:
+            raise ApiError(
+                503,
+                "timeout",
+                f"no outcome from the dataflow within {timeout_s:g} s; "
+                "retrying with the same reservation_id is safe",
+                {"reservation_id": key[0], "event_id": key[1]},
+            ) from None
+        finally:
+            self._close(waiting, key)
+        if waiting.refused:
+            return waiting.refused[0]
+        if waiting.duplicate:
+            return Duplicate(event.event_id)
+        if waiting.outcome is None:  # pragma: no cover - every applied command has an outcome
+            raise ApiError(500, "internal_error", f"the dataflow gave no outcome for {key}")
+        return waiting.outcome
 
     async def submit(self, items: list[tuple[int, bytes, Event]]) -> list[tuple[int, Rejected]]:
-        return await anyio.to_thread.run_sync(self._submit, items)
+        if not items:
+            return []
+        waiting = self._open([event for _, _, event in items])
+        try:
+            self._send([raw for _, raw, _ in items], waiting)
+            await waiting.future
+        finally:
+            self._close(waiting, None)
+        indexes = [index for index, _, _ in items]
+        return [(indexes[i], rejected) for i, rejected in sorted(waiting.refused.items())]
 
-    def _submit(self, items: list[tuple[int, bytes, Event]]) -> list[tuple[int, Rejected]]:
-        refused = []
-        for index, _, event in items:
-            outputs = self.apply(event)
-            if len(outputs) == 1 and outputs[0].__class__ is Rejected:
-                refused.append((index, outputs[0]))
-        return refused
+    def _open(self, events: list[Event]) -> _Waiting:
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(loop, loop.create_future(), 0, {})
+        with self._lock:
+            for index, event in enumerate(events):
+                number = next(self._numbers)
+                waiting.index_of[number] = index
+                waiting.left += len(route(event))  # a transfer reaches two books
+                self._by_ticket[number] = waiting
+        return waiting
 
-    def _apply(self, location_id: str, message: Any) -> list[Any]:
-        book = self.books.get(location_id)
-        if book is None:
-            book = self.books[location_id] = Book(location_id, self.config)
-        outputs = apply(book, message)[1]
-        self._publish(location_id, outputs)
-        return outputs
+    def _send(self, values: list[bytes], waiting: _Waiting) -> None:
+        if not self.flow.running:
+            raise ApiError(503, "not_ready", "the dataflow is not running; see the server's log")
+        numbers = list(waiting.index_of)
+        self.flow.send_many(
+            (value, Ticket(SOURCE, number)) for value, number in zip(values, numbers, strict=True)
+        )
 
-    def _publish(self, location_id: str, outputs: list[Any]) -> None:
-        readmodel = self.readmodel
-        for output in outputs:
-            cls = output.__class__
-            if cls is Position:
-                readmodel.put_position(output.wire())
-            elif cls is ReservationChanged:
-                outcome = Outcome.of(output)
-                readmodel.put_outcome(outcome)
-                if outcome.status in ("confirmed", "partial") and not outcome.repeat:
-                    self._due(outcome.expires_at, location_id)
+    def _close(self, waiting: _Waiting, key: tuple[str, str] | None) -> None:
+        with self._lock:
+            for number in waiting.index_of:
+                self._by_ticket.pop(number, None)
+            if key is not None:
+                self._by_outcome.pop(key, None)
 
-    # -- live expiry ----------------------------------------------------------------------------
+    # -- what the dataflow publishes (its thread) ---------------------------------------------
 
-    def _due(self, expires_at: datetime, location_id: str) -> None:
-        """Remember when a book next has work (the lock is held)."""
-        soonest = self._expiries[0][0] if self._expiries else None
-        heapq.heappush(self._expiries, (expires_at, location_id))
-        if soonest is None or expires_at < soonest:
-            self._wake.notify()
+    def _deliver(self, items: list[Published]) -> None:
+        take = self.readmodel.take
+        for _, messages in items:
+            for topic, key, value in messages:
+                if topic == "ack":
+                    self._ack(int(key or 0), value)
+                elif topic == "dead":
+                    self.dead_letters += 1
+                else:
+                    outcome = take(topic, value)
+                    if outcome is not None and outcome.event_id is not None and self._by_outcome:
+                        self._heard(outcome)
 
-    def _expiry_loop(self) -> None:
-        with self._wake:
-            while not self._stopped:
-                now = self.clock()
-                heap = self._expiries
-                while heap and heap[0][0] <= now:
-                    _, location_id = heapq.heappop(heap)
-                    book = self.books[location_id]
-                    self._publish(location_id, expire(book, now)[1])
-                    following = book.next_expiry()
-                    if following is not None:
-                        heapq.heappush(heap, (following, location_id))
-                wait = TICK_S
-                if heap:
-                    wait = min(wait, max(0.0, (heap[0][0] - now).total_seconds()))
-                self._wake.wait(wait)
+    def _heard(self, outcome: ReservationChanged) -> None:
+        with self._lock:
+            assert outcome.event_id is not None
+            waiting = self._by_outcome.get((outcome.reservation_id, outcome.event_id))
+        if waiting is not None:
+            waiting.outcome = outcome
+
+    def _ack(self, number: int, value: bytes) -> None:
+        with self._lock:
+            waiting = self._by_ticket.get(number)
+        if waiting is None:
+            return  # its request gave up waiting
+        if value.startswith(REFUSED):
+            code, _, message = value[len(REFUSED) :].decode().partition(": ")
+            waiting.refused.setdefault(waiting.index_of[number], Rejected(code, message))
+        elif value == DUPLICATE:
+            waiting.duplicate = True
+        else:
+            assert value == APPLIED, value
+        waiting.left -= 1
+        if waiting.left == 0:
+            waiting.loop.call_soon_threadsafe(_settle, waiting.future)
+
+
+def _settle(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -27,7 +27,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, Topi
 
 from api.backends import Answer
 from api.errors import ApiError
-from api.readmodel import ReadModel, decode_outcome, decode_position
+from api.readmodel import ReadModel
 from dataflows.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, Topics, ensure_topics
 from engine.errors import ConfigError
 from engine.events import Event
@@ -62,9 +62,9 @@ class KafkaBackend:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self) -> bool:
         if self._thread is not None:
-            return
+            return False
         ensure_topics(self.bootstrap, self.topics, self.partitions)
         self._producer = Producer(
             {"bootstrap.servers": self.bootstrap, **PRODUCER_DEFAULTS, "linger.ms": "1"}
@@ -93,6 +93,7 @@ class KafkaBackend:
         self._update_lag(refresh=False)
         self._thread = threading.Thread(target=self._loop, name="readmodel", daemon=True)
         self._thread.start()
+        return True
 
     def stop(self) -> None:
         self._stopped.set()
@@ -182,11 +183,10 @@ class KafkaBackend:
                 if not value:
                     continue
                 if topic == atp:
-                    readmodel.put_position(decode_position(value))
+                    readmodel.take("atp", value)
                 elif topic == reservations:
-                    outcome = decode_outcome(value)
-                    readmodel.put_outcome(outcome)
-                    if outcome.event_id is not None:
+                    outcome = readmodel.take("reservations", value)
+                    if outcome is not None and outcome.event_id is not None:
                         self._resolve((outcome.reservation_id, outcome.event_id), outcome)
                 else:
                     self._dead_letter(value)

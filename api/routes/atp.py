@@ -1,4 +1,4 @@
-"""``GET /v1/atp/{location_id}/{sku}`` and ``POST /v1/atp/query`` (CONTRACT section 6)."""
+"""``GET /v1/atp/{location_id}/{sku}`` and ``POST /v1/atp/query`` (docs/api.md §6)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import READ, State
+from api.deps import READ, AppState, State
 from api.errors import ApiError
 from api.jsonio import JSONResponse
 from api.schemas import AtpQueryIn, errors
 from engine.errors import InputError
+from engine.outputs import PositionRecord
 from engine.timefmt import parse_instant
 
 router = APIRouter(prefix="/v1/atp", tags=["atp"], dependencies=[READ])
@@ -50,11 +51,7 @@ async def position(
         examples=["2026-11-22T09:00:00Z"],
     ),
 ) -> Any:
-    found = state.readmodel.position(location_id, sku)
-    if found is None:
-        raise ApiError(
-            404, "unknown_position", f"no event has named sku {sku!r} at {location_id!r}"
-        )
+    found = known_position(state, location_id, sku)
     if at is None:
         return JSONResponse(found)
     try:
@@ -98,6 +95,20 @@ async def query(body: AtpQueryIn, state: State) -> Any:
                 total["atp"] += found.atp
         totals[sku] = total
     return JSONResponse({"positions": positions, "totals": totals})
+
+
+def known_position(state: AppState, location_id: str, sku: str) -> PositionRecord:
+    """The position as the read model has it (the route and the hot path, ``api.fastpath``).
+
+    Raises:
+        ApiError: 404 ``unknown_position`` when no event has named it.
+    """
+    found = state.readmodel.position(location_id, sku)
+    if found is None:
+        raise ApiError(
+            404, "unknown_position", f"no event has named sku {sku!r} at {location_id!r}"
+        )
+    return found
 
 
 def _fields(record: Any) -> dict[str, Any]:

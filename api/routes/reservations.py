@@ -1,4 +1,4 @@
-"""``/v1/reservations``: reserve, read, release, fulfil (CONTRACT sections 3 and 6).
+"""``/v1/reservations``: reserve, read, release, fulfil (docs/events.md §8; docs/api.md §6).
 
 The engine decides every reservation; these routes send the event and wait for its outcome
 (``api.service``). A timeout answers 503 and is safe to retry with the same reservation_id.

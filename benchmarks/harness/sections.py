@@ -27,7 +27,7 @@ class Context:
     def broker(self) -> str:
         """The named broker, or the local one (``docker/kafka-local.sh``), started once."""
         if self.bootstrap is None:
-            from benchmarks.ingest import broker  # noqa: PLC0415
+            from benchmarks.kafka_io import broker  # noqa: PLC0415
 
             self.bootstrap = broker()
         return self.bootstrap

@@ -1,5 +1,5 @@
 """Answers: calculator results as the JSON-ready dicts of ``POST /v1/promise``,
-``POST /v1/promise/listing`` and ``GET /v1/availability`` (CONTRACT 6). Pure; the API reuses it.
+``POST /v1/promise/listing`` and ``GET /v1/availability`` (docs/api.md §6). Pure; the API reuses it.
 
 Formats: ``ship_by`` and ``ready_at`` are local times with the location's offset (RFC 3339),
 ``deliver_by`` a date ``YYYY-MM-DD``, ``at`` UTC with ``Z``, ``distance_km`` rounded to 0.1 km.

@@ -1,4 +1,4 @@
-"""Precomputed calendars: the network's rules of CONTRACT section 7 as arrays the kernels read.
+"""Precomputed calendars: the network's rules of docs/network.md as arrays the kernels read.
 
 A ``Tables`` covers ``days`` consecutive civil dates from ``start`` (day index 0). Day-by-location
 tables are day-major (``[field, day, location]``), so a kernel walking the locations of one day

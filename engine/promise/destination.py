@@ -1,6 +1,6 @@
-"""Destinations: a US ZIP code (located at its centroid) or a ``LAT,LON`` pair (CONTRACT 6, 7).
+"""Destinations: a US ZIP code (located at its centroid) or a ``LAT,LON`` pair (docs/network.md §5).
 
-The ZIP table lives outside the engine (``omnistock.postal`` wraps the ``zipcodes`` package);
+The ZIP table lives outside the engine (``api.postal`` wraps the ``zipcodes`` package);
 this module takes the lookup as an argument, so it stays pure and tests can pass a dict.
 """
 

@@ -1,4 +1,4 @@
-"""The delivery calculator's errors (CONTRACT section 7), under the project's root.
+"""The delivery calculator's errors (docs/network.md), under the project's root.
 
 The tree::
 

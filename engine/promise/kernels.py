@@ -1,4 +1,4 @@
-"""numba kernels of the delivery calculator: arrays and scalars in, arrays out (CONTRACT 6, 7).
+"""numba kernels of the delivery calculator: arrays and scalars in, arrays out (docs/network.md §5).
 
 Private by convention: ``engine.promise.calculator`` wraps each in a typed function that
 validates and converts. Every kernel is serial, compiled once to the on-disk cache
@@ -100,7 +100,7 @@ def ready_at(tb, i, k, t):
 
 @helper
 def earlier(day, dist, i, best_day, best_dist, best_loc):
-    """Whether (day, dist, i) beats the best so far (CONTRACT 6's order); -1 day: no best."""
+    """Whether (day, dist, i) beats the best so far (docs/api.md §6's order); -1 day: no best."""
     if best_day < 0 or day < best_day:
         return True
     return day == best_day and (dist < best_dist or (dist == best_dist and i < best_loc))

@@ -1,4 +1,4 @@
-"""The delivery network file (CONTRACT section 7): loading and validation.
+"""The delivery network file (docs/network.md): loading and validation.
 
 ``load_network`` takes the parsed JSON (or its bytes) and returns a frozen ``Network``, or raises
 one ``NetworkError`` listing every mistake, each naming its place (``locations[3] (S001)``) and
@@ -13,8 +13,8 @@ Choices where the contract is silent:
   a store; a distribution centre (``kind: "dc"``) never serves pickup.
 - A service level has either ``transit_days`` (shipped, banded by distance) or ``max_km`` and
   ``order_cutoff`` (same day). Bands may come in any order and leave gaps (a distance no band
-  holds is not offered, CONTRACT 7), but may not overlap: one distance, one ``N``. ``N`` is 1 to
-  60 (0 would deliver before the count starts, the day after the ship date).
+  holds is not offered, docs/network.md), but may not overlap: one distance, one ``N``. ``N``
+  is 1 to 60 (0 would deliver before the count starts, the day after the ship date).
 - ``delivery_weekdays`` defaults to mon-fri for banded levels and to every day for same-day
   levels, whose day must also be a delivery day (not one of their ``holidays``).
 - Unknown fields are mistakes, so a misspelt field is never silently ignored.
@@ -348,7 +348,7 @@ class _Checker:
             if low >= high:
                 self.fail(where, name, f"from_km {band[0]} is not below to_km {band[1]}")
             bands.append((low, high, days if isinstance(days, int) else 0))
-        # Gaps are allowed (CONTRACT 7: where no band holds a distance, the level is not
+        # Gaps are allowed (docs/network.md: where no band holds a distance, the level is not
         # offered from there) and so is any order; two bands may not share a distance.
         ordered = sorted(range(len(bands)), key=lambda j: bands[j][0])
         for before, j in itertools.pairwise(ordered):

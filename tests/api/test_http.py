@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
 
@@ -165,3 +167,13 @@ def test_the_fast_atp_read_keeps_auth_and_falls_back_for_the_rest(make_client):
     escaped = client.get("/v1/atp/S1/%41", headers=bearer(READ_KEY))
     assert escaped.json()["atp"] == 3
     assert client.get("/v1/atp/S1/A/x", headers=bearer(READ_KEY)).status_code == 404
+
+
+def test_the_docs_page_loads_every_asset_from_this_server(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    scripts = re.findall(r"url: '([^']+)'", page.text)
+    assert assets and all(url.startswith("/") for url in assets + scripts), assets + scripts
+    for url in assets:
+        assert client.get(url).status_code == 200, url

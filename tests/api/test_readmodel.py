@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from api.readmodel import Outcome, ReadModel, decode_position
+from api.readmodel import ReadModel, decode_position
 from engine.book import Book
-from engine.outputs import PositionRecord
+from engine.outputs import PositionRecord, ReservationChanged
 from engine.rules import apply
 from tests.factories import event
 
@@ -57,9 +57,11 @@ def test_a_kafka_record_decodes_to_the_same_record_as_the_engine_position():
 
 def test_a_reservation_view_keeps_its_first_outcome():
     model = ReadModel()
-    first = Outcome("r", "S1", "A", "confirmed", 3, T, T, "e1")
-    used = Outcome("r", "S1", "A", "confirmed", 1, T, T, "e2")
-    repeat = Outcome("r", "S1", "A", "confirmed", 1, T, T, "e3", None, True, "confirmed", 3)
+    first = ReservationChanged("r", "S1", "A", "confirmed", 3, T, T, "e1")
+    used = ReservationChanged("r", "S1", "A", "confirmed", 1, T, T, "e2")
+    repeat = ReservationChanged(
+        "r", "S1", "A", "confirmed", 1, T, T, "e3", None, True, "confirmed", 3
+    )
     for outcome in (first, used, repeat):
         model.put_outcome(outcome)
     view = model.reservation("r")
@@ -71,11 +73,13 @@ def test_ended_reservations_are_forgotten_after_the_window():
     from datetime import timedelta
 
     model = ReadModel(window=timedelta(hours=1))
-    model.put_outcome(Outcome("old", "S1", "A", "released", 0, T, T, "e0"))
-    model.put_outcome(Outcome("live", "S1", "A", "confirmed", 1, T, T, "e1"))
+    model.put_outcome(ReservationChanged("old", "S1", "A", "released", 0, T, T, "e0"))
+    model.put_outcome(ReservationChanged("live", "S1", "A", "confirmed", 1, T, T, "e1"))
     later = T + timedelta(hours=2)
     for i in range(1000):
-        model.put_outcome(Outcome(f"n{i}", "S1", "A", "confirmed", 1, later, later, f"x{i}"))
+        model.put_outcome(
+            ReservationChanged(f"n{i}", "S1", "A", "confirmed", 1, later, later, f"x{i}")
+        )
     assert model.reservation("old") is None
     assert model.reservation("live") is not None
 

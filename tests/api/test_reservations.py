@@ -76,7 +76,8 @@ def test_a_retry_with_the_same_event_id_is_200(client):
 
 
 def test_an_id_held_at_another_position_answers_its_first_outcome(client):
-    """CONTRACT 3: a promise made once, "whatever the new fields say": nothing at S2 moves."""
+    """docs/events.md §8: a promise made once, "whatever the new fields say": nothing at S2
+    moves."""
     stock(client, 3)
     reserve(client, "r1", 1)
     for location_id, sku in (("S2", "A"), ("S1", "B")):

@@ -13,12 +13,11 @@ from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from api.backends.embedded import EmbeddedBackend
-from api.promise_adapter import CalculatorPromiser
+from api.promiser import CalculatorPromiser
 from api.readmodel import ReadModel
 from engine.book import EngineConfig
-from engine.events import parse
 from engine.promise.network import load_network
-from omnistock.demo_network import generate_network, stock_events
+from workload.builtin import generate_network, stock_events
 
 
 def _app():
@@ -26,8 +25,8 @@ def _app():
     backend = EmbeddedBackend(ReadModel(tuple(promiser.location_ids)), EngineConfig())
     backend.start()
     app = create_app(backend, promiser=promiser, timeout_s=0.5)
-    for event in stock_events(list(promiser.location_ids), 5, "2026-11-18T12:00:00Z"):
-        backend.apply(parse(orjson.dumps(event)))
+    events = stock_events(list(promiser.location_ids), 5, "2026-11-18T12:00:00Z")
+    assert backend.load([orjson.dumps(event) for event in events]) == []
     return app
 
 

@@ -15,11 +15,11 @@ import orjson
 import pytest
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
-from benchmarks.workload import WorkloadParams, generate
 from dataflows.flow import MAX_DEAD_RAW, Incoming, LocationLogic, build_flow
 from engine.book import EngineConfig
 from engine.events import parse
 from engine.replay import Replay
+from workload import WorkloadParams, generate
 
 
 def make_log(events: int, seed: int) -> list[bytes]:
@@ -87,7 +87,7 @@ def test_positions_on_atp_are_what_replay_prints(log, workers, sku_shards):
 def test_reservation_outcomes_end_as_replay_lists_them(log):
     outs = run_flow(log)
     changes = [(k, v) for k, v in outs["reservations"] if not orjson.loads(v).get("repeat")]
-    final = last_values(changes)  # a repeat answers, it changes nothing (CONTRACT 3)
+    final = last_values(changes)  # a repeat answers, it changes nothing (docs/events.md §8)
     listed = {row["reservation_id"]: row for row in replayed(log).reservations()}
     status = {"confirmed": "active"}
     assert {rid: (status.get(v["status"], v["status"]), v["qty"]) for rid, v in final.items()} == {

@@ -1,4 +1,4 @@
-"""A real Kafka broker for the integration tests (CONTRACT section 5).
+"""A real Kafka broker for the integration tests (docs/api.md §8).
 
 ``OMNISTOCK_BOOTSTRAP`` names a running broker; without it, ``docker/kafka-local.sh start``
 starts the local KRaft broker once (a no-op when one already runs).

@@ -60,7 +60,7 @@ def test_bench_all_quick_writes_a_complete_report(bootstrap, tmp_path):
     for section in ("replay", "ingest"):
         assert results["parameters"]["workload"][section]["catalogue"] == "built-in network"
     assert results["machine"]["cores"] >= 1
-    # CONTRACT 4: the run's topics live under --topic-prefix (each run's own below it)
+    # docs/events.md §11: the run's topics live under --topic-prefix (each run's own below it)
     topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=15).topics
     assert any(name.startswith(f"{PREFIX}bench") for name in topics)
     report = (out / "report.md").read_text()

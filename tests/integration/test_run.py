@@ -21,9 +21,9 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from benchmarks.workload import WorkloadParams, generate
 from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
 from engine.replay import Replay
+from workload import WorkloadParams, generate
 
 pytestmark = pytest.mark.kafka
 
@@ -91,7 +91,7 @@ class Topic:
                 continue
             key = message.key().decode() if message.key() else None
             value = orjson.loads(message.value())
-            if not value.get("repeat"):  # a repeat answers, it changes nothing (CONTRACT 3)
+            if not value.get("repeat"):  # a repeat answers, it changes nothing (docs/events.md §8)
                 self.last[key] = value
             self.values.append(value)
             self.count += 1

@@ -1,4 +1,4 @@
-"""A deliberately naive implementation of CONTRACT sections 2 and 3, for differential tests.
+"""A deliberately naive implementation of docs/events.md §3, §8, for differential tests.
 
 Written for clarity, not speed: flat dicts keyed by tuples, every rule spelled out in one place,
 nothing shared with ``engine.rules`` (only the parser, which has its own tests). The property

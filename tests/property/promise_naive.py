@@ -1,4 +1,4 @@
-"""A plain-Python twin of CONTRACT section 7, for differential tests and the benchmark.
+"""A plain-Python twin of docs/network.md, for differential tests and the benchmark.
 
 Written for clarity, not speed: ``zoneinfo`` and ``datetime`` directly, day by day, nothing
 shared with ``engine.promise``'s calendars or kernels (only the loaded ``Network``). Durations

@@ -84,7 +84,7 @@ def level(draw: st.DrawFn, name: str, around: date) -> dict[str, Any]:
     edges = sorted(draw(st.lists(st.integers(1, 5000), max_size=3, unique=True)))
     stops = [0, *edges, draw(st.sampled_from([6000, 20100]))]
     bands = [[a, b, draw(st.integers(1, 5))] for a, b in itertools.pairwise(stops)]
-    # Gaps and any order are allowed (CONTRACT 7): drop some bands, keep one, shuffle.
+    # Gaps and any order are allowed (docs/network.md): drop some bands, keep one, shuffle.
     kept = draw(st.lists(st.booleans(), min_size=len(bands), max_size=len(bands)))
     bands = [band for band, keep in zip(bands, kept, strict=True) if keep] or bands[:1]
     bands = draw(st.permutations(bands))

@@ -1,4 +1,4 @@
-"""The numba calculator agrees with the plain-Python twin of CONTRACT section 7."""
+"""The numba calculator agrees with the plain-Python twin of docs/network.md."""
 
 from __future__ import annotations
 

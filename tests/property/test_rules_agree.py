@@ -114,10 +114,10 @@ def test_no_reservation_takes_more_than_the_rule_allowed(lines):
             book = replay.book(event.location_id)
             position = book.position(event.sku)
             # due reservations expire first: measure the room the rule sees
-            from engine.rules import _expire_due
+            from engine.reservations import expire_due
 
             if position.next_expiry <= event.ts:
-                _expire_due(book, position, event.ts, [])
+                expire_due(book, position, event.ts, [])
             before = {
                 "on_hand": position.on_hand,
                 "reserved": position.reserved,

@@ -1,4 +1,4 @@
-"""Alert transitions (CONTRACT section 4): edges, not levels."""
+"""Alert transitions (docs/events.md §11): edges, not levels."""
 
 from __future__ import annotations
 

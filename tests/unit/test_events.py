@@ -1,4 +1,4 @@
-"""Parsing and validation of every event type and every rejection reason (CONTRACT 1-2)."""
+"""Parsing and validation of every event type and every rejection reason (docs/events.md §1-2)."""
 
 from __future__ import annotations
 

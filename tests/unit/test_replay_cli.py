@@ -1,4 +1,4 @@
-"""``omnistock replay`` as CONTRACT section 5 says, through the real entry point."""
+"""``omnistock replay`` as docs/api.md §8 says, through the real entry point."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def test_reservations_file(log, tmp_path, capsys):
 
 
 def test_reservations_file_lists_every_id_of_the_log_once(tmp_path, capsys):
-    """CONTRACT 5: one line per reservation id, even one a book forgot (ended more than the
+    """docs/api.md §8: one line per reservation id, even one a book forgot (ended more than the
     dedup window before the end) or one reused at another location (its latest outcome)."""
     day = 86_400_000
     log = tmp_path / "old.jsonl"
@@ -181,7 +181,7 @@ def test_bad_as_of_is_a_clear_error(log, capsys):
 
 
 def test_help_lists_every_command_with_a_line_each():
-    """CONTRACT 5: ``omnistock --help`` lists every command with a line each (80 columns)."""
+    """docs/api.md §8: ``omnistock --help`` lists every command with a line each (80 columns)."""
     out = subprocess.run(
         [sys.executable, "-m", "omnistock.cli", "--help"],
         capture_output=True,

@@ -1,4 +1,4 @@
-"""Reservations (CONTRACT section 3): confirm, partial, reject, repeat, release, fulfil, expiry."""
+"""Reservations (docs/events.md §8): confirm, partial, reject, repeat, release, fulfil, expiry."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_repeat_reserve_returns_the_first_outcome_and_changes_nothing(store):
 
 
 def test_repeat_naming_another_sku_makes_no_position(store):
-    """CONTRACT 3: "whatever the new fields say": the sku too."""
+    """docs/events.md §8: "whatever the new fields say": the sku too."""
     store.do("reserve", reservation_id="R", qty=3)
     out = store.do("reserve", reservation_id="R", qty=1, sku="B", ts=T0 + 5)
     assert len(out) == 1  # the outcome only: no position, no alert

@@ -1,4 +1,4 @@
-"""The position rules of CONTRACT section 2, event by event."""
+"""The position rules of docs/events.md §3, event by event."""
 
 from __future__ import annotations
 

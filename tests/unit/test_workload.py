@@ -15,16 +15,16 @@ import msgspec
 import pytest
 from msgspec import Meta, Struct
 
-from benchmarks.workload import (
+from workload import (
     BAD_KINDS,
     DEFAULT_MIX,
     Catalogue,
     WorkloadParams,
     generate,
-    main,
     seeding_lines,
     write_log,
 )
+from workload.cli import main
 
 N = 50_000
 Id = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]  # location_id, sku
@@ -35,7 +35,7 @@ Instant = int | Annotated[datetime, Meta(tz=True)]
 
 
 class Event(Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True, gc=False):
-    """CONTRACT s. 1-2, written here independently of the generator."""
+    """docs/events.md §1, §3, written here independently of the generator."""
 
     event_id: Opaque
     location_id: Id
@@ -155,7 +155,8 @@ def valid_events(events: int = N, events_per_s: float = 200.0, start: int = 0) -
 
 
 class ReservationModel:
-    """Just enough of CONTRACT s. 2-3 to count the releases and fulfils an engine would refuse."""
+    """Just enough of docs/events.md §3, §8 to count the releases and fulfils an engine would
+    refuse."""
 
     def __init__(self) -> None:
         self.pos: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])

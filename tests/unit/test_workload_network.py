@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from benchmarks.workload import (
+from tests.unit.test_workload import Event, decode, epoch_ms, kind
+from workload import (
     DAILY_CURVE,
     DEFAULT_MIX,
     Catalogue,
@@ -22,14 +23,13 @@ from benchmarks.workload import (
     WorkloadParams,
     describe,
     generate,
-    main,
     network_catalogue,
     network_workload,
     seeding_lines,
     write_log,
 )
-from omnistock.demo_network import generate_network, sku_names, store_cities, store_populations
-from tests.unit.test_workload import Event, decode, epoch_ms, kind
+from workload.builtin import generate_network, sku_names, store_cities, store_populations
+from workload.cli import main
 
 N = 40_000
 DAY_S = 86_400

@@ -51,7 +51,7 @@ def test_overlapping_distance_bands_are_named():
 
 
 def test_distance_bands_may_leave_gaps_and_come_in_any_order():
-    """CONTRACT 7: a distance no band holds is not offered, so a gap is no mistake."""
+    """docs/network.md: a distance no band holds is not offered, so a gap is no mistake."""
     network = raw_network()
     network["service_levels"][0]["transit_days"] = [[400, 1000, 3], [10, 300, 2]]
     level = load_network(network).service_levels[0]
@@ -115,7 +115,7 @@ def test_destinations_are_zip_codes_or_points():
 
 
 def test_the_zipcodes_package_knows_real_codes_offline():
-    from omnistock.postal import zip_centroid
+    from api.postal import zip_centroid
 
     assert zip_centroid("10001") == pytest.approx((40.75, -74.0), abs=0.01)
     assert zip_centroid("00000") is None

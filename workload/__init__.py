@@ -1,4 +1,6 @@
-"""Deterministic generator of realistic Omnistock inventory event logs (JSONL, CONTRACT s. 1-3).
+"""Deterministic generator of realistic Omnistock inventory event logs (JSONL).
+
+The events are those of docs/events.md (§1, §3, §8).
 
 Same seed, same bytes. Two catalogues:
 
@@ -6,7 +8,7 @@ Same seed, same bytes. Two catalogues:
   ``SKU-000001``..; store traffic is Zipf (0.8) over shuffled ranks, and each store has a fixed
   UTC offset drawn from ``UTC_OFFSETS_MIN``;
 - the built-in network (``network_workload``, what ``omnistock bench`` uses): the stores and DCs
-  of ``omnistock.demo_network.generate_network(stores, seed)`` in real US cities, the demo's
+  of ``workload.builtin.generate_network(stores, seed)`` in real US cities, the demo's
   sku names; a store's traffic weight is its city's population, shared equally by the
   network's stores in that city; its offset is its city's IANA zone at each instant.
 
@@ -42,7 +44,6 @@ shares follow the mix.
 from __future__ import annotations
 
 from .bad import BAD_KINDS
-from .cli import main
 from .curve import DAILY_CURVE, DayProfile
 from .model import generate, write_log
 from .network import NETWORK_SEED, describe, network_catalogue, network_workload
@@ -101,7 +102,6 @@ __all__ = [
     "default_catalogue",
     "describe",
     "generate",
-    "main",
     "network_catalogue",
     "network_workload",
     "seeding_lines",

@@ -1,4 +1,4 @@
-"""The command line: ``python -m benchmarks.workload --events N --out PATH [...]``."""
+"""The command line: ``python -m workload --events N --out PATH [...]``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from .params import TS_FORMATS, WorkloadParams
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m benchmarks.workload --events N --out PATH [...]``."""
+    """``python -m workload --events N --out PATH [...]``."""
     ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.workload",
+        prog="python -m workload",
         description=package_doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--network",
         action="store_true",
-        help="stores, DCs and skus of the built-in network (omnistock/demo_network.py), store "
+        help="stores, DCs and skus of the built-in network (workload/builtin.py), store "
         "traffic by city population; --stores and --skus size it, its DCs are its own; the "
         "daily curve is on unless --no-daily-curve",
     )

@@ -40,7 +40,7 @@ _ID_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 @dataclass(frozen=True, slots=True)
 class WorkloadParams:
-    """What to generate (the model is in the ``benchmarks.workload`` package docstring)."""
+    """What to generate (the model is in the ``workload`` package docstring)."""
 
     events: int = 1_000_000  # lines in the log, duplicates and malformed lines included
     stores: int = 50  # location ids "S001".."S050"

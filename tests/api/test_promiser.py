@@ -10,7 +10,7 @@ AT = "2026-11-18T15:00:00Z"  # a Wednesday
 
 @pytest.fixture(scope="module")
 def network_file(tmp_path_factory):
-    from omnistock.demo_network import generate_network
+    from workload.builtin import generate_network
 
     path = tmp_path_factory.mktemp("net") / "network.json"
     path.write_bytes(orjson.dumps(generate_network(12, seed=3)))
@@ -18,14 +18,14 @@ def network_file(tmp_path_factory):
 
 
 def stock(location_ids):
-    from omnistock.demo_network import stock_events
+    from workload.builtin import stock_events
 
     return list(stock_events(location_ids, 5, "2026-11-18T12:00:00Z"))
 
 
 @pytest.fixture
 def promised(make_client, network_file):
-    from api.promise_adapter import load_promiser
+    from api.promiser import load_promiser
 
     promiser = load_promiser(network_file)
     client = make_client(promiser=promiser, locations=tuple(promiser.location_ids))
@@ -105,7 +105,7 @@ def test_the_promise_fast_path_answers_as_the_route_does(make_client, network_fi
     """A plain body is answered below FastAPI; with ``at`` the route answers: same figures."""
     from datetime import datetime
 
-    from api.promise_adapter import load_promiser
+    from api.promiser import load_promiser
 
     promiser = load_promiser(network_file)
     client = make_client(

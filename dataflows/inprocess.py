@@ -1,0 +1,146 @@
+"""The dataflow inside another process: an in-memory source and sink around ``build_flow``.
+
+Embedded mode (``omnistock serve`` without ``--bootstrap``, ``omnistock demo``) runs the very
+dataflow ``omnistock run`` runs, in a thread of the API's process: the API's writes go into a
+queue that the flow's source drains, and every ``Published`` item the flow emits is handed to a
+callback (the API's read model). One place parses, routes, folds, expires on the clock and
+publishes, whatever the mode.
+
+An event sent with a ``Ticket`` as its origin is acknowledged: the flow emits, after the
+outputs of the book that applied it, an ``ack`` message naming the ticket and whether the event
+was applied, a duplicate or refused (``dataflows.flow``). A transfer reaches two books and is
+acknowledged by each.
+
+Bytewax polls the source about every millisecond when it has nothing to read (its runtime's
+cool-down after an empty batch), so an item waits at most that long to enter the flow. The
+thread runs ``bytewax.testing.run_main``: one worker, no recovery (embedded mode keeps nothing
+across restarts; it starts empty). Stopping sets a flag that ends the source once its queue is
+drained, so the flow finishes its work and the thread ends: a dataflow thread still running at
+interpreter exit would abort the process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any, Final
+
+from bytewax.inputs import DynamicSource, StatelessSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.testing import run_main
+
+from dataflows.flow import Incoming, Published, build_flow
+from engine.book import EngineConfig
+
+BATCH: Final = 1000  # items a source poll takes at most, as the Kafka source does
+EPOCH: Final = timedelta(seconds=1)  # nothing waits on epochs without recovery
+Deliver = Callable[[list[Published]], None]
+
+
+class _QueueSource(DynamicSource[Incoming]):
+    def __init__(self, items: queue.SimpleQueue[Incoming], stopping: threading.Event) -> None:
+        self.items = items
+        self.stopping = stopping
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _QueuePartition:
+        return _QueuePartition(self.items, self.stopping)
+
+
+class _QueuePartition(StatelessSourcePartition[Incoming]):
+    def __init__(self, items: queue.SimpleQueue[Incoming], stopping: threading.Event) -> None:
+        self.items = items
+        self.stopping = stopping
+
+    def next_batch(self) -> list[Incoming]:
+        batch: list[Incoming] = []
+        get = self.items.get_nowait
+        try:
+            while len(batch) < BATCH:
+                batch.append(get())
+        except queue.Empty:
+            if not batch and self.stopping.is_set():
+                raise StopIteration from None
+        return batch
+
+
+class _CallbackSink(DynamicSink[Published]):
+    def __init__(self, deliver: Deliver) -> None:
+        self.deliver = deliver
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _CallbackPartition:
+        return _CallbackPartition(self.deliver)
+
+
+class _CallbackPartition(StatelessSinkPartition[Published]):
+    def __init__(self, deliver: Deliver) -> None:
+        self.deliver = deliver
+
+    def write_batch(self, items: list[Published]) -> None:
+        self.deliver(items)
+
+
+class InProcessFlow:
+    """``build_flow`` running in a thread of this process.
+
+    Args:
+        config: the rules' settings.
+        deliver: called in the flow's thread with each batch of ``Published`` items, in order.
+        sku_shards: as ``build_flow``'s.
+    """
+
+    def __init__(self, config: EngineConfig, deliver: Deliver, sku_shards: int = 1) -> None:
+        self._items: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._flow = build_flow(
+            _QueueSource(self._items, self._stopping),
+            _CallbackSink(deliver),
+            config,
+            sku_shards,
+            acknowledge=True,
+        )
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> bool:
+        """Start the flow's thread; False when it was started before."""
+        if self._thread is not None:
+            return False
+        self._thread = threading.Thread(target=self._run, name="dataflow", daemon=True)
+        self._thread.start()
+        atexit.register(self.stop)  # never leave the flow running into interpreter exit
+        return True
+
+    def send(self, value: bytes, origin: Any) -> None:
+        """Queue one raw event; ``origin`` is what a dead letter cites (a ``Ticket`` asks for
+        an acknowledgement)."""
+        self._items.put(Incoming(value, origin))
+
+    def send_many(self, items: Iterable[tuple[bytes, Any]]) -> None:
+        put = self._items.put
+        for value, origin in items:
+            put(Incoming(value, origin))
+
+    @property
+    def queued(self) -> int:
+        """Events sent that the flow has not read yet."""
+        return self._items.qsize()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Let the flow drain what was sent, then end its thread; idempotent."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            atexit.unregister(self.stop)
+
+    def _run(self) -> None:
+        try:
+            run_main(self._flow, epoch_interval=EPOCH)
+        except BaseException as exc:  # reported by the backend's health; the flow is gone
+            self.error = exc
