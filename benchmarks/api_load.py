@@ -207,14 +207,13 @@ def measure(quick: bool, bootstrap: str | None, api_url: str | None = None) -> d
         with served() as where:
             result, extra = atp_scenario(where, 2000, seconds, locations, skus, True)
     keep("atp", "GET /v1/atp", result, extra)
+    with served() as where:  # embedded: the dataflow in the server's process
+        result, extra = reserve_scenario(where, 200, seconds, 50, 100)
+    keep("reserve_embedded", "POST /v1/reservations (embedded)", result, extra)
     if bootstrap is not None:
         with served(bootstrap) as where:
             result, extra = reserve_scenario(where, 200, seconds, 50, 100)
         keep("reserve", "POST /v1/reservations", result, extra)
-    try:
-        import engine.promise  # noqa: F401, PLC0415 - present once the promise branch is merged
-    except ImportError:
-        return figures
     import tempfile  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as directory:

@@ -1,11 +1,11 @@
 """``omnistock serve`` and ``omnistock demo``: the HTTP API (docs/api.md §8).
 
-``serve`` without ``--bootstrap`` runs the engine in this process (embedded, starting empty,
-fed by ``POST /v1/events`` and reservations); with ``--bootstrap`` it serves from the topics
-``omnistock run`` writes and sends writes to ``omnistock.events``. ``demo`` is ``serve``
-embedded over the built-in network (``omnistock.demo_network``: stores in real US cities, real
-holidays, so promises answer too) plus a live synthetic event stream on that network
-(``benchmarks.workload``: traffic by city population), nothing to configure.
+``serve`` without ``--bootstrap`` runs the dataflow of ``omnistock run`` in this process
+(embedded, starting empty, fed by ``POST /v1/events`` and reservations); with ``--bootstrap``
+it serves from the topics ``omnistock run`` writes and sends writes to ``omnistock.events``.
+``demo`` is ``serve`` embedded over the built-in network (``workload.builtin``: stores in real
+US cities, real holidays, so promises answer too), its dataflow fed by a live synthetic event
+stream on that network (``workload``: traffic by city population), nothing to configure.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def add_parsers(commands: Any) -> None:
     demo = commands.add_parser(
         "demo",
         help="everything on one machine, nothing to configure",
-        description=f"The embedded engine fed by a live synthetic event stream, and the API on "
-        f"{DEMO_URL}. Ctrl-C stops it.",
+        description=f"The dataflow in this process, fed by a live synthetic event stream on a "
+        f"built-in network, and the API on {DEMO_URL}. Ctrl-C stops it.",
     )
     demo.add_argument("--rate", type=float, default=50.0, help="events per second (default 50)")
     demo.add_argument(
@@ -157,7 +157,8 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_DEMO_HELP = """Omnistock demo: embedded engine, built-in network ({stores} stores in US cities,
+_DEMO_HELP = """\
+Omnistock demo: the dataflow in this process, built-in network ({stores} stores in US cities,
 4 DCs, {skus} skus), {rate:g} synthetic events/s, API on {base}
   docs     {base}/docs
   health   {base}/v1/health

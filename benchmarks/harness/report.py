@@ -39,6 +39,7 @@ FIGURES = [
     ("api", "promise_p99_ms", "POST /v1/promise p99", "ms", 10, "lower"),
     ("api", "listing_p99_ms", "POST /v1/promise/listing p99", "ms", 20, "lower"),
     ("api", "reserve_p99_ms", "reservation round trip p99", "ms", 50, "lower"),
+    ("api", "reserve_embedded_p99_ms", "embedded reservation round trip p99", "ms", 5, "lower"),
 ]
 
 

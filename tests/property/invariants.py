@@ -5,7 +5,7 @@ Reused by the property tests here and, later, by the dataflow tests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from engine.book import Book
 from engine.outputs import ReservationChanged
@@ -20,7 +20,17 @@ def holds_add_up(book: Book) -> bool:
     return True
 
 
-def reserved_never_exceeds_rule(before: dict[str, int], outputs: list[Any]) -> bool:
+class BeforeReserve(TypedDict):
+    """A position's quantities and a reserve event's ``channel`` and ``qty``, just before it."""
+
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    channel: str
+    qty: int
+
+
+def reserved_never_exceeds_rule(before: BeforeReserve, outputs: list[Any]) -> bool:
     """A reserve takes at most what section 3 allowed at that moment.
 
     ``before`` holds the position's ``on_hand``, ``reserved``, ``safety_stock`` and the event's

@@ -49,7 +49,8 @@ class NaiveModel:
         self.window = timedelta(milliseconds=window_ms)
         self.positions: dict[tuple[str, str], NaivePosition] = {}
         self.reservations: dict[tuple[str, str], NaiveReservation] = {}
-        self.seen: dict[tuple[str, str], datetime] = {}
+        # (location, event_id), or (destination, (sender, event_id)) for a transfer's supply
+        self.seen: dict[tuple[str, str | tuple[str, str]], datetime] = {}
         self.watermark: dict[str, datetime] = {}
         self.outcomes: list[tuple[str, str, int]] = []  # (reservation_id, status, qty)
         self.max_ts: datetime | None = None
@@ -155,10 +156,10 @@ class NaiveModel:
 
     def _supply_arrives(self, e: Any) -> None:
         dest, key = e.to_location_id, (e.location_id, e.event_id)
-        first = self.seen.get((dest, key))  # type: ignore[call-overload]
+        first = self.seen.get((dest, key))
         if first is not None and first >= self._horizon(dest):
             return
-        self.seen[(dest, key)] = e.ts  # type: ignore[index]
+        self.seen[(dest, key)] = e.ts
         self._pos(dest, e.sku).inbound[e.supply_id] = (e.qty, e.eta)
 
     def _take(self, loc: str, rid: str, qty: int, ts: datetime) -> None:

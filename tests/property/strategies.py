@@ -20,7 +20,7 @@ def _fields(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     rid = st.sampled_from(RESERVATIONS)
     sid = st.sampled_from(SUPPLIES)
     eta = st.integers(T0, T0 + 3_600_000)
-    return {
+    by_kind: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         "receipt": st.fixed_dictionaries({"qty": qty}, optional={"supply_id": sid}),
         "sale": st.fixed_dictionaries({"qty": qty}, optional={"reservation_id": rid}),
         "return": st.fixed_dictionaries({"qty": qty}, optional={"sellable": st.booleans()}),
@@ -44,7 +44,8 @@ def _fields(kind: str) -> st.SearchStrategy[dict[str, Any]]:
             {"reservation_id": rid}, optional={"qty": st.integers(1, 4)}
         ),
         "set_safety_stock": st.fixed_dictionaries({"qty": st.integers(0, 4)}),
-    }[kind]
+    }
+    return by_kind[kind]
 
 
 @st.composite

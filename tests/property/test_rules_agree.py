@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,7 +13,7 @@ from engine.book import EngineConfig
 from engine.events import Reserve, parse
 from engine.replay import Replay
 from engine.rules import apply
-from tests.property.invariants import holds_add_up, reserved_never_exceeds_rule
+from tests.property.invariants import BeforeReserve, holds_add_up, reserved_never_exceeds_rule
 from tests.property.naive import WEEK_MS, NaiveModel
 from tests.property.strategies import event_logs
 
@@ -18,7 +21,7 @@ windows = st.sampled_from([WEEK_MS, 60_000, 200_000])
 common = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def engine_figures(replay: Replay) -> dict:
+def engine_figures(replay: Replay) -> dict[tuple[str, str], tuple[Any, ...]]:
     return {
         (p.location_id, p.sku): (
             p.on_hand,
@@ -32,7 +35,7 @@ def engine_figures(replay: Replay) -> dict:
     }
 
 
-def engine_statuses(replay: Replay) -> dict:
+def engine_statuses(replay: Replay) -> dict[tuple[str, str], tuple[str, int]]:
     return {
         (loc, rid): (r.status, r.qty)
         for loc, book in replay.books.items()
@@ -113,12 +116,13 @@ def test_no_reservation_takes_more_than_the_rule_allowed(lines):
         if isinstance(event, Reserve):
             book = replay.book(event.location_id)
             position = book.position(event.sku)
+            assert isinstance(event.ts, datetime)  # parse turns an epoch-ms ts into a datetime
             # due reservations expire first: measure the room the rule sees
             from engine.reservations import expire_due
 
             if position.next_expiry <= event.ts:
                 expire_due(book, position, event.ts, [])
-            before = {
+            before: BeforeReserve = {
                 "on_hand": position.on_hand,
                 "reserved": position.reserved,
                 "safety_stock": position.safety_stock,
