@@ -22,6 +22,7 @@ interpreter exit would abort the process.
 from __future__ import annotations
 
 import atexit
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable
@@ -35,6 +36,7 @@ from bytewax.testing import run_main
 from dataflows.flow import Incoming, Published, build_flow
 from engine.book import EngineConfig
 
+_log = logging.getLogger("omnistock.dataflow")
 BATCH: Final = 1000  # items a source poll takes at most, as the Kafka source does
 EPOCH: Final = timedelta(seconds=1)  # nothing waits on epochs without recovery
 Deliver = Callable[[list[Published]], None]
@@ -142,5 +144,6 @@ class InProcessFlow:
     def _run(self) -> None:
         try:
             run_main(self._flow, epoch_interval=EPOCH)
-        except BaseException as exc:  # reported by the backend's health; the flow is gone
+        except BaseException as exc:  # the flow is gone: health says so, requests get 503
             self.error = exc
+            _log.exception("the in-process dataflow stopped")

@@ -29,8 +29,8 @@ DEMO_URL = "http://127.0.0.1:8000"
 def add_parsers(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
-        help="the HTTP API: embedded engine, or Kafka with --bootstrap",
-        description="Serve the HTTP API (docs/api.md §6). Without --bootstrap the engine "
+        help="the HTTP API: the dataflow in-process, or Kafka with --bootstrap",
+        description="Serve the HTTP API (docs/api.md §6). Without --bootstrap the dataflow "
         "runs in this process and starts empty; with it, positions and outcomes come from the "
         "topics of `omnistock run` and writes go to the events topic.",
     )

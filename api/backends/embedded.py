@@ -30,6 +30,7 @@ from engine.outputs import Duplicate, Rejected, ReservationChanged
 from engine.routing import route
 
 SOURCE: Final = "api"  # a ticket's source: dead letters of the API's events cite ``api/N``
+SUBMIT_TIMEOUT_S: Final = 60.0  # 10,000 events take a small fraction of it
 
 
 @dataclass(slots=True)
@@ -125,7 +126,15 @@ class EmbeddedBackend:
         waiting = self._open([event for _, _, event in items])
         try:
             self._send([raw for _, raw, _ in items], waiting)
-            await waiting.future
+            await asyncio.wait_for(waiting.future, SUBMIT_TIMEOUT_S)
+        except TimeoutError:
+            raise ApiError(
+                503,
+                "timeout",
+                f"the dataflow has not applied these events within {SUBMIT_TIMEOUT_S:g} s; they "
+                "stay queued and will be applied: resending them is safe (duplicates are ignored)",
+                {"queued": self.flow.queued},
+            ) from None
         finally:
             self._close(waiting, None)
         indexes = [index for index, _, _ in items]

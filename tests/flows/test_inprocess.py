@@ -1,0 +1,98 @@
+"""The dataflow inside another process (embedded mode): acknowledgements, and a clean stop."""
+
+from __future__ import annotations
+
+import threading
+
+import orjson
+
+from dataflows.flow import APPLIED, DUPLICATE, REFUSED, Published, Ticket
+from dataflows.inprocess import InProcessFlow
+from engine.book import EngineConfig
+from tests.factories import line
+
+TS = "2026-11-20T10:00:00Z"
+
+
+class Collected:
+    """Everything the flow delivered, and a way to wait for acknowledgements."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str | None, bytes]] = []
+        self.changed = threading.Condition()
+
+    def deliver(self, items: list[Published]) -> None:
+        with self.changed:
+            for _, messages in items:
+                self.messages.extend(messages)
+            self.changed.notify_all()
+
+    def acks(self) -> dict[int, list[bytes]]:
+        found: dict[int, list[bytes]] = {}
+        for topic, key, value in self.messages:
+            if topic == "ack":
+                found.setdefault(int(key or 0), []).append(value)
+        return found
+
+    def wait_acks(self, count: int) -> dict[int, list[bytes]]:
+        with self.changed:
+            assert self.changed.wait_for(
+                lambda: sum(map(len, self.acks().values())) >= count, timeout=10
+            ), self.messages
+        return self.acks()
+
+
+def test_each_ticketed_event_is_acknowledged_applied_duplicate_or_refused():
+    seen = Collected()
+    flow = InProcessFlow(EngineConfig(), seen.deliver)
+    flow.start()
+    receipt = line("receipt", location_id="S1", sku="A", qty=3, event_id="e1", ts=TS)
+    ghost = line("release", location_id="S1", sku="A", reservation_id="nope", event_id="e2", ts=TS)
+    transfer = line(
+        "transfer_out",
+        location_id="S1",
+        sku="A",
+        qty=1,
+        to_location_id="S2",
+        eta="2026-11-21T00:00:00Z",
+        supply_id="T1",
+        event_id="e3",
+        ts=TS,
+    )
+    flow.send_many(
+        [
+            (receipt, Ticket("api", 1)),
+            (receipt, Ticket("api", 2)),
+            (ghost, Ticket("api", 3)),
+            (transfer, Ticket("api", 4)),
+            (line("receipt", location_id="S1", sku="B", qty=1, event_id="e4", ts=TS), "feed:1"),
+        ]
+    )
+    acks = seen.wait_acks(5)
+    flow.stop()
+    assert acks[1] == [APPLIED]
+    assert acks[2] == [DUPLICATE]
+    assert len(acks[3]) == 1 and acks[3][0].startswith(REFUSED + b"unknown_reservation")
+    assert acks[4] == [APPLIED, APPLIED]  # the transfer's two books: S1, and its supply at S2
+    assert set(acks) == {1, 2, 3, 4}  # an event without a ticket is not acknowledged
+    dead = [orjson.loads(value) for topic, _, value in seen.messages if topic == "dead"]
+    assert [record["source"] for record in dead] == ["api/3"]
+    positions = {key for topic, key, _ in seen.messages if topic == "atp"}
+    assert positions == {"S1:A", "S1:B", "S2:A"}
+
+
+def test_stop_applies_everything_sent_before_it_then_ends_the_thread():
+    seen = Collected()
+    flow = InProcessFlow(EngineConfig(), seen.deliver)
+    flow.start()
+    flow.send_many(
+        (line("receipt", location_id=f"S{n % 7}", sku="A", qty=1, event_id=f"e{n}", ts=TS), n)
+        for n in range(2_000)
+    )
+    flow.stop()
+    assert not flow.running and flow.error is None
+    last = {}
+    for topic, key, value in seen.messages:
+        if topic == "atp":
+            last[key] = orjson.loads(value)["on_hand"]
+    assert sum(last.values()) == 2_000
