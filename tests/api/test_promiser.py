@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -89,10 +91,11 @@ def test_an_unknown_postal_code_is_422(promised):
 def test_an_order_instant_near_the_end_of_dates_is_422_not_a_server_error(promised):
     """Found by schemathesis: the calendars of an order in late 9999 ran past date.max."""
     client, _ = promised
-    for route, body in (
+    cases: tuple[tuple[str, dict[str, Any]], ...] = (
         ("/v1/promise", {"items": [{"sku": "SKU000001"}]}),
         ("/v1/promise/listing", {"skus": ["SKU000001"]}),
-    ):
+    )
+    for route, body in cases:
         body |= {"destination": {"postal_code": "10001"}, "at": 253402300799998}
         answer = client.post(route, json=body)
         assert answer.status_code == 422, answer.text
@@ -150,7 +153,7 @@ def test_the_promise_route_agrees_with_omnistock_promise(promised, network_file,
         printed = orjson.loads(capsys.readouterr().out)
         if "," in to:
             lat, lon = (float(part) for part in to.split(","))
-            destination: dict = {"lat": lat, "lon": lon}
+            destination: dict[str, float | str] = {"lat": lat, "lon": lon}
         else:
             destination = {"postal_code": to}
         body = {"items": [{"sku": sku, "qty": 1}], "destination": destination, "at": AT}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api.conftest import reserve, stock
 
 
@@ -184,7 +186,8 @@ def test_a_ts_past_any_instant_is_422_not_a_server_error(client):
 
 def test_the_body_is_as_strict_as_an_event_and_may_be_the_whole_reserve_event(client):
     stock(client, 3)
-    for wrong in ({"qty": "1"}, {"allow_partial": 1}, {"type": "release"}):
+    wrongs: tuple[dict[str, Any], ...] = ({"qty": "1"}, {"allow_partial": 1}, {"type": "release"})
+    for wrong in wrongs:
         answer = reserve(client, "r1", **{"qty": 1, **wrong})
         assert answer.status_code == 422, wrong
         assert answer.json()["error"]["code"] == "invalid_request"

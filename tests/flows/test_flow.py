@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import orjson
 import pytest
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
-from dataflows.flow import MAX_DEAD_RAW, Incoming, LocationLogic, build_flow
+from dataflows.flow import MAX_DEAD_RAW, Incoming, LocationLogic, Published, build_flow
 from engine.book import EngineConfig
 from engine.events import parse
 from engine.replay import Replay
@@ -38,8 +39,11 @@ def make_log(events: int, seed: int) -> list[bytes]:
     return list(generate(params))
 
 
-def run_flow(lines: list[bytes], workers: int = 1, sku_shards: int = 1) -> dict[str, list]:
-    published: list = []
+Pairs = list[tuple[str | None, bytes]]  # (message key, JSON value) of one topic
+
+
+def run_flow(lines: list[bytes], workers: int = 1, sku_shards: int = 1) -> dict[str, Pairs]:
+    published: list[Published] = []
     items = [Incoming(line, f"log:{i}") for i, line in enumerate(lines, 1)]
     flow = build_flow(
         TestingSource(items, batch_size=64), TestingSink(published), EngineConfig(), sku_shards
@@ -48,7 +52,7 @@ def run_flow(lines: list[bytes], workers: int = 1, sku_shards: int = 1) -> dict[
         run_main(flow)
     else:
         cluster_main(flow, [], 0, worker_count_per_proc=workers)
-    outs: dict[str, list] = {k: [] for k in ("atp", "reservations", "alerts", "dead")}
+    outs: dict[str, Pairs] = {k: [] for k in ("atp", "reservations", "alerts", "dead")}
     for _, messages in published:
         for topic, key, value in messages:
             outs[topic].append((key, value))
@@ -62,8 +66,8 @@ def replayed(lines: list[bytes]) -> Replay:
     return replay
 
 
-def last_values(pairs: list) -> dict:
-    last = {}
+def last_values(pairs: Pairs) -> dict[str | None, Any]:
+    last: dict[str | None, Any] = {}
     for key, value in pairs:
         last[key] = orjson.loads(value)
     return last
@@ -138,8 +142,9 @@ def test_live_expiry_asks_for_a_wake_up_and_expires_on_it():
         }
     )
     logic.on_batch([[(parse(x), x, "t") for x in (receipt, reserve)]])  # one group
-    assert logic.notify_at() is not None
-    assert logic.notify_at() <= datetime.now(UTC)
+    wake = logic.notify_at()
+    assert wake is not None
+    assert wake <= datetime.now(UTC)
     batches, _ = logic.on_notify()
     out = [message for batch in batches for message in batch]
     topics = {(topic, orjson.loads(value).get("status")) for topic, _, value in out}
@@ -150,13 +155,14 @@ def test_live_expiry_asks_for_a_wake_up_and_expires_on_it():
 
 
 def test_a_message_the_broker_refused_stops_the_sink():
-    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka import KafkaError, KafkaException, Message
 
     from dataflows.kafka import _raise_on_failure
 
-    _raise_on_failure(None, None)  # delivered: nothing to say
+    message = Message(topic="omnistock.atp", key=b"S1:A", value=b"{}")
+    _raise_on_failure(None, message)  # delivered: nothing to say
     with pytest.raises(KafkaException):
-        _raise_on_failure(KafkaError(KafkaError._MSG_TIMED_OUT), None)
+        _raise_on_failure(KafkaError(KafkaError._MSG_TIMED_OUT), message)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +24,9 @@ from tests.integration.test_run import free_port, start_run, stop
 pytestmark = pytest.mark.kafka
 
 
-def start_serve(bootstrap: str, prefix: str, port: int, log: Path, **env: str) -> subprocess.Popen:
+def start_serve(
+    bootstrap: str, prefix: str, port: int, log: Path, **env: str
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -58,9 +61,11 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
     raise AssertionError(f"{url} never caught up")
 
 
-def wait_atp(url: str, location_id: str, sku: str, want: int, timeout: float = 60.0) -> dict:
+def wait_atp(
+    url: str, location_id: str, sku: str, want: int, timeout: float = 60.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
-    body: dict = {}
+    body: dict[str, Any] = {}
     while time.monotonic() < deadline:
         answer = httpx.get(f"{url}/v1/atp/{location_id}/{sku}", timeout=2)
         if answer.status_code == 200:

@@ -15,6 +15,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import orjson
@@ -56,7 +57,7 @@ def produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
     producer.flush(30)
 
 
-def expected(lines: list[bytes]) -> tuple[dict, dict, int]:
+def expected(lines: list[bytes]) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]], int]:
     replay = Replay(ledger=True)
     replay.feed(lines)
     replay.finish(datetime.now(UTC))
@@ -81,16 +82,18 @@ class Topic:
             }
         )
         self.consumer.subscribe([topic])
-        self.last: dict = {}
-        self.values: list = []
+        self.last: dict[str | None, Any] = {}  # message key: last JSON value
+        self.values: list[Any] = []
         self.count = 0
 
     def poll(self, seconds: float) -> None:
         for message in self.consumer.consume(10_000, timeout=seconds):
             if message.error():
                 continue
-            key = message.key().decode() if message.key() else None
-            value = orjson.loads(message.value())
+            raw_key, raw_value = message.key(), message.value()
+            key = raw_key.decode() if raw_key else None
+            assert raw_value is not None, key  # every message of these topics is a JSON value
+            value = orjson.loads(raw_value)
             if not value.get("repeat"):  # a repeat answers, it changes nothing (docs/events.md §8)
                 self.last[key] = value
             self.values.append(value)
@@ -100,7 +103,7 @@ class Topic:
         self.consumer.close()
 
 
-def start_run(bootstrap: str, prefix: str, log: Path, *extra: str) -> subprocess.Popen:
+def start_run(bootstrap: str, prefix: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -116,13 +119,15 @@ def start_run(bootstrap: str, prefix: str, log: Path, *extra: str) -> subprocess
         return subprocess.Popen(command, stdout=sink, stderr=sink, start_new_session=True)
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     if process.poll() is None:
         os.killpg(process.pid, sig)
         process.wait(30)
 
 
-def wait_for(bootstrap: str, topics: Topics, want: dict, timeout: float = 120.0) -> dict:
+def wait_for(
+    bootstrap: str, topics: Topics, want: dict[str, Any], timeout: float = 120.0
+) -> dict[str | None, Any]:
     atp = Topic(bootstrap, topics.atp)
     deadline = time.monotonic() + timeout
     try:

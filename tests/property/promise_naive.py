@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.promise.network import Location, Network, ServiceLevel
@@ -130,7 +131,7 @@ def naive_item(
     t: datetime,
     radius_km: float = 50.0,
     limit: int = 10,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """One item's answer, as ``engine.promise.answers.item_record`` shapes it."""
     usable = [loc for loc in network.locations if atp.get(loc.id, 0) >= qty]
     km = {loc.id: haversine_km(loc.lat, loc.lon, lat, lon) for loc in usable}

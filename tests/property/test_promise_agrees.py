@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -15,7 +17,7 @@ from tests.property.promise_strategies import scenario
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def without_distances(record: dict) -> tuple[dict, list[float]]:
+def without_distances(record: dict[str, Any]) -> tuple[dict[str, Any], list[float]]:
     rows = [*record["options"], *record["pickup"]]
     distances = [row["distance_km"] for row in rows]
     for row in rows:
@@ -23,7 +25,7 @@ def without_distances(record: dict) -> tuple[dict, list[float]]:
     return record, distances
 
 
-def same_answer(engine: dict, naive: dict) -> None:
+def same_answer(engine: dict[str, Any], naive: dict[str, Any]) -> None:
     engine, engine_km = without_distances(engine)
     naive, naive_km = without_distances(naive)
     assert engine == naive

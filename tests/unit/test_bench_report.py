@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from benchmarks.harness import report
 
 
-def sections() -> dict:
+def sections() -> dict[str, dict[str, Any]]:
     return {
         "replay": {"events_per_s": 150_000.0, "parse_ceiling_per_s": 1_200_000.0, "ratio": 0.125},
         "ingest": {

@@ -71,6 +71,7 @@ def test_every_contract_type_is_known():
 
 def test_reserve_defaults():
     parsed = ev.parse(line("reserve", reservation_id="R", qty=1))
+    assert isinstance(parsed, ev.Reserve), parsed
     assert (parsed.ttl_s, parsed.channel, parsed.allow_partial) == (900, "web", False)
 
 
@@ -79,17 +80,23 @@ def test_reserve_defaults():
     ["2026-11-18T11:06:40Z", "2026-11-18T06:06:40-05:00", "2026-11-18T12:06:40.000+01:00", T0],
 )
 def test_timestamps_rfc3339_with_offset_or_epoch_ms_are_the_same_instant(ts):
-    assert ev.parse(line("sale", ts=ts, qty=1)).ts == at(0)
+    parsed = ev.parse(line("sale", ts=ts, qty=1))
+    assert isinstance(parsed, ev.Sale), parsed
+    assert parsed.ts == at(0)
 
 
 def test_fractional_seconds_are_kept():
-    assert ev.parse(line("sale", ts="2026-11-18T11:06:40.123Z", qty=1)).ts == at(123)
-    exact = ev.parse(line("sale", ts="2026-11-18T11:06:40.1239Z", qty=1)).ts
-    assert exact == at(123) + timedelta(microseconds=900)
+    millis = ev.parse(line("sale", ts="2026-11-18T11:06:40.123Z", qty=1))
+    assert isinstance(millis, ev.Sale), millis
+    assert millis.ts == at(123)
+    exact = ev.parse(line("sale", ts="2026-11-18T11:06:40.1239Z", qty=1))
+    assert isinstance(exact, ev.Sale), exact
+    assert exact.ts == at(123) + timedelta(microseconds=900)
 
 
 def test_eta_is_an_instant():
     parsed = ev.parse(line("inbound", qty=1, supply_id="P", eta="2026-11-18T11:06:41Z"))
+    assert isinstance(parsed, ev.Inbound), parsed
     assert parsed.eta == at(1000)
 
 

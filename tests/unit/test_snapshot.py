@@ -30,7 +30,8 @@ CONFIG = EngineConfig(dedup_window_ms=30 * MINUTE, low_stock=3, reorder_point=7)
 
 
 def snapshot(book: Book) -> Book:
-    return pickle.loads(pickle.dumps(book, pickle.HIGHEST_PROTOCOL))
+    restored: Book = pickle.loads(pickle.dumps(book, pickle.HIGHEST_PROTOCOL))
+    return restored
 
 
 def state(book: Book) -> dict[str, Any]:
@@ -164,7 +165,7 @@ def before_the_snapshot(net: Network) -> None:
 
 def after_the_snapshot(net: Network) -> list[list[Any]]:
     """Every rule that reads what the snapshot holds, step by step."""
-    transfer = {
+    transfer: dict[str, Any] = {
         "sku": "A",
         "qty": 1,
         "to_location_id": "DC1",

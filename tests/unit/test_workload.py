@@ -105,7 +105,7 @@ class SetSafetyStock(Event, tag="set_safety_stock"):
 
 
 TYPES = {t.__struct_config__.tag: t for t in Event.__subclasses__()}
-DECODER = msgspec.json.Decoder(Union[tuple(TYPES.values())])  # type: ignore[valid-type]  # noqa: UP007
+DECODER = msgspec.json.Decoder(Union[tuple(TYPES.values())])  # noqa: UP007
 
 
 def decode(line: bytes) -> Event | str:
@@ -169,8 +169,8 @@ class ReservationModel:
         key, ts, qty = (ev.location_id, ev.sku), epoch_ms(ev.ts), getattr(ev, "qty", None)
         pos = self.pos[key]
         for rid in self.at[key]:
-            if (r := self.res[rid])[3] and r[2] <= ts:
-                self._end(r, "expired")
+            if (due := self.res[rid])[3] and due[2] <= ts:
+                self._end(due, "expired")
         self.at[key] = [rid for rid in self.at[key] if self.res[rid][3]]
         if isinstance(ev, Receipt) or (isinstance(ev, Return) and ev.sellable):
             pos[0] += ev.qty
@@ -302,7 +302,8 @@ def test_event_time(ts_format: str) -> None:
 
 def test_references_are_mostly_valid() -> None:
     events = valid_events(15_000, events_per_s=5.0)  # 3000 s: some reservations expire
-    model, supplies, bad_supply = ReservationModel(), {}, 0
+    model, bad_supply = ReservationModel(), 0
+    supplies: dict[str, list[Any]] = {}  # supply_id: [(to, sku), open qty]
     for ev in events:
         model.apply(ev)
         if isinstance(ev, Inbound | TransferOut):
@@ -330,7 +331,7 @@ def test_open_expected_supplies_stay_few_per_position() -> None:
         if isinstance(ev, Inbound | TransferOut):
             to = ev.to_location_id if isinstance(ev, TransferOut) else ev.location_id
             opened[ev.supply_id] = (to, ev.sku)
-        elif isinstance(ev, InboundCancel) or (isinstance(ev, Receipt) and ev.supply_id):
+        elif isinstance(ev, InboundCancel | Receipt) and ev.supply_id:  # a cancel always has one
             opened.pop(ev.supply_id, None)  # a receipt may be partial: counted closed (a bound)
     per_position = Counter(opened.values())
     created = sum(isinstance(ev, Inbound | TransferOut) for ev in events)

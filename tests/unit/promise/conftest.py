@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -42,11 +43,11 @@ NETWORK = {
 }
 
 
-def ny(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NY)
+def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=NY)
 
 
-def raw_network() -> dict:
+def raw_network() -> dict[str, Any]:
     return copy.deepcopy(NETWORK)
 
 
@@ -63,5 +64,5 @@ def answer():
     return ask
 
 
-def by_level(record: dict) -> dict:
+def by_level(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {o["service_level"]: o for o in record["options"]}
