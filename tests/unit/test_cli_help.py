@@ -28,3 +28,18 @@ def test_every_flag_of_every_command_has_help():
 
 def test_the_commands_are_all_there():
     assert {"replay", "run", "serve", "demo", "promise", "network", "bench"} <= set(_commands())
+
+
+def test_a_taken_port_fails_before_anything_starts_naming_the_flag(capsys):
+    import socket
+
+    from omnistock.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["demo", "--port", str(port)]) == 2
+    error = capsys.readouterr()
+    assert "--port" in error.err and str(port) in error.err
+    assert "Omnistock demo" not in error.out  # no banner

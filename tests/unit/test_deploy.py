@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no types (no types-PyYAML)
+import yaml
 
 from omnistock.cli import build_parser
 
