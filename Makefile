@@ -2,7 +2,7 @@
 #   make install     a venv with the package and its dev tools (compiles the engine with mypyc)
 #   make check       ruff (lint and format) and mypy on every package
 #   make test        the whole test suite, the README's command (Kafka tests start a local broker)
-#   make test-fast   the tiers that need no broker and take seconds: unit, property, flows, api
+#   make test-fast   what needs no broker and takes seconds (-m "not kafka and not slow")
 #   make bench       the load harness, quick (docs/performance.md has the full runs)
 #   make demo        the whole system on one machine
 #   make broker      a local Kafka (KRaft) on 127.0.0.1:9092; make broker-stop stops it

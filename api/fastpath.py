@@ -68,14 +68,14 @@ class AtpFastPath:
 
     def _promise(self, scope: Scope, body: bytes) -> bytes | None:
         """The answer to a promise body, or ``None`` to let the route answer."""
-        if not self._allowed(scope):
+        if not self._allowed(scope) or not _json_content(scope):
             return None
         try:
             request = PromiseIn.model_validate_json(body)
             return _encode(answer_promise(self.state, request))
         except (ValidationError, ApiError):
             return None  # the route validates again and answers the error
-        except Exception:
+        except Exception:  # the route computes it again and answers the error
             return None
 
     def _allowed(self, scope: Scope) -> bool:
@@ -95,6 +95,18 @@ class AtpFastPath:
         headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _json_content(scope: Scope) -> bool:
+    """Whether the body is declared JSON, as FastAPI requires of a body it validates
+    (``application/json`` or ``application/*+json``); otherwise the route refuses it."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            kind: bytes = value.split(b";", 1)[0].strip().lower()
+            return kind == b"application/json" or (
+                kind.startswith(b"application/") and kind.endswith(b"+json")
+            )
+    return False
 
 
 async def _read_body(receive: Receive) -> bytes:

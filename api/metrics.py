@@ -41,7 +41,8 @@ class Metrics:
         )
         self.lag = Gauge(
             "omnistock_api_readmodel_lag_messages",
-            "Messages of the output topics not yet read (0 in embedded mode)",
+            "Messages not yet read: of the output topics (Kafka), of the dataflow's queue "
+            "(embedded)",
             registry=self.registry,
         )
         self.positions = Gauge(

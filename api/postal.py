@@ -8,7 +8,7 @@ import functools
 @functools.cache
 def _centroids() -> dict[str, tuple[float, float]]:
     """Every ZIP code's centroid, indexed once (``zipcodes.matching`` scans its whole list)."""
-    import zipcodes  # noqa: PLC0415 - loads its table (~0.5 s) on first use, not at CLI start
+    import zipcodes  # noqa: PLC0415 - loads its table (noticeably slow) on first use, not at CLI start
 
     table: dict[str, tuple[float, float]] = {}
     for row in zipcodes.list_all():  # type: ignore[no-untyped-call]  # untyped package

@@ -22,9 +22,9 @@ def probe_every(rate: int) -> int:
 
 
 # Seconds of traffic at the rate before the clock counts. A broker fresh from its start still
-# compiles its hot paths (the JVM's JIT) on two busy cores: the first run after
-# `kafka-local.sh start` read a p99 of 324-754 ms from a stall in its first seconds, the runs
-# after it 40-140 ms. The steady state is what the target is about.
+# compiles its hot paths (the JVM's JIT) on two busy cores, and the first run after
+# `kafka-local.sh start` stalls in its first seconds (docs/performance.md, section 4). The steady
+# state is what the target is about.
 WARMUP_S = 2.0
 
 

@@ -1,4 +1,4 @@
-"""Ingest: events/s from ``omnistock.events`` to ``omnistock.atp``, lag and freshness (issue 3).
+"""Ingest: events/s from ``omnistock.events`` to ``omnistock.atp``, lag and freshness.
 
 In one run, on a real broker (``OMNISTOCK_BOOTSTRAP``, else ``docker/kafka-local.sh``), with
 the workload on the built-in network (``workload.network_workload``: 50 stores in

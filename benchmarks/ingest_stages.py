@@ -1,4 +1,4 @@
-"""Where the dataflow's time goes: the ingest path stage by stage, against its ceiling (issue 3).
+"""Where the dataflow's time goes: the ingest path stage by stage, against its ceiling.
 
 ``benchmarks/ingest.py`` gives the dataflow's throughput and its ratio to a bare consumer. This
 benchmark says why the ratio is what it is: on one topic, in one run, it times each prefix of

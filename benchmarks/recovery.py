@@ -1,4 +1,4 @@
-"""Recovery: time from restarting ``omnistock run`` after a ``kill -9`` to serving again (issue 3).
+"""Recovery: time from restarting ``omnistock run`` after a ``kill -9`` to serving again.
 
 On a real broker (``OMNISTOCK_BOOTSTRAP``, else ``docker/kafka-local.sh``):
 

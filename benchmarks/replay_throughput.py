@@ -1,4 +1,4 @@
-"""Replay throughput against its parse ceiling, in one run (issue: engine core).
+"""Replay throughput against its parse ceiling, in one run.
 
 Generates (once, cached under ``benchmarks/results/cache/``) a realistic event log, then measures
 in rounds:

@@ -1,4 +1,4 @@
-"""What a snapshot costs per epoch, by the key the dataflow folds under (issue 3).
+"""What a snapshot costs per epoch, by the key the dataflow folds under.
 
 Bytewax pickles the state of every key touched in an epoch. Keyed by location, a store of 20,000
 skus that sold one item re-pickles all 20,000 positions; with ``--sku-shards S`` only the

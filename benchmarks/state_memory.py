@@ -1,4 +1,4 @@
-"""Memory per position, measured (issue: engine core; target under 400 bytes each).
+"""Memory per position, measured (docs/performance.md has the figures).
 
 Builds N positions the way the engine does (distinct sku strings per location, as decoded
 events leave them; realistic quantities and ``as_of`` instants) through the engine's own rules,

@@ -31,7 +31,7 @@ from engine.errors import ConfigError
 PRODUCER_DEFAULTS = {"partitioner": "murmur2_random", "linger.ms": "5", "compression.type": "lz4"}
 # librdkafka stops fetching a partition whose local queue is full for fetch.queue.backoff.ms,
 # 1,000 ms by default: a reader that drains the queue quickly then stalls for up to a second
-# (a bare consumer measured 160,000 messages/s with it, 400,000-800,000 without).
+# (docs/performance.md, "Effects of single changes").
 CONSUMER_DEFAULTS = {"fetch.queue.backoff.ms": "10"}
 
 
@@ -190,8 +190,8 @@ class _Publisher(StatelessSinkPartition[Published]):
             {
                 "bootstrap.servers": bootstrap,
                 **PRODUCER_DEFAULTS,
-                # Reports for failures only: a report per message delivered cost 3 % of the
-                # flow's time in poll() (benchmarks/ingest.py), and a failure must not pass.
+                # Reports for failures only: a report per message delivered costs the flow time
+                # in poll() (docs/performance.md), and a failure must not pass.
                 "delivery.report.only.error": True,
                 "on_delivery": _raise_on_failure,
             }

@@ -8,7 +8,7 @@ Changed positions are returned as the ``Position`` objects themselves (see ``eng
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import msgspec
 
@@ -54,7 +54,8 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
     answer to a ``reserve`` whose id was seen before, which is the first outcome (docs/events.md
     §8: its status, qty, ``expires_at`` and reason), with the reservation as it stands now in
     ``current_status``/``current_qty``: a consumer that tracks reservations skips repeats.
-    ``ts`` is the instant of the change or answer (event time, or the clock for a live expiry);
+    ``ts`` is the instant of the change or answer (the event's time; for an expiry, on events or
+    on the clock, its ``expires_at``);
     ``event_id`` the event that caused it, if any.
     """
 
@@ -102,7 +103,7 @@ class Supply(msgspec.Struct, frozen=True, gc=False):
 class PositionRecord(msgspec.Struct, frozen=True, gc=False):
     """A position as published on ``omnistock.atp`` and printed by ``replay`` (docs/events.md
     §11): ``Position.wire()`` builds it, the API's read model decodes it. The shape of
-    ``Position.record()``; a struct encodes in half the time of the dict (its keys are encoded
+    ``Position.record()``; a struct encodes faster than the dict (its keys are encoded
     once, not per message)."""
 
     location_id: str
@@ -147,36 +148,7 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     inbound_qty: int
 
 
-class OutcomeLike(Protocol):
-    """What an outcome record is made of: a ``ReservationChanged``, or a read model's copy."""
-
-    @property
-    def reservation_id(self) -> str: ...
-    @property
-    def location_id(self) -> str: ...
-    @property
-    def sku(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def qty(self) -> int: ...
-    @property
-    def expires_at(self) -> datetime: ...
-    @property
-    def reason(self) -> str | None: ...
-    @property
-    def ts(self) -> datetime | None: ...
-    @property
-    def event_id(self) -> str | None: ...
-    @property
-    def repeat(self) -> bool: ...
-    @property
-    def current_status(self) -> str | None: ...
-    @property
-    def current_qty(self) -> int | None: ...
-
-
-def outcome_record(outcome: OutcomeLike) -> dict[str, Any]:
+def outcome_record(outcome: ReservationChanged) -> dict[str, Any]:
     """A reservation outcome as published on ``omnistock.reservations``."""
     record: dict[str, Any] = {
         "reservation_id": outcome.reservation_id,

@@ -1,4 +1,4 @@
-"""A position: one sku at one location, and the figures derived from it (docs/events.md §3).
+"""A position: one sku at one location, and the figures derived from it (docs/events.md §4).
 
 State is compact on purpose: a position is a slotted object of small ints plus two optional
 dicts that exist only while the position has expected supply or active reservations, so a

@@ -7,7 +7,7 @@ milliseconds. msgspec decodes RFC 3339 straight into an aware ``datetime`` in C,
 keeps every instant as that ``datetime``: converting each event's time to an integer would cost
 more than the rest of the parse (``benchmarks/replay_throughput.py``). Every instant is held in
 UTC (an offset input is moved to UTC once, at parse): two datetimes of the same ``tzinfo``
-compare thirty times faster than two of different offsets. Integer inputs become UTC datetimes.
+compare far faster than two of different offsets. Integer inputs become UTC datetimes.
 
 Formatting gives UTC with ``Z``: milliseconds when they are not zero, microseconds only when an
 input had them.

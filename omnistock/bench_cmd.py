@@ -1,4 +1,4 @@
-"""``omnistock bench ingest|api|promise|replay|all [--quick] [--out DIR]`` (issue: bench harness).
+"""``omnistock bench ingest|api|promise|replay|all [--quick] [--out DIR]``.
 
 Each section starts what it needs (the local broker, the dataflow, the API) and stops it after;
 the figures, their ceilings and plots go to ``--out`` (``results.json``, ``report.md``, PNGs).

@@ -29,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Every command holds a large, long-lived state (books, positions, reservations, the read model)
 # that has no reference cycles: the cyclic collector never frees any of it, yet with Python's
-# default thresholds (700, 10, 10) its passes over those live objects took 15-20 % of a replay
-# (benchmarks/replay_throughput.py). Collect young objects every 100,000 allocations instead.
+# default thresholds (700, 10, 10) its passes over those live objects took a good share of a
+# replay (docs/performance.md). Collect young objects every 100,000 allocations instead.
 GC_THRESHOLDS = (100_000, 50, 100)
 
 
@@ -46,7 +46,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left (`| head`): stop quietly, as a Unix filter does
+        _detach_stdout()
+        return 141  # 128 + SIGPIPE
     return code
+
+
+def _detach_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing what is left cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def entry() -> None:
@@ -56,7 +66,11 @@ def entry() -> None:
     objects one by one at exit; every file is closed and every stream flushed by then.
     """
     code = main()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _detach_stdout()
+        code = code or 141
     sys.stderr.flush()
     os._exit(code)
 

@@ -29,7 +29,7 @@ def add_parsers(commands: Any) -> None:
     )
     parser.add_argument("--network", required=True, metavar="FILE", help="the network file")
     parser.add_argument("--events", required=True, metavar="EVENTS.jsonl", help="the event log")
-    parser.add_argument("--sku", required=True, help="the item (a kit or a stocked sku)")
+    parser.add_argument("--sku", required=True, help="the item's sku")
     parser.add_argument("--qty", type=int, default=1, help="units wanted (default 1)")
     parser.add_argument(
         "--to", required=True, metavar="POSTAL_CODE|LAT,LON", help="the destination"
@@ -44,14 +44,19 @@ def add_parsers(commands: Any) -> None:
         "centres, US holidays, standard/express/same_day) as a network file a user can edit.",
     )
     network.add_argument("--stores", type=int, default=200, help="stores (default 200)")
-    network.add_argument("--skus", type=int, default=1000, help="catalogue size for --events")
+    network.add_argument(
+        "--skus", type=int, default=1000, help="catalogue size for --events (default 1000)"
+    )
     network.add_argument(
         "--seed", type=int, default=7, help="which cities the stores draw (default 7)"
     )
     network.add_argument("--out", default="-", metavar="FILE", help="default: standard output")
     network.add_argument("--events", metavar="FILE", help="also write the stock as receipts")
     network.add_argument(
-        "--at", default="2026-11-20T08:00:00Z", metavar="TS", help="the receipts' ts"
+        "--at",
+        default="2026-11-20T08:00:00Z",
+        metavar="TS",
+        help="the receipts' ts (default 2026-11-20T08:00:00Z)",
     )
     network.set_defaults(run=run_network)
 

@@ -30,7 +30,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--bootstrap", required=True, metavar="HOST:PORT", help="a Kafka broker to start from"
     )
-    parser.add_argument("--workers", type=int, default=1, help="workers in this process")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="workers in this process (default 1)"
+    )
     parser.add_argument(
         "--recovery-dir",
         type=Path,

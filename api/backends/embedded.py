@@ -50,7 +50,7 @@ class EmbeddedBackend:
     """The in-process dataflow, and the requests waiting on it."""
 
     mode = "embedded"
-    caught_up = True
+    caught_up = True  # nothing to catch up on: the dataflow is this process's own
 
     def __init__(self, readmodel: ReadModel, config: EngineConfig, sku_shards: int = 1) -> None:
         self.readmodel = readmodel
@@ -70,9 +70,12 @@ class EmbeddedBackend:
         self.flow.stop()
 
     def health(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"caught_up": True, "lag": self.flow.queued}
-        found["dataflow"] = "running" if self.flow.running else "stopped"
-        return found
+        return {
+            "caught_up": self.caught_up,
+            "lag": self.flow.queued,
+            "dataflow": "running" if self.flow.running else "stopped",
+            "dead_letters": self.dead_letters,
+        }
 
     # -- writes -------------------------------------------------------------------------------
 

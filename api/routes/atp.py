@@ -38,7 +38,7 @@ _POSITION_EXAMPLE = {
     summary="One position; with ?at= also its ATP on that instant",
     responses={
         200: {"content": {"application/json": {"example": _POSITION_EXAMPLE}}},
-        **errors(401, 403, 404, 422),
+        **errors(401, 403, 404, 422, 503),
     },
 )
 async def position(
@@ -76,7 +76,7 @@ async def position(
                 }
             }
         },
-        **errors(401, 403, 422),
+        **errors(401, 403, 422, 503),
     },
 )
 async def query(body: AtpQueryIn, state: State) -> Any:

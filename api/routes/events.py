@@ -54,7 +54,7 @@ _EXAMPLE = [
                 }
             }
         },
-        **errors(400, 401, 403, 413, 422),
+        **errors(400, 401, 403, 413, 422, 503),
     },
     openapi_extra={
         "requestBody": {

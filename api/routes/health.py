@@ -27,8 +27,11 @@ router = APIRouter()
                         "mode": "kafka",
                         "caught_up": True,
                         "lag": 0,
+                        "bootstrap": "127.0.0.1:9092",
+                        "topic_prefix": "omnistock.",
                         "positions": 1200,
                         "reservations": 35,
+                        "promise": True,
                     }
                 }
             }
@@ -40,7 +43,7 @@ async def health(state: State) -> Any:
     found = backend.health()
     return JSONResponse(
         {
-            "status": "ok" if backend.caught_up else "catching_up",
+            "status": _status(backend.caught_up, found),
             "mode": backend.mode,
             **found,
             "positions": state.readmodel.position_count,
@@ -48,6 +51,12 @@ async def health(state: State) -> Any:
             "promise": state.promiser is not None,
         }
     )
+
+
+def _status(caught_up: bool, found: dict[str, Any]) -> str:
+    if found.get("dataflow") == "stopped":  # embedded: the in-process dataflow has ended
+        return "failed"
+    return "ok" if caught_up else "catching_up"
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

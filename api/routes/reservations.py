@@ -55,7 +55,7 @@ async def reserve(body: ReserveIn, state: State) -> Any:
     response_class=JSONResponse,
     dependencies=[READ],
     summary="A reservation as the read model last saw it",
-    responses={**errors(401, 403, 404)},
+    responses={**errors(401, 403, 404, 503)},
 )
 async def get(reservation_id: str, state: State) -> Any:
     return JSONResponse(state.reservations.get(reservation_id))

@@ -104,34 +104,41 @@ def test_an_order_instant_near_the_end_of_dates_is_422_not_a_server_error(promis
     assert client.post("/v1/promise", json={**ordinary, "at": AT}).status_code == 200
 
 
-def test_the_promise_fast_path_answers_as_the_route_does(make_client, network_file):
-    """A plain body is answered below FastAPI; with ``at`` the route answers: same figures."""
+def test_the_hot_paths_answer_as_the_fastapi_routes_do(make_client, network_file):
+    """The same requests to an app with the hot path and to one without: the same answers,
+    errors included (a body not declared JSON, a bad destination, an unknown position)."""
     from datetime import datetime
 
     from api.promiser import load_promiser
 
     promiser = load_promiser(network_file)
-    client = make_client(
-        promiser=promiser,
-        locations=tuple(promiser.location_ids),
-        clock=lambda: datetime.fromisoformat(AT),
-    )
-    client.post("/v1/events", json=stock(list(promiser.location_ids)))
+    clients = [
+        make_client(
+            promiser=promiser,
+            locations=tuple(promiser.location_ids),
+            clock=lambda: datetime.fromisoformat(AT),
+            hot_path=hot,
+        )
+        for hot in (True, False)
+    ]
+    for client in clients:
+        client.post("/v1/events", json=stock(list(promiser.location_ids)))
     body = {"items": [{"sku": "SKU000001", "qty": 1}], "destination": {"postal_code": "10001"}}
-    fast = client.post("/v1/promise", json=body)
-    routed = client.post("/v1/promise", json={**body, "at": AT})
-    assert fast.status_code == routed.status_code == 200
-    assert fast.json() == routed.json()
-    assert fast.json()["items"][0]["options"]
-    # What the fast path leaves to the route still gets the route's errors.
-    unknown = client.post("/v1/promise", json={**body, "destination": {"postal_code": "00000"}})
-    assert unknown.status_code == 422
-    assert unknown.json()["error"]["code"] == "unknown_postal_code"
-    extra = client.post("/v1/promise", json={**body, "colour": "red"})
-    assert extra.status_code == 422
-    broken = client.post("/v1/promise", content=b"{", headers={"content-type": "application/json"})
-    assert broken.status_code in {400, 422}
-    assert broken.json()["error"]["code"]
+    text = orjson.dumps(body)
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", "/v1/promise", {"json": body}),
+        ("POST", "/v1/promise", {"json": {**body, "at": AT}}),
+        ("POST", "/v1/promise", {"content": text, "headers": {"content-type": "text/plain"}}),
+        ("POST", "/v1/promise", {"content": text}),
+        ("POST", "/v1/promise", {"json": {**body, "destination": {"lat": 40.7}}}),
+        ("POST", "/v1/promise", {"json": {**body, "destination": {"postal_code": "00000"}}}),
+        ("GET", f"/v1/atp/{promiser.location_ids[0]}/SKU000001", {}),
+        ("GET", "/v1/atp/NOWHERE/SKU000001", {}),
+    ]
+    for method, url, extra in requests:
+        fast, routed = (client.request(method, url, **extra) for client in clients)
+        assert (fast.status_code, fast.json()) == (routed.status_code, routed.json()), url
+    assert clients[0].post("/v1/promise", json=body).json()["items"][0]["options"]
 
 
 def test_the_promise_route_agrees_with_omnistock_promise(promised, network_file, tmp_path, capsys):

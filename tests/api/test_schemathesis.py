@@ -34,7 +34,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
 
 
 # Derandomized: the same requests every run, so CI stays steady. Two 5xx found by random runs
-# have regression tests of their own (test_reservations, test_promise_adapter); to explore
+# have regression tests of their own (test_reservations, test_promiser); to explore
 # afresh, set derandomize=False and max_examples higher for a run.
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

@@ -31,7 +31,7 @@ class BeforeReserve(TypedDict):
 
 
 def reserved_never_exceeds_rule(before: BeforeReserve, outputs: list[Any]) -> bool:
-    """A reserve takes at most what section 3 allowed at that moment.
+    """A reserve takes at most what the rule allowed at that moment (docs/events.md §8.1).
 
     ``before`` holds the position's ``on_hand``, ``reserved``, ``safety_stock`` and the event's
     ``channel`` and ``qty`` just before the reserve.

@@ -1,4 +1,7 @@
-"""Parsing and validation of every event type and every rejection reason (docs/events.md §1-2)."""
+"""Parsing and validation of every event type and every rejection reason.
+
+docs/events.md §1, §3, §9.
+"""
 
 from __future__ import annotations
 

@@ -203,3 +203,25 @@ def test_the_example_log_replays(capsys, tmp_path):
     assert code == 0
     assert rows
     assert dead.read_bytes().count(b"\n") >= 1
+
+
+def test_a_reader_that_leaves_early_ends_the_replay_quietly(tmp_path):
+    """``omnistock replay LOG | head -1``: no traceback, the exit code of a broken pipe."""
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(
+        b"\n".join(
+            line("receipt", sku=f"SKU{n:06d}", qty=1, event_id=f"e{n}") for n in range(20_000)
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "omnistock.cli", "replay", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith(b'{"location_id":"S1"')
+    process.stdout.close()
+    assert process.wait(30) == 141
+    errors = process.stderr.read()
+    process.stderr.close()
+    assert b"Traceback" not in errors
