@@ -224,6 +224,13 @@ def parse(raw: bytes | str) -> Event | Rejected:
         The event, with ``ts`` (and ``eta``) as aware datetimes, or a ``Rejected`` saying
         exactly what is wrong. Never raises on bad input.
     """
+    if type(raw) is bytes and not raw.isascii():
+        # msgspec checks the UTF-8 of the strings it keeps, not of a field it skips: text is
+        # UTF-8 everywhere, an unknown field's included (the API's body reader agrees).
+        try:
+            raw.decode()
+        except UnicodeDecodeError as exc:
+            return Rejected("bad_json", f"not valid JSON: invalid UTF-8 at byte {exc.start}")
     try:
         event: Any = _decode(raw)
     except msgspec.ValidationError as exc:

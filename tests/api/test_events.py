@@ -73,3 +73,13 @@ def test_bad_json_is_400_bad_json(client):
     answer = client.post("/v1/events", content=b"[{", headers={"content-type": "application/json"})
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "bad_json"
+
+
+def test_invalid_utf8_in_an_unknown_field_is_bad_json_as_on_the_stream(client):
+    item = b'{"event_id":"u1","type":"receipt","location_id":"S1","sku":"A","qty":1,"ts":0'
+    body = b"[" + item + b',"note":"caf\xe9"}]'
+    answer = client.post("/v1/events", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 202
+    assert answer.json()["accepted"] == 0
+    assert answer.json()["invalid"][0]["code"] == "bad_json"
+    assert client.get("/v1/atp/S1/A").status_code == 404  # nothing applied

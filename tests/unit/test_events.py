@@ -289,3 +289,11 @@ def test_json_nested_too_deeply_is_bad_json_not_a_crash():
         rejected = ev.parse(raw)
         assert isinstance(rejected, Rejected)
         assert rejected.code == "bad_json"
+
+
+def test_invalid_utf8_anywhere_is_bad_json_even_in_a_field_nobody_reads():
+    good = b'{"event_id":"u1","type":"receipt","location_id":"S1","sku":"A","qty":1,"ts":0'
+    assert not isinstance(ev.parse(good + b',"note":"caf\xc3\xa9"}'), Rejected)  # UTF-8: fine
+    refused = ev.parse(good + b',"note":"caf\xe9"}')  # Latin-1: not UTF-8
+    assert isinstance(refused, Rejected) and refused.code == "bad_json"
+    assert "UTF-8" in refused.message
