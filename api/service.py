@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from api.backends import Answer, Backend
+from api.backends import Answer, Backend, Pending
 from api.errors import ApiError
 from api.readmodel import ReservationView
 from api.schemas import FulfilIn, ReserveIn
@@ -24,6 +24,7 @@ from engine.outputs import Duplicate, Rejected, ReservationChanged, first_reason
 from engine.timefmt import to_ms
 
 Result = tuple[int, dict[str, Any]]
+MAX_PENDING = 10_000  # pending requests this replica remembers for GET, the oldest forgotten
 
 
 def new_event_id() -> str:
@@ -38,6 +39,7 @@ class Reservations:
         self.readmodel = backend.readmodel
         self.timeout_s = timeout_s
         self.clock = clock
+        self.pending: dict[str, dict[str, Any]] = {}  # sent, not yet decided, by reservation id
 
     async def reserve(self, body: ReserveIn) -> Result:
         known = self.readmodel.reservation(body.reservation_id)
@@ -52,6 +54,8 @@ class Reservations:
             return 200, self._first_outcome(known, body.event_id)
         fields = body.model_dump(exclude_none=True)
         answer = await self._send("reserve", fields)
+        if isinstance(answer, Pending):
+            return self._pending(answer, body.location_id, body.sku)
         if isinstance(answer, ReservationChanged):
             if answer.repeat:
                 return 200, outcome_record(answer)
@@ -70,22 +74,24 @@ class Reservations:
     async def release(self, reservation_id: str, event_id: str | None) -> Result:
         known = self._active(reservation_id)
         fields = {"reservation_id": reservation_id, "event_id": event_id}
-        return self._ended(
-            await self._send("release", {**_position(known), **fields}), reservation_id
-        )
+        answer = await self._send("release", {**_position(known), **fields})
+        return self._ended(answer, reservation_id)
 
     async def fulfil(self, reservation_id: str, body: FulfilIn) -> Result:
         known = self._active(reservation_id)
         fields = {"reservation_id": reservation_id, **body.model_dump(exclude_none=True)}
-        return self._ended(
-            await self._send("fulfil", {**_position(known), **fields}), reservation_id
-        )
+        answer = await self._send("fulfil", {**_position(known), **fields})
+        return self._ended(answer, reservation_id)
 
     def get(self, reservation_id: str) -> dict[str, Any]:
         known = self.readmodel.reservation(reservation_id)
-        if known is None:
-            raise _unknown(reservation_id)
-        return _view(known)
+        if known is not None:
+            self.pending.pop(reservation_id, None)
+            return _view(known)
+        pending = self.pending.get(reservation_id)
+        if pending is not None:  # sent by this replica, not decided yet
+            return pending
+        raise _unknown(reservation_id)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -116,7 +122,30 @@ class Reservations:
             )
         return known
 
+    def _pending(self, pending: Pending, location_id: str, sku: str) -> Result:
+        """202: sent, not decided within the timeout; ``GET`` shows it pending until it is."""
+        record = {
+            "status": "pending",
+            "reservation_id": pending.reservation_id,
+            "event_id": pending.event_id,
+        }
+        if self.readmodel.reservation(pending.reservation_id) is None:
+            if len(self.pending) >= MAX_PENDING:
+                del self.pending[next(iter(self.pending))]
+            self.pending[pending.reservation_id] = {
+                **record,
+                "location_id": location_id,
+                "sku": sku,
+            }
+        return 202, record
+
     def _ended(self, answer: Answer, reservation_id: str) -> Result:
+        if isinstance(answer, Pending):
+            return 202, {
+                "status": "pending",
+                "reservation_id": answer.reservation_id,
+                "event_id": answer.event_id,
+            }
         if isinstance(answer, ReservationChanged):
             return 200, outcome_record(answer)
         if isinstance(answer, Duplicate):

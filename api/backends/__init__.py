@@ -12,13 +12,24 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import msgspec
+
 from api.readmodel import ReadModel
 from engine.events import Event
 from engine.outputs import Duplicate, Rejected, ReservationChanged
 
-# What a command gets back: the outcome the event caused, the engine's refusal, or a duplicate
-# (its event_id was applied before: the first answer is in the read model).
-Answer = ReservationChanged | Rejected | Duplicate
+
+class Pending(msgspec.Struct, frozen=True):
+    """A command sent whose outcome did not come within the API's timeout: the engine decides
+    it later (docs/api.md §7), and a retry with the same reservation id answers it then."""
+
+    reservation_id: str
+    event_id: str
+
+
+# What a command gets back: the outcome the event caused, the engine's refusal, a duplicate
+# (its event_id was applied before: the first answer is in the read model), or ``Pending``.
+Answer = ReservationChanged | Rejected | Duplicate | Pending
 
 
 class Backend(Protocol):
@@ -39,10 +50,11 @@ class Backend(Protocol):
         """``caught_up`` (bool) and ``lag`` (messages still to read), plus anything useful."""
 
     async def command(self, raw: bytes, event: Event, timeout_s: float) -> Answer:
-        """Send one reservation event and wait for what it caused.
+        """Send one reservation event and wait for what it caused: ``Pending`` when no answer
+        came in ``timeout_s`` (the event was sent: the engine decides it later).
 
         Raises:
-            api.errors.ApiError: 503 ``timeout`` when no answer came in ``timeout_s``.
+            api.errors.ApiError: 503 ``not_ready`` when it could not be sent.
         """
 
     async def submit(self, items: list[tuple[int, bytes, Event]]) -> list[tuple[int, Rejected]]:

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from api.backends import Answer
+from api.backends import Answer, Pending
 from api.errors import ApiError
 from api.readmodel import ReadModel
 from dataflows.flow import APPLIED, DUPLICATE, REFUSED, Published, Ticket
@@ -106,13 +106,7 @@ class EmbeddedBackend:
             self._send([raw], waiting)
             await asyncio.wait_for(waiting.future, timeout_s)
         except TimeoutError:
-            raise ApiError(
-                503,
-                "timeout",
-                f"no outcome from the dataflow within {timeout_s:g} s; "
-                "retrying with the same reservation_id is safe",
-                {"reservation_id": key[0], "event_id": key[1]},
-            ) from None
+            return Pending(key[0], key[1])
         finally:
             self._close(waiting, key)
         if waiting.refused:

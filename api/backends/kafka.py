@@ -25,7 +25,7 @@ import anyio.to_thread
 import orjson
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
-from api.backends import Answer
+from api.backends import Answer, Pending
 from api.errors import ApiError
 from api.readmodel import ReadModel
 from dataflows.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, Topics, ensure_topics
@@ -123,15 +123,14 @@ class KafkaBackend:
             self._waiters[key] = (loop, future)
         try:
             self._produce(raw, event.location_id)
+        except BaseException:
+            with self._waiters_lock:
+                self._waiters.pop(key, None)
+            raise
+        try:
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
-            raise ApiError(
-                503,
-                "timeout",
-                f"no outcome from the engine within {timeout_s:g} s (is `omnistock run` "
-                "running?); retrying with the same reservation_id is safe",
-                {"reservation_id": key[0], "event_id": key[1]},
-            ) from None
+            return Pending(key[0], key[1])  # sent: the engine decides it later
         finally:
             with self._waiters_lock:
                 self._waiters.pop(key, None)

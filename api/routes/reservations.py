@@ -1,7 +1,8 @@
 """``/v1/reservations``: reserve, read, release, fulfil (docs/events.md §8; docs/api.md §6).
 
 The engine decides every reservation; these routes send the event and wait for its outcome
-(``api.service``). A timeout answers 503 and is safe to retry with the same reservation_id.
+(``api.service``). An outcome not known within the API's timeout answers 202 ``pending``: the
+engine decides it later, and a retry with the same reservation_id answers it then.
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ def _example(**changes: Any) -> dict[str, Any]:
     return {"content": {"application/json": {"example": {**_OUTCOME, **changes}}}}
 
 
+_PENDING = {
+    "description": "Sent, not decided within the API's timeout: GET it, or retry the same id",
+    "content": {
+        "application/json": {
+            "example": {"status": "pending", "reservation_id": "cart-8812", "event_id": "api-6f1c"}
+        }
+    },
+}
+
+
 @router.post(
     "",
     response_class=JSONResponse,
@@ -42,6 +53,7 @@ def _example(**changes: Any) -> dict[str, Any]:
     responses={
         201: _example(),
         200: _example(repeat=True, current_status="released", current_qty=0),
+        202: _PENDING,
         **errors(401, 403, 409, 422, 503),
     },
 )
@@ -66,7 +78,11 @@ async def get(reservation_id: str, state: State) -> Any:
     response_class=JSONResponse,
     dependencies=[WRITE],
     summary="Release an active reservation",
-    responses={200: _example(status="released", qty=0), **errors(401, 403, 404, 409, 503)},
+    responses={
+        200: _example(status="released", qty=0),
+        202: _PENDING,
+        **errors(401, 403, 404, 409, 503),
+    },
 )
 async def release(
     reservation_id: str,
@@ -82,7 +98,11 @@ async def release(
     response_class=JSONResponse,
     dependencies=[WRITE],
     summary="Fulfil (pick and hand over) all or part of an active reservation",
-    responses={200: _example(status="fulfilled", qty=0), **errors(401, 403, 404, 409, 503)},
+    responses={
+        200: _example(status="fulfilled", qty=0),
+        202: _PENDING,
+        **errors(401, 403, 404, 409, 503),
+    },
 )
 async def fulfil(
     reservation_id: str, state: State, body: Annotated[FulfilIn | None, Body()] = None

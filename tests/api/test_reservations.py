@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests.api.conftest import reserve, stock
@@ -193,3 +194,30 @@ def test_the_body_is_as_strict_as_an_event_and_may_be_the_whole_reserve_event(cl
         assert answer.json()["error"]["code"] == "invalid_request"
     whole = reserve(client, "r1", 1, type="reserve", event_id="e-r1", ts="2026-11-20T10:00:02Z")
     assert (whole.status_code, whole.json()["status"]) == (201, "confirmed")
+
+
+def test_an_outcome_not_known_in_time_answers_202_pending_and_is_decided_later(make_client):
+    client = make_client(timeout_s=0)  # every request gives up waiting at once
+    stock(client, 3)
+    answer = reserve(client, "slow", qty=2)
+    assert answer.status_code == 202
+    pending = answer.json()
+    assert pending["status"] == "pending" and pending["reservation_id"] == "slow"
+    assert pending["event_id"].startswith("api-")
+    deadline = time.monotonic() + 10
+    while (found := client.get("/v1/reservations/slow").json())["status"] == "pending":
+        assert time.monotonic() < deadline, found
+        time.sleep(0.01)
+    assert (found["status"], found["qty"]) == ("confirmed", 2)  # the engine decided it
+    client.app.state.omnistock.reservations.timeout_s = 5.0  # the engine is back to answering
+    again = reserve(client, "slow", qty=2)  # a retry answers the first outcome
+    assert again.status_code == 200
+    assert (again.json()["status"], again.json()["repeat"]) == ("confirmed", True)
+    assert client.get("/v1/atp/S1/A").json()["reserved"] == 2  # held once
+
+
+def test_a_request_never_sent_is_not_pending(make_client):
+    client = make_client(timeout_s=0)
+    answer = reserve(client, "bad", qty=0)
+    assert answer.status_code == 422  # refused before sending
+    assert client.get("/v1/reservations/bad").status_code == 404

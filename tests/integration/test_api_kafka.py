@@ -139,7 +139,11 @@ def test_a_storm_over_two_replicas_confirms_exactly_what_there_is(replicas):
     wait_atp(first, "S1", "A", 1)
 
 
-def test_without_the_dataflow_a_reservation_times_out_with_503(bootstrap, prefix, tmp_path):
+def test_without_the_dataflow_a_reservation_is_pending_until_the_engine_decides_it(
+    bootstrap, prefix, tmp_path
+):
+    """202 ``pending`` (docs/api.md §7): sent, not decided; once the dataflow runs, the engine
+    decides it, ``GET`` shows it, and a retry of the id answers the first outcome."""
     from dataflows.kafka import Topics, ensure_topics
 
     ensure_topics(bootstrap, Topics(prefix))
@@ -147,13 +151,27 @@ def test_without_the_dataflow_a_reservation_times_out_with_503(bootstrap, prefix
     process = start_serve(
         bootstrap, prefix, port, tmp_path / "serve.log", OMNISTOCK_API_TIMEOUT_S="1"
     )
+    flow = None
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         body = {"reservation_id": "r1", "location_id": "S1", "sku": "A", "qty": 1}
         answer = httpx.post(f"{url}/v1/reservations", json=body, timeout=10)
-        assert answer.status_code == 503
-        assert answer.json()["error"]["code"] == "timeout"
+        assert answer.status_code == 202
+        pending = answer.json()
+        assert (pending["status"], pending["reservation_id"]) == ("pending", "r1")
+        assert httpx.get(f"{url}/v1/reservations/r1").json()["status"] == "pending"
+        flow = start_run(bootstrap, prefix, tmp_path / "run.log")
+        deadline = time.monotonic() + 60
+        while (found := httpx.get(f"{url}/v1/reservations/r1").json())["status"] == "pending":
+            assert time.monotonic() < deadline, found
+            time.sleep(0.2)
+        assert found["status"] == "rejected"  # no stock at S1: decided by the engine
+        again = httpx.post(f"{url}/v1/reservations", json=body, timeout=10)
+        assert again.status_code == 200
+        assert (again.json()["status"], again.json()["repeat"]) == ("rejected", True)
     finally:
+        if flow is not None:
+            stop(flow)
         stop(process)
         process.wait(30)
