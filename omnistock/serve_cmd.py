@@ -248,10 +248,13 @@ def _port_free(host: str, port: int) -> None:
 def _uvicorn(app: Any, host: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415
 
+    from api.server import Protocol  # noqa: PLC0415
+
     uvicorn.run(
         app,
         host=host,
         port=port,
+        http=Protocol,  # the server's own errors in the envelope, and a header timeout
         log_level="warning",
         access_log=False,
         timeout_keep_alive=75,  # longer than load balancers' idle timeouts (60 s)
