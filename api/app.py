@@ -43,6 +43,7 @@ def create_app(
     max_body: int = MAX_BODY,
     clock: Callable[[], datetime] = wall_clock,
     hot_path: bool = True,
+    max_future_s: int = 300,
 ) -> FastAPI:
     """The API over ``backend``.
 
@@ -53,6 +54,8 @@ def create_app(
         timeout_s: how long a reservation command waits for its outcome.
         max_body: the largest request body accepted, in bytes.
         clock: the wall clock (``ts`` of events the API makes).
+        max_future_s: the clock rule's limit (an event dated more than this after ``clock``
+            is refused, ``ts_in_future``).
         hot_path: answer the hottest routes below FastAPI's routing (``api.fastpath``);
             off, every request takes the FastAPI route (the tests compare the two).
     """
@@ -80,7 +83,7 @@ def create_app(
     app.state.omnistock = AppState(
         backend=backend,
         readmodel=readmodel,
-        reservations=Reservations(backend, timeout_s, clock),
+        reservations=Reservations(backend, timeout_s, clock, max_future_s),
         keys=keys or Keys.open(),
         metrics=metrics,
         promiser=promiser,

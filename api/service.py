@@ -19,7 +19,7 @@ from api.backends import Answer, Backend, Pending
 from api.errors import ApiError
 from api.readmodel import ReservationView
 from api.schemas import FulfilIn, ReserveIn
-from engine.events import parse
+from engine.events import Event, clock_limit, in_future, parse
 from engine.outputs import Duplicate, Rejected, ReservationChanged, first_reason, outcome_record
 from engine.timefmt import to_ms
 
@@ -34,11 +34,18 @@ def new_event_id() -> str:
 class Reservations:
     """``reserve``, ``release``, ``fulfil`` as request-response over the engine."""
 
-    def __init__(self, backend: Backend, timeout_s: float, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        timeout_s: float,
+        clock: Callable[[], datetime],
+        max_future_s: int = 300,
+    ) -> None:
         self.backend = backend
         self.readmodel = backend.readmodel
         self.timeout_s = timeout_s
         self.clock = clock
+        self.max_future_s = max_future_s
         self.pending: dict[str, dict[str, Any]] = {}  # sent, not yet decided, by reservation id
 
     async def reserve(self, body: ReserveIn) -> Result:
@@ -69,7 +76,7 @@ class Reservations:
             return 201, outcome_record(answer)
         if isinstance(answer, Duplicate):
             return self._seen_before(body.reservation_id, answer, reserve=True)
-        raise ApiError(409, answer.code, answer.message)
+        raise ApiError(_status_of(answer.code), answer.code, answer.message)
 
     async def release(self, reservation_id: str, event_id: str | None) -> Result:
         known = self._active(reservation_id)
@@ -107,7 +114,16 @@ class Reservations:
         event = parse(raw)
         if isinstance(event, Rejected):
             raise ApiError(422, "invalid_request", event.message, {"reason": event.code})
+        ahead = self.in_future(event)
+        if ahead is not None:
+            raise ApiError(422, ahead.code, ahead.message)
         return await self.backend.command(raw, event, self.timeout_s)
+
+    def in_future(self, event: Event) -> Rejected | None:
+        """The live modes' clock rule (docs/events.md §2), by this server's clock, before an
+        event is sent; the dataflow applies it again by its own."""
+        limit = clock_limit(self.clock(), self.max_future_s)
+        return in_future(event.ts, limit, self.max_future_s)  # type: ignore[arg-type]
 
     def _active(self, reservation_id: str) -> ReservationView:
         known = self.readmodel.reservation(reservation_id)
@@ -150,8 +166,7 @@ class Reservations:
             return 200, outcome_record(answer)
         if isinstance(answer, Duplicate):
             return self._seen_before(reservation_id, answer)
-        status = 404 if answer.code == "unknown_reservation" else 409
-        raise ApiError(status, answer.code, answer.message)
+        raise ApiError(_status_of(answer.code), answer.code, answer.message)
 
     def _seen_before(
         self, reservation_id: str, duplicate: Duplicate, reserve: bool = False
@@ -189,6 +204,15 @@ class Reservations:
                 known.qty,
             )
         )
+
+
+def _status_of(code: str) -> int:
+    """The HTTP status of a refusal by the engine."""
+    if code == "unknown_reservation":
+        return 404
+    if code == "ts_in_future":  # the dataflow's clock disagrees with this server's
+        return 422
+    return 409
 
 
 def _position(known: ReservationView) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from benchmarks.freshness import freshness, probe_every
 from benchmarks.ingest_lag import LagTracker
 from benchmarks.kafka_io import (
     FLOW_LOG,
+    FUTURE_ENV,
     PARTITIONS,
     broker,
     ceiling,
@@ -92,6 +93,7 @@ def measure(
         stdout=subprocess.DEVNULL,
         stderr=FLOW_LOG.open("wb"),
         start_new_session=True,
+        env={**os.environ, **FUTURE_ENV},
     )
     atp = consumer(bootstrap, topics.atp, PARTITIONS)
     try:

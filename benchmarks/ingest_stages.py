@@ -47,7 +47,14 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.run import cli_main
 
-from benchmarks.kafka_io import PARTITIONS, broker, ceiling, produce, run_topics
+from benchmarks.kafka_io import (
+    MAX_FUTURE_S,
+    PARTITIONS,
+    broker,
+    ceiling,
+    produce,
+    run_topics,
+)
 from dataflows import kafka
 from dataflows.flow import LocationLogic, build_flow, parse_and_route
 from dataflows.kafka import Topics, ensure_topics
@@ -80,7 +87,7 @@ def _figures(stage: str, rate: float, cpu_share: float | None) -> str:
 
 def _flow(stage: str, bootstrap: str, topics: Topics, count: int) -> Dataflow:
     events = Counting(kafka.source(bootstrap, topics), count, stage)
-    config = EngineConfig()
+    config = EngineConfig(max_future_s=MAX_FUTURE_S)
     if stage == "flow-publish":
         outputs = Topics(f"{topics.prefix}out{uuid.uuid4().hex[:6]}.")
         ensure_topics(bootstrap, outputs, PARTITIONS)
@@ -91,7 +98,9 @@ def _flow(stage: str, bootstrap: str, topics: Topics, count: int) -> Dataflow:
     if stage == "flow-read":
         stream = op.flat_map_batch("drop", stream, lambda items: [])
     else:
-        stream = op.flat_map_batch("parse_and_route", stream, lambda i: parse_and_route(i, 1))
+        stream = op.flat_map_batch(
+            "parse_and_route", stream, lambda i: parse_and_route(i, 1, MAX_FUTURE_S)
+        )
     if stage == "flow-fold":
         stream = op.stateful_batch("fold", stream, lambda state: LocationLogic(state, config))
     op.output("discard", stream, Drop())

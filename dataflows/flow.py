@@ -30,6 +30,7 @@ from bytewax.outputs import Sink
 
 from engine.batch import Envelope, Publish, expire_due, fold_batch, route_batch
 from engine.book import Book, EngineConfig
+from engine.events import clock_limit
 from engine.outputs import Rejected, dead_letter
 
 _encode = msgspec.json.Encoder().encode
@@ -92,7 +93,9 @@ def build_flow(
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
     keyed = op.flat_map_batch(
-        "parse_and_route", incoming, lambda items: parse_and_route(items, sku_shards)
+        "parse_and_route",
+        incoming,
+        lambda items: parse_and_route(items, sku_shards, config.max_future_s),
     )
     folded = op.stateful_batch(
         "fold", keyed, lambda state: LocationLogic(state, config, acknowledge)
@@ -101,14 +104,23 @@ def build_flow(
     return flow
 
 
-def parse_and_route(items: list[Any], shards: int) -> list[tuple[str, list[Envelope]]]:
+def parse_and_route(
+    items: list[Any], shards: int, max_future_s: int
+) -> list[tuple[str, list[Envelope]]]:
+    """``engine.batch.route_batch`` of a batch, with the wall clock's limit on ``ts`` (read once
+    a batch: the flow runs live)."""
+    limit = clock_limit(datetime.now(UTC), max_future_s)
     if items and items[0].__class__ is Incoming:
-        return route_batch([i.value for i in items], [i.origin for i in items], shards)
+        return route_batch(
+            [i.value for i in items], [i.origin for i in items], shards, limit, max_future_s
+        )
     # confluent-kafka Messages; the origin stays a tuple until a dead letter formats it
     return route_batch(
         [m.value() or b"" for m in items],
         [(m.topic(), m.partition(), m.offset()) for m in items],
         shards,
+        limit,
+        max_future_s,
     )
 
 

@@ -24,7 +24,7 @@ from zlib import crc32
 import msgspec
 
 from engine.book import Book, EngineConfig
-from engine.events import parse
+from engine.events import in_future, parse
 from engine.kinds import ALERT, DUPLICATE, REJECTED, RESERVATION_CHANGED
 from engine.outputs import (
     Alert,
@@ -45,7 +45,11 @@ _encode = msgspec.json.Encoder().encode
 
 
 def route_batch(
-    values: list[bytes], origins: list[Any], shards: int = 1
+    values: list[bytes],
+    origins: list[Any],
+    shards: int = 1,
+    limit: datetime | None = None,
+    max_future_s: int = 0,
 ) -> list[tuple[str, list[Envelope]]]:
     """The batch's raw events, grouped by the book each changes: one item per book, the
     envelopes in their order. Bytewax's cost is per item, so a book's share of a batch travels
@@ -53,11 +57,15 @@ def route_batch(
 
     A ``transfer_out`` goes to two books: its own, and its expected supply to the
     destination's. ``origins[i]`` is where ``values[i]`` came from. With ``shards`` above 1 the
-    key is ``location_id/shard`` (a hash of the sku: ``shard_key``).
+    key is ``location_id/shard`` (a hash of the sku: ``shard_key``). With ``limit`` (the live
+    modes: ``engine.events.clock_limit`` of the wall clock and ``max_future_s``), an event
+    dated after it is refused as ``ts_in_future``.
     """
     groups: dict[str, list[Envelope]] = {}
     for i, raw in enumerate(values):
         event: Any = parse(raw)
+        if limit is not None and type(event) is not REJECTED and event.ts > limit:
+            event = in_future(event.ts, limit, max_future_s)
         if type(event) is REJECTED:  # an empty message too: every message is accounted for
             _add(groups, UNREADABLE, (event, raw, origins[i]))
             continue

@@ -39,11 +39,15 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
         low_stock: ``low_stock`` fires when 0 < atp <= this. Default 2.
         reorder_point: ``replenish`` fires when atp plus expected supply falls under this.
             Default 5.
+        max_future_s: in the live modes, an event dated more than this after the wall clock
+            when it is read is refused (``ts_in_future``): a bad device clock cannot move a
+            location's dedup window. Default 300.
     """
 
     dedup_window_ms: int = 7 * DAY_MS
     low_stock: int = 2
     reorder_point: int = 5
+    max_future_s: int = 300
 
 
 DEFAULT_CONFIG: Final = EngineConfig()

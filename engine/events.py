@@ -14,7 +14,7 @@ The event types are re-exported from ``engine.schema``. This module is compiled 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import msgspec
@@ -56,7 +56,7 @@ from engine.schema import (
     SetSafetyStock,
     TransferOut,
 )
-from engine.timefmt import EPOCH, MAX_MS, from_ms
+from engine.timefmt import EPOCH, MAX_MS, from_ms, later, rfc3339
 
 __all__ = [
     "DEFAULT_TTL_S",
@@ -212,6 +212,23 @@ def _check_transfer(event: Any) -> Rejected | None:
             "bad_transfer", "to_location_id is the sending location - at `$.to_location_id`"
         )
     return _check_supply(event)
+
+
+def clock_limit(now: datetime, max_future_s: int) -> datetime:
+    """The latest ``ts`` the clock rule accepts at ``now`` (docs/events.md §2)."""
+    return later(now, timedelta(seconds=max_future_s))
+
+
+def in_future(ts: datetime, limit: datetime, max_future_s: int) -> Rejected | None:
+    """The clock rule: an event dated after ``limit`` (``clock_limit``) is refused, with the
+    reason ``ts_in_future``; ``None`` when it may be applied."""
+    if ts <= limit:
+        return None
+    return Rejected(
+        "ts_in_future",
+        f"ts {rfc3339(ts)} is more than {max_future_s} s after the clock; check the sending "
+        "device's clock - at `$.ts`",
+    )
 
 
 def parse(raw: bytes | str) -> Event | Rejected:

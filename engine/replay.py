@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from engine.book import DEFAULT_CONFIG, Book, EngineConfig
-from engine.events import parse
+from engine.events import clock_limit, in_future, parse
 from engine.kinds import DUPLICATE, REJECTED, RESERVATION_CHANGED, TRANSFER_OUT
 from engine.outputs import dead_letter
 from engine.position import Position
@@ -41,6 +41,9 @@ class Replay:
             outcome of each (repeats skipped) over the whole log: what ``--reservations``
             lists. A book forgets a reservation a window after it ended; the log's listing
             does not.
+        now: with it, the clock rule of the live modes applies with ``now`` as the clock: an
+            event dated more than ``config.max_future_s`` after it is a dead letter
+            (``ts_in_future``); without it, no limit (``replay --now``).
     """
 
     def __init__(
@@ -48,8 +51,10 @@ class Replay:
         config: EngineConfig = DEFAULT_CONFIG,
         on_outputs: Callable[[list[Any]], None] | None = None,
         ledger: bool = False,
+        now: datetime | None = None,
     ) -> None:
         self.config = config
+        self.limit = None if now is None else clock_limit(now, config.max_future_s)
         self.on_outputs = on_outputs
         self.ledger: dict[str, tuple[str, int]] | None = {} if ledger else None
         self.books: dict[str, Book] = {}
@@ -83,6 +88,8 @@ class Replay:
         for raw in lines:
             number += 1
             event: Any = parse(raw)
+            if self.limit is not None and type(event) is not REJECTED and event.ts > self.limit:
+                event = in_future(event.ts, self.limit, self.config.max_future_s)
             if type(event) is REJECTED:
                 if not raw.strip():
                     blank += 1

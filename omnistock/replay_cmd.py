@@ -46,13 +46,20 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="write invalid lines here (reason, raw, source); default: count them",
     )
+    parser.add_argument(
+        "--now",
+        metavar="TS",
+        help="apply the live modes' clock rule with TS as the clock: an event dated more than "
+        "OMNISTOCK_MAX_FUTURE_S (300) after it is a dead letter (default: no limit)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     as_of = parse_instant(args.as_of) if args.as_of is not None else None
+    now = parse_instant(args.now) if args.now is not None else None
     settings = Settings.from_env()
-    replay = Replay(settings.engine(), ledger=bool(args.reservations))
+    replay = Replay(settings.engine(), ledger=bool(args.reservations), now=now)
     encoder = msgspec.json.Encoder()
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:

@@ -98,6 +98,7 @@ def build(args: argparse.Namespace, settings: Settings, network_text: bytes | No
         promiser=promiser,
         timeout_s=settings.api_timeout_s,
         max_body=settings.api_max_body,
+        max_future_s=settings.max_future_s,
     )
     return app, backend, keys
 

@@ -35,7 +35,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         topic_prefix: prefix of every Kafka topic.
         api_keys: the API keys as JSON, the keys file's shape (``api.auth``); none: all open.
         api_keys_file: a file holding them (``--api-keys`` wins over both).
-        api_timeout_s: how long a reservation request waits for the engine's outcome (503 after).
+        api_timeout_s: how long a reservation request waits for the engine's outcome (202
+            ``pending`` after).
+        max_future_s: an event dated more than this after the wall clock is refused
+            (``ts_in_future``) by the live modes.
         api_max_body: the largest request body the API reads, in bytes.
     """
 
@@ -47,6 +50,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     api_keys_file: str | None = None
     api_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
     api_max_body: Annotated[int, msgspec.Meta(ge=1024)] = 16 * 1024 * 1024
+    max_future_s: Annotated[int, msgspec.Meta(ge=0)] = 300
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,4 +88,5 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             dedup_window_ms=self.dedup_window_s * 1000,
             low_stock=self.low_stock,
             reorder_point=self.reorder_point,
+            max_future_s=self.max_future_s,
         )

@@ -89,6 +89,8 @@ async def post_events(request: Request, state: State) -> Any:
     for index, item in enumerate(items):
         raw = bytes(item)
         event = parse(raw)
+        if not isinstance(event, Rejected):
+            event = state.reservations.in_future(event) or event
         if isinstance(event, Rejected):
             invalid.append(_refusal(index, event))
         else:

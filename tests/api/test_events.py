@@ -83,3 +83,15 @@ def test_invalid_utf8_in_an_unknown_field_is_bad_json_as_on_the_stream(client):
     assert answer.json()["accepted"] == 0
     assert answer.json()["invalid"][0]["code"] == "bad_json"
     assert client.get("/v1/atp/S1/A").status_code == 404  # nothing applied
+
+
+def test_an_event_dated_far_ahead_cannot_move_the_dedup_window(client):
+    """One device with a clock 8 days ahead: refused, and a redelivery of an earlier event is
+    still a duplicate (it would be applied again if the window had moved)."""
+    first = receipt(10, event_id="early")
+    assert client.post("/v1/events", json=[first]).json()["accepted"] == 1
+    ahead = receipt(1, sku="B", event_id="ahead", ts="2099-01-01T00:00:00Z")
+    body = client.post("/v1/events", json=[ahead]).json()
+    assert body["accepted"] == 0 and body["invalid"][0]["code"] == "ts_in_future"
+    assert client.post("/v1/events", json=[first]).json()["accepted"] == 1
+    assert client.get("/v1/atp/S1/A").json()["on_hand"] == 10  # the redelivery changed nothing

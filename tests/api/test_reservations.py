@@ -221,3 +221,12 @@ def test_a_request_never_sent_is_not_pending(make_client):
     answer = reserve(client, "bad", qty=0)
     assert answer.status_code == 422  # refused before sending
     assert client.get("/v1/reservations/bad").status_code == 404
+
+
+def test_a_reservation_dated_far_ahead_of_the_clock_is_422_and_holds_nothing(client):
+    stock(client, 3)
+    answer = reserve(client, "future", ts="9999-01-01T00:00:00Z")
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "ts_in_future"
+    assert client.get("/v1/reservations/future").status_code == 404
+    assert client.get("/v1/atp/S1/A").json()["reserved"] == 0

@@ -96,3 +96,15 @@ def test_stop_applies_everything_sent_before_it_then_ends_the_thread():
         if topic == "atp":
             last[key] = orjson.loads(value)["on_hand"]
     assert sum(last.values()) == 2_000
+
+
+def test_the_stream_refuses_an_event_dated_past_the_clock_rule():
+    seen = Collected()
+    flow = InProcessFlow(EngineConfig(), seen.deliver)  # max_future_s 300 by default
+    flow.start()
+    ahead = line("receipt", qty=5, event_id="e1", ts="2099-01-01T00:00:00Z")
+    flow.send_many([(ahead, Ticket("api", 1))])
+    acks = seen.wait_acks(1)
+    flow.stop()
+    assert acks[1][0].startswith(REFUSED + b"ts_in_future")
+    assert not [key for topic, key, _ in seen.messages if topic == "atp"]  # nothing applied

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.batch import UNREADABLE, route_batch, shard_key
 from engine.outputs import Rejected, SupplyExpected
-from tests.factories import line
+from tests.factories import T0, line
 
 
 def test_events_are_grouped_by_book_in_their_order():
@@ -40,3 +40,23 @@ def test_shards_split_a_location_by_sku():
     groups = dict(route_batch(values, list(range(4)), shards=8))
     assert set(groups) == {shard_key("S1", sku, 8) for sku in "ABC"}
     assert [origin for _, _, origin in groups[shard_key("S1", "A", 8)]] == [0, 3]
+
+
+def test_an_event_dated_past_the_clock_limit_is_refused_as_ts_in_future():
+    from datetime import timedelta
+
+    from engine.events import clock_limit
+    from engine.timefmt import from_ms
+
+    now = from_ms(T0)
+    limit = clock_limit(now, 300)
+    values = [
+        line("receipt", qty=1, event_id="e1", ts=T0 + 300_000),  # at the limit: accepted
+        line("receipt", qty=1, event_id="e2", ts=T0 + 300_001),  # a millisecond past it
+    ]
+    groups = dict(route_batch(values, [0, 1], 1, limit, 300))
+    assert [origin for _, _, origin in groups["S1"]] == [0]
+    refused = groups[UNREADABLE][0][0]
+    assert isinstance(refused, Rejected) and refused.code == "ts_in_future"
+    assert limit - now == timedelta(seconds=300)
+    assert dict(route_batch(values, [0, 1]))["S1"]  # no limit: both applied (replay's default)

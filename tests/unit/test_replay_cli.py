@@ -225,3 +225,27 @@ def test_a_reader_that_leaves_early_ends_the_replay_quietly(tmp_path):
     errors = process.stderr.read()
     process.stderr.close()
     assert b"Traceback" not in errors
+
+
+def test_now_applies_the_clock_rule_of_the_live_modes(tmp_path, capsys):
+    path = tmp_path / "clock.jsonl"
+    path.write_bytes(
+        b"\n".join(
+            [
+                line("receipt", qty=5, event_id="e1", ts=T0),
+                line("receipt", qty=7, event_id="e2", ts=T0 + 8 * 86_400_000),  # 8 days ahead
+                line("receipt", qty=1, event_id="e1", ts=T0),  # a redelivery of e1
+            ]
+        )
+    )
+    dead = tmp_path / "dead.jsonl"
+    now = "2026-11-18T11:06:40Z"  # T0
+    assert main(["replay", str(path), "--now", now, "--dead-letter", str(dead)]) == 0
+    position = orjson.loads(capsys.readouterr().out.splitlines()[0])
+    assert position["on_hand"] == 5  # the future receipt refused, the redelivery a duplicate
+    (record,) = [orjson.loads(text) for text in dead.read_bytes().splitlines()]
+    assert record["reason"].startswith("ts_in_future")
+    # Without --now, no limit: the receipt 8 days ahead is applied and moves the 7-day window
+    # past e1, so e1's redelivery counts again. What the rule is there to prevent.
+    assert main(["replay", str(path)]) == 0
+    assert orjson.loads(capsys.readouterr().out.splitlines()[0])["on_hand"] == 5 + 7 + 1
