@@ -6,7 +6,8 @@ Wiring only: every rule is ``engine``'s, and the work done per message is ``engi
     events -> parse_and_route   each event keyed by its location (a transfer's supply also by
                                 its destination); an unreadable one by UNREADABLE
            -> fold              one Book per location: engine.batch.fold_batch, live expiry
-                                timers (engine.batch.expire_due)
+                                timers (engine.batch.expire_due) once the input has caught
+                                up (dataflows.progress)
            -> publish           positions, outcomes, alerts, dead letters to their topics
 
 ``build_flow`` takes its source and sink, so production passes Kafka (``dataflows.kafka``) and
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import bytewax.operators as op
@@ -28,6 +29,7 @@ from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
+from dataflows.progress import Progress
 from engine.batch import Envelope, Publish, expire_due, fold_batch, route_batch
 from engine.book import Book, EngineConfig
 from engine.events import clock_limit
@@ -59,6 +61,9 @@ class Ticket(NamedTuple):
     number: int
 
 
+# How soon a book whose holds are due looks again while the input is catching up.
+RECHECK = timedelta(milliseconds=200)
+
 # The value of an ``ack`` message (topic ``ack``, key the ticket's number as text): what
 # became of the event. A refusal's reason follows ``REFUSED``.
 APPLIED = b"applied"
@@ -72,6 +77,7 @@ def build_flow(
     config: EngineConfig,
     sku_shards: int = 1,
     acknowledge: bool = False,
+    progress: Progress | None = None,
 ) -> Dataflow:
     """The whole dataflow, from its source to its sink.
 
@@ -89,6 +95,9 @@ def build_flow(
             differs only for an id reused for another sku at the same location.
         acknowledge: emit an ``ack`` for every event whose origin is a ``Ticket``, after the
             outputs of the book that applied it (embedded mode waits on them).
+        progress: what the source reports of its catching up (``dataflows.progress``): the
+            wall clock expires reservations only once it has caught up. ``None`` (a testing
+            source): always caught up.
     """
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
@@ -98,7 +107,7 @@ def build_flow(
         lambda items: parse_and_route(items, sku_shards, config.max_future_s),
     )
     folded = op.stateful_batch(
-        "fold", keyed, lambda state: LocationLogic(state, config, acknowledge)
+        "fold", keyed, lambda state: LocationLogic(state, config, acknowledge, progress)
     )
     op.output("publish", folded, sink)
     return flow
@@ -169,10 +178,17 @@ def _acks(
 class LocationLogic(StatefulBatchLogic[list[Envelope], list[Publish], Book | None]):
     """One location's book inside Bytewax: apply each message, expire on the wall clock."""
 
-    def __init__(self, state: Book | None, config: EngineConfig, acknowledge: bool = False) -> None:
+    def __init__(
+        self,
+        state: Book | None,
+        config: EngineConfig,
+        acknowledge: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
         self.book = state
         self.config = config
         self.acknowledge = acknowledge
+        self.progress = progress
 
     def on_batch(self, values: list[list[Envelope]]) -> tuple[Iterable[Any], bool]:
         repeats: list[Envelope] | None = [] if self.acknowledge else None
@@ -183,13 +199,20 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], list[Publish], Book | Non
         return ([out] if out else ()), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
-        return None if self.book is None else self.book.next_expiry()
+        due = None if self.book is None else self.book.next_expiry()
+        if due is not None and not self._caught_up():
+            # Expiry never overtakes the stream: look again soon, expire once caught up.
+            return max(due, datetime.now(UTC) + RECHECK)
+        return due
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
-        if self.book is None:
+        if self.book is None or not self._caught_up():
             return (), StatefulBatchLogic.RETAIN
         out = expire_due(self.book, datetime.now(UTC))
         return ([out] if out else ()), StatefulBatchLogic.RETAIN
+
+    def _caught_up(self) -> bool:
+        return self.progress is None or self.progress.caught_up()
 
     def on_eof(self) -> tuple[Iterable[Any], bool]:
         return (), StatefulBatchLogic.RETAIN

@@ -35,9 +35,11 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.testing import run_main
 
 from dataflows.flow import Incoming, Published, build_flow
+from dataflows.progress import Progress, next_state
 from engine.book import EngineConfig
 
 _log = logging.getLogger("omnistock.dataflow")
+PART: Final = "queue"  # the queue's name in ``Progress``
 BATCH: Final = 1000  # items a source poll takes at most, as the Kafka source does
 # How long a poll of an empty queue waits for its first item. An item put meanwhile wakes it at
 # once; an idle flow wakes about 40 times a second instead of at Bytewax's 1 ms cool-down, and
@@ -48,20 +50,34 @@ Deliver = Callable[[list[Published]], None]
 
 
 class _QueueSource(DynamicSource[Incoming]):
-    def __init__(self, items: queue.SimpleQueue[Incoming], stopping: threading.Event) -> None:
+    def __init__(
+        self, items: queue.SimpleQueue[Incoming], stopping: threading.Event, progress: Progress
+    ) -> None:
         self.items = items
         self.stopping = stopping
+        self.progress = progress
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _QueuePartition:
-        return _QueuePartition(self.items, self.stopping)
+        return _QueuePartition(self.items, self.stopping, self.progress)
 
 
 class _QueuePartition(StatelessSourcePartition[Incoming]):
-    def __init__(self, items: queue.SimpleQueue[Incoming], stopping: threading.Event) -> None:
+    def __init__(
+        self, items: queue.SimpleQueue[Incoming], stopping: threading.Event, progress: Progress
+    ) -> None:
         self.items = items
         self.stopping = stopping
+        self.progress = progress
+        progress.report(PART, True)
 
     def next_batch(self) -> list[Incoming]:
+        batch = self._poll()
+        # Caught up once a poll finds the queue empty; behind while a batch's worth waits.
+        behind = next_state(self.progress.behind(PART), len(batch), BATCH, self.items.qsize())
+        self.progress.report(PART, behind)
+        return batch
+
+    def _poll(self) -> list[Incoming]:
         items = self.items
         try:
             batch = [items.get(timeout=WAIT_S)]  # the GIL is free while it waits
@@ -106,12 +122,14 @@ class InProcessFlow:
     def __init__(self, config: EngineConfig, deliver: Deliver, sku_shards: int = 1) -> None:
         self._items: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self._stopping = threading.Event()
+        self.progress = Progress()
         self._flow = build_flow(
-            _QueueSource(self._items, self._stopping),
+            _QueueSource(self._items, self._stopping, self.progress),
             _CallbackSink(deliver),
             config,
             sku_shards,
             acknowledge=True,
+            progress=self.progress,
         )
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None

@@ -24,6 +24,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # the class confluent_kafka.admin re-exports
 
 from dataflows.flow import Published
+from dataflows.progress import Progress, next_state
 from engine.errors import ConfigError
 
 # librdkafka's default partitioner hashes keys with CRC32; Java clients use murmur2. Every
@@ -88,9 +89,12 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int = 4) -> list[s
     return [topic.topic for topic in missing]
 
 
-def source(bootstrap: str, topics: Topics, batch_size: int = 2000) -> EventSource:
-    """The events topic, every partition from its beginning (or its snapshot), then tailing."""
-    return EventSource(bootstrap, topics.events, batch_size)
+def source(
+    bootstrap: str, topics: Topics, batch_size: int = 2000, progress: Progress | None = None
+) -> EventSource:
+    """The events topic, every partition from its beginning (or its snapshot), then tailing;
+    each poll reports to ``progress`` whether its partition has caught up."""
+    return EventSource(bootstrap, topics.events, batch_size, progress or Progress())
 
 
 class EventSource(FixedPartitionedSource[Message, int]):
@@ -102,10 +106,13 @@ class EventSource(FixedPartitionedSource[Message, int]):
     epoch its state belongs to.
     """
 
-    def __init__(self, bootstrap: str, topic: str, batch_size: int) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, batch_size: int, progress: Progress | None = None
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.batch_size = batch_size
+        self.progress = progress or Progress()
 
     def list_parts(self) -> list[str]:
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
@@ -135,9 +142,31 @@ class _EventPartition(StatefulSourcePartition[Message, int]):
         )
         self.consumer.assign([TopicPartition(source.topic, index, self.offset)])
         self.batch_size = source.batch_size
+        self.progress = source.progress
+        self.part = TopicPartition(source.topic, index)
+        self.key = str(index)
+        self.progress.report(self.key, True)  # behind until a poll proves otherwise
 
     def next_batch(self) -> list[Message]:
         messages = self.consumer.consume(self.batch_size, 0.001)
+        try:
+            return self._batch(messages)
+        finally:
+            self._report(len(messages))
+
+    def _report(self, got: int) -> None:
+        """Whether this partition has caught up with what the broker holds (the high watermark
+        of the latest fetch, no round trip)."""
+        try:
+            low, high = self.consumer.get_watermark_offsets(self.part, cached=True)
+        except KafkaException:
+            return
+        position = self.offset if self.offset >= 0 else low
+        lag = high - position if high >= 0 and position >= 0 else None
+        progress = self.progress
+        progress.report(self.key, next_state(progress.behind(self.key), got, self.batch_size, lag))
+
+    def _batch(self, messages: list[Message]) -> list[Message]:
         if not messages:
             return messages
         batch = []

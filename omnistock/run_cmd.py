@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dataflows import kafka  # noqa: PLC0415
     from dataflows.flow import build_flow  # noqa: PLC0415
+    from dataflows.progress import Progress  # noqa: PLC0415
 
     settings = Settings.from_env()
     prefix = args.topic_prefix if args.topic_prefix is not None else settings.topic_prefix
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--sku-shards must be at least 1")
     topics = kafka.Topics(prefix)
     kafka.ensure_topics(args.bootstrap, topics, args.partitions)
-    source = kafka.source(args.bootstrap, topics)
+    progress = Progress()  # expiry on the wall clock waits until the input has caught up
+    source = kafka.source(args.bootstrap, topics, progress=progress)
     workers = args.workers * (len(args.addresses.split(";")) if args.addresses else 1)
     partitions = len(source.list_parts())
     if partitions % workers:
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         kafka.PublishSink(args.bootstrap, topics, flush_every_batch=args.recovery_dir is not None),
         settings.engine(),
         args.sku_shards,
+        progress=progress,
     )
     recovery = None
     epoch = None

@@ -187,3 +187,47 @@ def test_a_monster_message_is_a_dead_letter_and_the_flow_goes_on(raw):
         assert (record["raw_truncated"], record["raw_bytes"]) == (True, len(raw))
         assert len(record["raw"]) <= 4 * MAX_DEAD_RAW
     assert [key for key, _ in outs["atp"]] == ["S1:A"]
+
+
+def test_while_the_input_catches_up_the_wall_clock_expires_nothing():
+    from dataflows.progress import Progress
+
+    progress = Progress()
+    progress.report("0", True)  # a backlog waits
+    logic = LocationLogic(None, EngineConfig(), progress=progress)
+    now = int(time.time() * 1000)
+    fields = {"location_id": "S1", "sku": "A"}
+    lines = [
+        orjson.dumps({"event_id": "e1", "type": "receipt", "ts": now - 10_000, "qty": 5, **fields}),
+        orjson.dumps(
+            {"event_id": "e2", "type": "reserve", "ts": now - 5_000, "reservation_id": "R"}
+            | {"qty": 2, "ttl_s": 2, **fields}
+        ),
+    ]
+    logic.on_batch([[(parse(x), x, "t") for x in lines]])
+    wake = logic.notify_at()
+    assert wake is not None and wake > datetime.now(UTC)  # due, but it looks again later
+    assert logic.on_notify() == ((), False)  # nothing expired
+    progress.report("0", False)  # caught up: the clock takes over
+    due = logic.notify_at()
+    assert due is not None and due <= datetime.now(UTC)
+    batches, _ = logic.on_notify()
+    statuses = [orjson.loads(v).get("status") for b in batches for t, _, v in b if t != "atp"]
+    assert statuses == ["expired"]
+
+
+def test_a_partition_is_behind_until_a_poll_finds_nothing_left():
+    from dataflows.progress import Progress, next_state
+
+    assert next_state(False, 0, 2000, None) is True  # nothing known of the broker yet
+    assert next_state(True, 1000, 2000, 0) is True  # it read the rest: sure at the next poll
+    assert next_state(True, 0, 2000, 0) is False  # nothing new, nothing left: caught up
+    assert next_state(False, 2000, 2000, 500) is False  # a little behind is still caught up
+    assert next_state(False, 2000, 2000, 5000) is True  # more than a batch behind: a backlog
+    progress = Progress()
+    assert not progress.caught_up()  # nothing reported yet
+    progress.report("0", False)
+    progress.report("1", True)
+    assert not progress.caught_up()
+    progress.report("1", False)
+    assert progress.caught_up()

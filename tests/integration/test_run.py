@@ -307,3 +307,49 @@ def test_every_kind_of_malformed_message_is_a_dead_letter_and_the_flow_goes_on(
     finally:
         dead.close()
         stop(process)
+
+
+def test_a_fulfil_read_after_an_outage_still_finds_its_hold(bootstrap, prefix, tmp_path):
+    """Expiry never overtakes the stream (docs/events.md §8.4): a fulfil made before its hold's
+    expiry and read after a restart that came after it still applies."""
+    topics = Topics(prefix)
+    ensure_topics(bootstrap, topics, partitions=1)
+    flags = ("--recovery-dir", str(tmp_path / "recovery"), "--snapshot-s", "0.5")
+    process = start_run(bootstrap, prefix, tmp_path / "run.log", *flags)
+    outcomes = Topic(bootstrap, topics.reservations)
+    try:
+        now = int(time.time() * 1000)
+        fields = {"location_id": "S1", "sku": "A"}
+        hold = {"reservation_id": "R", "qty": 2, "ttl_s": 3}
+        produce(
+            bootstrap,
+            topics.events,
+            [
+                _event(event_id="e1", type="receipt", qty=5, ts=now, **fields),
+                _event(event_id="e2", type="reserve", ts=now, **fields, **hold),
+            ],
+        )
+        deadline = time.monotonic() + 60
+        while outcomes.last.get("R", {}).get("status") != "confirmed":
+            assert time.monotonic() < deadline, outcomes.last
+            outcomes.poll(0.2)
+        time.sleep(1.5)  # a snapshot holds the hold
+        stop(process, signal.SIGKILL)
+        fulfil = _event(event_id="e3", type="fulfil", reservation_id="R", ts=now + 1000, **fields)
+        produce(bootstrap, topics.events, [fulfil])  # made a second after the hold, 2 s to spare
+        time.sleep(4)  # the dataflow is down while the hold's expires_at passes
+        process = start_run(bootstrap, prefix, tmp_path / "run.log", *flags)
+        deadline = time.monotonic() + 60
+        while outcomes.last["R"]["status"] not in ("fulfilled", "expired"):
+            assert time.monotonic() < deadline, outcomes.last
+            outcomes.poll(0.2)
+        assert outcomes.last["R"]["status"] == "fulfilled"
+        atp = Topic(bootstrap, topics.atp)
+        deadline = time.monotonic() + 30
+        while atp.last.get("S1:A", {}).get("reserved") != 0 and time.monotonic() < deadline:
+            atp.poll(0.5)
+        atp.close()
+        assert (atp.last["S1:A"]["on_hand"], atp.last["S1:A"]["reserved"]) == (3, 0)
+    finally:
+        outcomes.close()
+        stop(process)

@@ -1,0 +1,52 @@
+"""Whether this process's input has caught up: the wall clock may then expire reservations.
+
+Expiry never overtakes the stream (docs/events.md §8.4): while the input is catching up on a
+backlog (after a restart, an outage, a burst), reservations expire on event time only, as the
+backlog's events reach their books; the wall clock takes over once the input has caught up. A
+``fulfil`` made before a hold's expiry and read after it therefore still finds the hold.
+
+The sources report after each poll (``report``); the fold asks ``caught_up`` before it expires
+anything on the wall clock. A partition is behind from the start until a poll finds nothing
+new and its position at the end of what the broker holds (its high watermark; for the
+in-process queue: the queue empty). It falls behind again when it is more than a batch behind.
+``caught_up`` covers the partitions this process reads: with several processes, a book fed by
+a partition another process reads follows this process's input (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class Progress:
+    """The catching-up state of each partition this process reads, shared by its workers."""
+
+    def __init__(self) -> None:
+        self._behind: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    def report(self, part: str, behind: bool) -> None:
+        """A source partition's state after a poll."""
+        with self._lock:
+            self._behind[part] = behind
+
+    def behind(self, part: str) -> bool:
+        """The last state ``part`` reported (behind until it has reported)."""
+        return self._behind.get(part, True)
+
+    def caught_up(self) -> bool:
+        """True once every partition this process reads has caught up (and one has reported)."""
+        with self._lock:
+            return bool(self._behind) and not any(self._behind.values())
+
+
+def next_state(behind: bool, got: int, batch_size: int, lag: int | None) -> bool:
+    """A partition's ``behind`` after a poll that took ``got`` messages, with ``lag`` messages
+    still on the broker after them (``None`` while unknown)."""
+    if lag is None:
+        return True
+    if got == 0 and lag <= 0:
+        return False
+    if lag > batch_size:
+        return True
+    return behind
