@@ -140,11 +140,7 @@ class Reservations:
 
     def _pending(self, pending: Pending, location_id: str, sku: str) -> Result:
         """202: sent, not decided within the timeout; ``GET`` shows it pending until it is."""
-        record = {
-            "status": "pending",
-            "reservation_id": pending.reservation_id,
-            "event_id": pending.event_id,
-        }
+        record = _pending_record(pending)
         if self.readmodel.reservation(pending.reservation_id) is None:
             if len(self.pending) >= MAX_PENDING:
                 del self.pending[next(iter(self.pending))]
@@ -157,11 +153,7 @@ class Reservations:
 
     def _ended(self, answer: Answer, reservation_id: str) -> Result:
         if isinstance(answer, Pending):
-            return 202, {
-                "status": "pending",
-                "reservation_id": answer.reservation_id,
-                "event_id": answer.event_id,
-            }
+            return 202, _pending_record(answer)
         if isinstance(answer, ReservationChanged):
             return 200, outcome_record(answer)
         if isinstance(answer, Duplicate):
@@ -204,6 +196,14 @@ class Reservations:
                 known.qty,
             )
         )
+
+
+def _pending_record(pending: Pending) -> dict[str, Any]:
+    return {
+        "status": "pending",
+        "reservation_id": pending.reservation_id,
+        "event_id": pending.event_id,
+    }
 
 
 def _status_of(code: str) -> int:

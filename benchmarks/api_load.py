@@ -123,7 +123,7 @@ def reserve_scenario(
 
 
 def network_file(stores: int, skus: int, directory: Path) -> tuple[Path, Iterator[bytes]]:
-    """The built-in network (``engine.promise`` branch) and its stock as receipt events."""
+    """The built-in network (seed 7) as a file, and its stock as receipt events (JSON)."""
     from workload.builtin import generate_network, stock_events  # noqa: PLC0415
 
     network = generate_network(stores, seed=7)

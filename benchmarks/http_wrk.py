@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,14 +49,12 @@ from typing import Any
 import httpx
 import orjson
 
-from benchmarks.api_load import ZIPS
+from benchmarks.api_load import ZIPS, network_file
 from benchmarks.api_server import Served, ids, post_events, receipts, served
 from benchmarks.loadgen import run_open_loop
-from workload.builtin import generate_network, stock_events
 
 LUA = Path(__file__).resolve().parent / "wrk" / "random_requests.lua"
 LOG = Path("/tmp/omnistock-http-wrk.log")
-AT = "2026-11-20T10:00:00Z"  # the stock's receipts' ts (as benchmarks.api_load)
 SEED = 7
 REQUESTS = 4096  # distinct requests in a list (wrk and the open loop draw from the same)
 
@@ -268,16 +265,6 @@ def atp(args: argparse.Namespace) -> None:
 # -- the built-in network ----------------------------------------------------------------------
 
 
-def network_and_stock(stores: int, skus: int, directory: Path) -> tuple[Path, Iterator[bytes]]:
-    """The built-in network as a file (seed 7) and its stock as receipt events (JSON)."""
-    path = directory / "http-wrk-network.json"
-    network = generate_network(stores, SEED)
-    path.write_bytes(orjson.dumps(network))
-    location_ids = sorted(location["id"] for location in network["locations"])
-    events = stock_events(location_ids, skus, AT, SEED)
-    return path, (orjson.dumps(event) for event in events)
-
-
 def promise(args: argparse.Namespace) -> None:
     started, load = now(), os.getloadavg()[0]
     stores, skus = (
@@ -303,7 +290,7 @@ def promise(args: argparse.Namespace) -> None:
         for sku in [names[0], *rng.choices(names, weights, k=REQUESTS - 1)]
     ]
     with tempfile.TemporaryDirectory(prefix="http-wrk-") as directory:
-        path, stock = network_and_stock(stores, skus, Path(directory))
+        path, stock = network_file(stores, skus, Path(directory))
         with served(network=path, log=LOG) as where:
             log(f"promise: stocking the built-in network ({stores} stores, {skus:,} skus)")
             seed_per_s = post_events(where.url, stock)

@@ -58,17 +58,15 @@ class _QueueSource(DynamicSource[Incoming]):
         self.progress = progress
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _QueuePartition:
-        return _QueuePartition(self.items, self.stopping, self.progress)
+        return _QueuePartition(self)
 
 
 class _QueuePartition(StatelessSourcePartition[Incoming]):
-    def __init__(
-        self, items: queue.SimpleQueue[Incoming], stopping: threading.Event, progress: Progress
-    ) -> None:
-        self.items = items
-        self.stopping = stopping
-        self.progress = progress
-        progress.report(PART, True)
+    def __init__(self, source: _QueueSource) -> None:
+        self.items = source.items
+        self.stopping = source.stopping
+        self.progress = source.progress
+        self.progress.report(PART, True)
 
     def next_batch(self) -> list[Incoming]:
         batch = self._poll()

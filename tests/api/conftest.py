@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -25,6 +29,23 @@ KEYS_JSON = (
     '{"keys": [{"key": "k-read", "scopes": ["read"]}, {"key": "k-write", "scopes": ["write"]},'
     ' {"key": "k-both", "scopes": ["read", "write"]}], "open_reads": false}'
 )
+
+
+@contextmanager
+def uvicorn_thread(app: Any, **config: Any) -> Iterator[int]:
+    """``app`` served by uvicorn in a thread on a free port (yielded), stopped on exit."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", **config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture

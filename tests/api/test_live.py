@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.backends.embedded import EmbeddedBackend
 from api.readmodel import ReadModel
 from engine.book import EngineConfig
-from tests.api.conftest import receipt
+from tests.api.conftest import receipt, uvicorn_thread
 
 
 @pytest.fixture
 def served():
-    backend = EmbeddedBackend(ReadModel(), EngineConfig())
-    config = uvicorn.Config(
-        create_app(backend), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    app = create_app(EmbeddedBackend(ReadModel(), EngineConfig()))
+    with uvicorn_thread(app, log_level="warning") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_a_storm_of_300_reservations_against_120_units_confirms_exactly_120(served):

@@ -3,39 +3,27 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 
 from api import server
 from api.app import create_app
 from api.backends.embedded import EmbeddedBackend
 from api.readmodel import ReadModel
 from engine.book import EngineConfig
+from tests.api.conftest import uvicorn_thread
 
 
 @pytest.fixture
 def port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     monkeypatch.setattr(server, "HEADER_TIMEOUT_S", 0.5)
     app = create_app(EmbeddedBackend(ReadModel(), EngineConfig()))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="critical", http=server.Protocol, lifespan="on"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield running.servers[0].sockets[0].getsockname()[1]
-    running.should_exit = True
-    thread.join(10)
+    with uvicorn_thread(app, log_level="critical", http=server.Protocol) as bound:
+        yield bound
 
 
 def exchange(port: int, data: bytes) -> tuple[int, Any]:
