@@ -8,6 +8,9 @@ Wiring only: every rule is ``engine``'s, and the work done per message is ``engi
            -> fold              one Book per location: engine.batch.fold_batch, live expiry
                                 timers (engine.batch.expire_due) once the input has caught
                                 up (dataflows.progress)
+           -> claims            reservation outcomes keyed by reservation_id: one reservation
+                                per id across locations (engine.claims, engine.batch.claim_batch);
+                                a loser's revocation goes to the events topic
            -> publish           positions, outcomes, alerts, dead letters to their topics
 
 ``build_flow`` takes its source and sink, so production passes Kafka (``dataflows.kafka``) and
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import bytewax.operators as op
 import msgspec
@@ -30,14 +33,16 @@ from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
 from dataflows.progress import Progress
-from engine.batch import Envelope, Publish, expire_due, fold_batch, route_batch
+from engine.batch import Envelope, Publish, claim_batch, expire_due, fold_batch, route_batch
 from engine.book import Book, EngineConfig
+from engine.claims import Claim
 from engine.events import clock_limit
-from engine.outputs import Rejected, dead_letter
+from engine.outputs import Rejected, ReservationChanged, dead_letter
 
 _encode = msgspec.json.Encoder().encode
 # What the flow publishes: ``(state key, [(topic, message key, JSON value), ...])``, the topic
-# one of ``atp``, ``reservations``, ``alerts``, ``dead`` (the sink maps them to topic names).
+# one of ``atp``, ``reservations``, ``alerts``, ``dead``, ``events`` (a revocation), ``ack``
+# (the sink maps them to topic names, or back into the flow's own input).
 # A key's whole batch travels as one item: Bytewax's cost is per item, not per message. Events
 # that fail to parse travel to the fold under ``UNREADABLE``, which turns them into dead
 # letters: one path out for everything.
@@ -109,8 +114,52 @@ def build_flow(
     folded = op.stateful_batch(
         "fold", keyed, lambda state: LocationLogic(state, config, acknowledge, progress)
     )
-    op.output("publish", folded, sink)
+    # The fold emits a location's publications as a list, and each reservation id's outcomes
+    # as a ``ForClaims``: those go on to the claims, keyed by the id.
+    split = op.branch("outcomes", folded, _for_claims)
+    by_id = op.map("by_reservation_id", split.trues, _by_id)
+    window = timedelta(milliseconds=config.dedup_window_ms)
+    claimed = op.stateful_batch("claims", by_id, lambda state: ClaimLogic(state, window))
+    op.output("publish", op.merge("published", split.falses, claimed), sink)
     return flow
+
+
+class ForClaims(NamedTuple):
+    """A reservation id's outcomes from one batch of a book, with the acknowledgements of the
+    events that caused them (they follow the outcomes through the claims)."""
+
+    rid: str
+    entries: list[Any]
+
+
+def _for_claims(item: tuple[str, Folded]) -> bool:
+    return item[1].__class__ is ForClaims
+
+
+def _by_id(item: tuple[str, Folded]) -> tuple[str, list[Any]]:
+    claims = cast(ForClaims, item[1])
+    return claims.rid, claims.entries
+
+
+Folded = list[Publish] | ForClaims  # what the fold emits
+
+
+def _grouped(outcomes: list[ReservationChanged], acks: list[tuple[str, Publish]]) -> list[Any]:
+    """``ForClaims`` items: each id's outcomes in order, then its acknowledgements."""
+    by_id: dict[str, list[Any]] = {}
+    for outcome in outcomes:
+        found = by_id.get(outcome.reservation_id)
+        if found is None:
+            by_id[outcome.reservation_id] = [outcome]
+        else:
+            found.append(outcome)
+    for rid, ack in acks:
+        found = by_id.get(rid)
+        if found is None:
+            by_id[rid] = [ack]
+        else:
+            found.append(ack)
+    return [ForClaims(rid, entries) for rid, entries in by_id.items()]
 
 
 def parse_and_route(
@@ -152,9 +201,14 @@ def _dead_letter(rejected: Rejected, envelope: Envelope) -> Publish:
 
 
 def _acks(
-    values: list[list[Envelope]], dead: list[tuple[Rejected, Envelope]], repeats: list[Envelope]
+    values: list[list[Envelope]],
+    dead: list[tuple[Rejected, Envelope]],
+    repeats: list[Envelope],
+    claimed: list[tuple[str, Publish]],
 ) -> list[Publish]:
-    """An ``ack`` for each envelope of the batch that came with a ``Ticket``, in order.
+    """An ``ack`` for each envelope of the batch that came with a ``Ticket``, in order. The
+    ack of an event applied under a reservation id goes into ``claimed`` instead, to follow its
+    outcome through the claims.
 
     Envelopes are matched by their message object: the compiled fold may hand back a copy of
     an envelope's tuple, never of the message in it.
@@ -171,11 +225,15 @@ def _acks(
                 value = REFUSED + rejected.reason.encode()
             else:
                 value = DUPLICATE if id(message) in repeated else APPLIED
-            acks.append(("ack", str(origin.number), value))
+            rid = getattr(message, "reservation_id", None)
+            if rid is not None and value == APPLIED:
+                claimed.append((rid, ("ack", str(origin.number), value)))
+            else:
+                acks.append(("ack", str(origin.number), value))
     return acks
 
 
-class LocationLogic(StatefulBatchLogic[list[Envelope], list[Publish], Book | None]):
+class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
     """One location's book inside Bytewax: apply each message, expire on the wall clock."""
 
     def __init__(
@@ -192,11 +250,16 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], list[Publish], Book | Non
 
     def on_batch(self, values: list[list[Envelope]]) -> tuple[Iterable[Any], bool]:
         repeats: list[Envelope] | None = [] if self.acknowledge else None
-        self.book, out, dead = fold_batch(self.book, values, self.config, repeats)
+        outcomes: list[ReservationChanged] = []
+        self.book, out, dead = fold_batch(self.book, values, self.config, outcomes, repeats)
         out.extend(_dead_letter(rejected, envelope) for rejected, envelope in dead)
+        claimed: list[tuple[str, Publish]] = []
         if repeats is not None:
-            out.extend(_acks(values, dead, repeats))
-        return ([out] if out else ()), StatefulBatchLogic.RETAIN
+            out.extend(_acks(values, dead, repeats, claimed))
+        items: list[Any] = [out] if out else []
+        if outcomes or claimed:
+            items.extend(_grouped(outcomes, claimed))
+        return items, StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
         due = None if self.book is None else self.book.next_expiry()
@@ -208,8 +271,11 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], list[Publish], Book | Non
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         if self.book is None or not self._caught_up():
             return (), StatefulBatchLogic.RETAIN
-        out = expire_due(self.book, datetime.now(UTC))
-        return ([out] if out else ()), StatefulBatchLogic.RETAIN
+        outcomes: list[ReservationChanged] = []
+        out = expire_due(self.book, datetime.now(UTC), outcomes)
+        items: list[Any] = [out] if out else []
+        items.extend(_grouped(outcomes, []))
+        return items, StatefulBatchLogic.RETAIN
 
     def _caught_up(self) -> bool:
         return self.progress is None or self.progress.caught_up()
@@ -219,3 +285,36 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], list[Publish], Book | Non
 
     def snapshot(self) -> Book | None:
         return self.book
+
+
+class ClaimLogic(StatefulBatchLogic[list[Any], list[Publish], tuple[Claim, datetime]]):
+    """One reservation id's claim inside Bytewax (``engine.claims``), kept for the dedup window
+    after it was made (on the wall clock: a catching-up flow keeps its claims longer, never
+    shorter), then discarded."""
+
+    def __init__(self, state: tuple[Claim, datetime] | None, window: timedelta) -> None:
+        self.claim: Claim | None = None if state is None else state[0]
+        self.forget_at: datetime | None = None if state is None else state[1]
+        self.window = window
+
+    def on_batch(self, values: list[list[Any]]) -> tuple[Iterable[Any], bool]:
+        before = self.claim
+        self.claim, out = claim_batch(self.claim, values)
+        if self.claim is None:
+            return ([out] if out else ()), StatefulBatchLogic.DISCARD
+        if self.claim is not before:  # a new claim: kept a window from now
+            self.forget_at = datetime.now(UTC) + self.window
+        return ([out] if out else ()), StatefulBatchLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        return self.forget_at
+
+    def on_notify(self) -> tuple[Iterable[Any], bool]:
+        return (), StatefulBatchLogic.DISCARD
+
+    def on_eof(self) -> tuple[Iterable[Any], bool]:
+        return (), StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> tuple[Claim, datetime]:
+        assert self.claim is not None and self.forget_at is not None
+        return (self.claim, self.forget_at)

@@ -40,6 +40,7 @@ from engine.book import EngineConfig
 
 _log = logging.getLogger("omnistock.dataflow")
 PART: Final = "queue"  # the queue's name in ``Progress``
+REVOCATIONS: Final = "claims"  # the origin of a revocation the flow sends itself
 BATCH: Final = 1000  # items a source poll takes at most, as the Kafka source does
 # How long a poll of an empty queue waits for its first item. An item put meanwhile wakes it at
 # once; an idle flow wakes about 40 times a second instead of at Bytewax's 1 ms cool-down, and
@@ -121,9 +122,10 @@ class InProcessFlow:
         self._items: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self.progress = Progress()
+        self._deliver = deliver
         self._flow = build_flow(
             _QueueSource(self._items, self._stopping, self.progress),
-            _CallbackSink(deliver),
+            _CallbackSink(self._published),
             config,
             sku_shards,
             acknowledge=True,
@@ -166,6 +168,16 @@ class InProcessFlow:
         if self._thread is not None:
             self._thread.join(timeout_s)
             atexit.unregister(self.stop)
+
+    def _published(self, items: list[Published]) -> None:
+        """What the flow publishes, to ``deliver``; a revocation (topic ``events``) goes back
+        into the flow's own input, as on Kafka it goes to the events topic."""
+        put = self._items.put
+        for _, messages in items:
+            for topic, _, value in messages:
+                if topic == "events":
+                    put(Incoming(value, REVOCATIONS))
+        self._deliver(items)
 
     def _run(self) -> None:
         try:

@@ -207,6 +207,7 @@ class PublishSink(DynamicSink[Published]):
             "reservations": topics.reservations,
             "alerts": topics.alerts,
             "dead": topics.deadletter,
+            "events": topics.events,  # a revocation (engine.claims), keyed by its location
         }
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Publisher:

@@ -7,7 +7,8 @@ it, and ``dataflows/flow.py`` only wires. Two steps:
   one group per book; an unreadable one is keyed by ``UNREADABLE`` so that it reaches the dead
   letters the same way.
 - ``fold_batch``: apply a book's messages in order; what to publish, as ``(topic, key, JSON)``
-  with the logical topics ``atp``, ``reservations`` and ``alerts``; and what to dead-letter.
+  with the logical topics ``atp`` and ``alerts``; the reservation outcomes, for the claims
+  (``engine.claims``), which publish them; and what to dead-letter.
   A position changed several times in a batch is published once, as it stands at the end (its
   topic is compacted: only the last value counts).
 
@@ -24,7 +25,8 @@ from zlib import crc32
 import msgspec
 
 from engine.book import Book, EngineConfig
-from engine.events import in_future, parse
+from engine.claims import Claim, decide
+from engine.events import Revoke, encode, in_future, parse
 from engine.kinds import ALERT, DUPLICATE, REJECTED, RESERVATION_CHANGED
 from engine.outputs import (
     Alert,
@@ -92,6 +94,7 @@ def fold_batch(
     book: Book | None,
     batches: list[list[Envelope]],
     config: EngineConfig,
+    outcomes: list[ReservationChanged],
     repeats: list[Envelope] | None = None,
 ) -> tuple[Book | None, list[Publish], list[tuple[Rejected, Envelope]]]:
     """Apply a book's messages in order.
@@ -101,6 +104,8 @@ def fold_batch(
         batches: the book's groups from ``route_batch``, in order (all unreadable under
             ``UNREADABLE``).
         config: the rules' settings, for a new book.
+        outcomes: the reservation outcomes are appended to it, in order, to pass through the
+            claims (``engine.claims``) before they are published.
         repeats: when given, the envelopes whose event was a duplicate are appended to it
             (a duplicate publishes nothing; an in-process caller still wants to know).
 
@@ -119,7 +124,7 @@ def fold_batch(
             if book is None:
                 book = Book(message.location_id, config)
             for output in apply(book, message)[1]:
-                if not _file(output, out, changed):
+                if not _file(output, out, changed, outcomes):
                     dead.append((output, envelope))
                 elif repeats is not None and type(output) is DUPLICATE:
                     repeats.append(envelope)
@@ -127,30 +132,61 @@ def fold_batch(
     return book, out, dead
 
 
-def expire_due(book: Book, now: datetime) -> list[Publish]:
-    """End the book's reservations due by ``now`` (the wall clock): what to publish."""
+def expire_due(book: Book, now: datetime, outcomes: list[ReservationChanged]) -> list[Publish]:
+    """End the book's reservations due by ``now`` (the wall clock): what to publish, the
+    outcomes apart as in ``fold_batch``."""
     out: list[Publish] = []
     changed: dict[str, Position] = {}
     for output in expire(book, now)[1]:
-        _file(output, out, changed)
+        _file(output, out, changed, outcomes)
     out.extend([position_message(position) for position in changed.values()])
     return out
 
 
-def _file(output: Any, out: list[Publish], changed: dict[str, Position]) -> bool:
-    """File one output of the rules: an outcome or an alert to publish now, a position to
-    publish at the end of the batch (its last state). False for a rejection, which the caller
-    dead-letters; a duplicate publishes nothing."""
+def _file(
+    output: Any,
+    out: list[Publish],
+    changed: dict[str, Position],
+    outcomes: list[ReservationChanged],
+) -> bool:
+    """File one output of the rules: an alert to publish now, an outcome for the claims, a
+    position to publish at the end of the batch (its last state). False for a rejection, which
+    the caller dead-letters; a duplicate publishes nothing."""
     cls = type(output)
     if cls is Position:
         changed[output.sku] = output
     elif cls is RESERVATION_CHANGED:
-        out.append(outcome_message(output))
+        outcomes.append(output)
     elif cls is ALERT:
         out.append(alert_message(output))
     elif cls is REJECTED:
         return False
     return True
+
+
+def claim_batch(
+    claim: Claim | None, entries: list[list[Any]]
+) -> tuple[Claim | None, list[Publish]]:
+    """One reservation id's outcomes (and the acknowledgements that follow them) through its
+    claim (``engine.claims.decide``): what to publish, revocations for the events topic."""
+    out: list[Publish] = []
+    for batch in entries:
+        for entry in batch:
+            if type(entry) is not RESERVATION_CHANGED:
+                out.append(entry)  # an acknowledgement, after the outcomes before it
+                continue
+            claim, decided = decide(claim, entry)
+            for output in decided:
+                if type(output) is RESERVATION_CHANGED:
+                    out.append(outcome_message(output))
+                else:
+                    out.append(revoke_message(output))
+    return claim, out
+
+
+def revoke_message(revoke: Revoke) -> Publish:
+    """A loser's revocation for the events topic, keyed by its location."""
+    return ("events", revoke.location_id, encode(revoke))
 
 
 def position_message(position: Position) -> Publish:

@@ -29,6 +29,7 @@ from engine.kinds import (
     RECEIPT,
     RELEASE,
     RESERVE,
+    REVOKE,
     SALE,
     SALE_RESERVATION_ID,
     SKU,
@@ -52,6 +53,7 @@ from engine.schema import (
     Release,
     Reserve,
     Return,
+    Revoke,
     Sale,
     SetSafetyStock,
     TransferOut,
@@ -73,6 +75,7 @@ __all__ = [
     "Release",
     "Reserve",
     "Return",
+    "Revoke",
     "Sale",
     "SetSafetyStock",
     "TransferOut",
@@ -93,7 +96,8 @@ _CLASSIFY: Final = (
     (re.compile(r"^Object missing required field"), "missing_field"),
     (
         re.compile(
-            r"^Expected `str` of length .* - at `\$\.(location_id|sku|to_location_id|channel)`"
+            r"^Expected `str` of length .* - at "
+            r"`\$\.(location_id|sku|to_location_id|channel|claimed_by)`"
         ),
         "bad_identifier",
     ),
@@ -187,6 +191,12 @@ def _check_supply_id(event: Any) -> Rejected | None:
 def _check_reserve(event: Any) -> Rejected | None:
     if not _valid_code(event.channel):
         return _bad_code("channel")
+    return _check_reservation_id(event)
+
+
+def _check_revoke(event: Any) -> Rejected | None:
+    if not _valid_code(event.claimed_by):
+        return _bad_code("claimed_by")
     return _check_reservation_id(event)
 
 
@@ -299,6 +309,8 @@ def parse(raw: bytes | str) -> Event | Rejected:
         bad = _check_transfer(event)
     elif cls is ADJUST:
         bad = _check_delta(event)
+    elif cls is REVOKE:
+        bad = _check_revoke(event)
     else:
         bad = None
     if bad is not None:

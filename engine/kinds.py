@@ -33,6 +33,7 @@ from engine.schema import (
     Release,
     Reserve,
     Return,
+    Revoke,
     Sale,
     SetSafetyStock,
     TransferOut,
@@ -47,6 +48,7 @@ RECEIPT: Final = Receipt
 RELEASE: Final = Release
 RESERVE: Final = Reserve
 RETURN: Final = Return
+REVOKE: Final = Revoke
 SALE: Final = Sale
 SET_SAFETY_STOCK: Final = SetSafetyStock
 TRANSFER_OUT: Final = TransferOut

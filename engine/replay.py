@@ -11,12 +11,13 @@ tools) passes ``on_outputs``: the fold itself needs only the counts.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from engine.book import DEFAULT_CONFIG, Book, EngineConfig
+from engine.claims import Claims, Losers
 from engine.events import clock_limit, in_future, parse
-from engine.kinds import DUPLICATE, REJECTED, RESERVATION_CHANGED, TRANSFER_OUT
+from engine.kinds import DUPLICATE, REJECTED, RESERVATION_CHANGED, REVOKE, TRANSFER_OUT
 from engine.outputs import dead_letter
 from engine.position import Position
 from engine.routing import supply_of
@@ -44,6 +45,10 @@ class Replay:
         now: with it, the clock rule of the live modes applies with ``now`` as the clock: an
             event dated more than ``config.max_future_s`` after it is a dead letter
             (``ts_in_future``); without it, no limit (``replay --now``).
+        claims: one reservation id, one reservation (``engine.claims``): every outcome passes
+            through them before ``on_outputs`` and the ledger see it, and a loser's hold is
+            revoked at once, unless the log revokes it itself (``losers``: see
+            ``engine.claims``, and ``revocations``).
     """
 
     def __init__(
@@ -52,12 +57,15 @@ class Replay:
         on_outputs: Callable[[list[Any]], None] | None = None,
         ledger: bool = False,
         now: datetime | None = None,
+        losers: Losers | None = None,
     ) -> None:
         self.config = config
+        self.books: dict[str, Book] = {}
+        self.claims = Claims(timedelta(milliseconds=config.dedup_window_ms), losers)
+        self._revocations: list[Any] = []
         self.limit = None if now is None else clock_limit(now, config.max_future_s)
         self.on_outputs = on_outputs
         self.ledger: dict[str, tuple[str, int]] | None = {} if ledger else None
-        self.books: dict[str, Book] = {}
         self.applied = 0
         self.duplicates = 0
         self.dead_letters = 0
@@ -67,6 +75,10 @@ class Replay:
         if found is None:
             found = self.books[location_id] = Book(location_id, self.config)
         return found
+
+    def _remembers(self, location_id: str, reservation_id: str) -> bool:
+        book = self.books.get(location_id)
+        return book is not None and book.reservation(reservation_id) is not None
 
     def feed(
         self,
@@ -99,11 +111,13 @@ class Replay:
                     on_dead_letter(dead_letter(event, raw, f"{source}:{number}"))
                 continue
             book = books.get(event.location_id) or self.book(event.location_id)
-            outputs = apply(book, event)[1]
+            outputs = self._claimed(apply(book, event)[1])
             if observe is not None:
                 observe(outputs)
             if ledger is not None:
                 _enter(ledger, outputs)
+            if self._revocations:
+                self._revoke()
             if type(event) is TRANSFER_OUT:  # its supply at the destination: engine.routing
                 supply = supply_of(event)
                 arrived = apply(self.book(supply.location_id), supply)[1]
@@ -121,6 +135,36 @@ class Replay:
         self.duplicates += duplicates
         self.dead_letters += dead
 
+    def _claimed(self, outputs: list[Any]) -> list[Any]:
+        """The outputs with their reservation outcomes as the claims publish them; a loser's
+        revocation waits in ``_revocations`` for ``_revoke``."""
+        for output in outputs:
+            if type(output) is RESERVATION_CHANGED:
+                break
+        else:
+            return outputs
+        kept: list[Any] = []
+        for output in outputs:
+            if type(output) is not RESERVATION_CHANGED:
+                kept.append(output)
+                continue
+            for decided in self.claims.take(output, self._remembers):
+                if type(decided) is RESERVATION_CHANGED:
+                    kept.append(decided)
+                else:
+                    self._revocations.append(decided)
+        return kept
+
+    def _revoke(self) -> None:
+        """Apply the revocations the claims made, after the outputs that caused them."""
+        while self._revocations:
+            revocation = self._revocations.pop(0)
+            outputs = self._claimed(apply(self.book(revocation.location_id), revocation)[1])
+            if self.on_outputs is not None:
+                self.on_outputs(outputs)
+            if self.ledger is not None:
+                _enter(self.ledger, outputs)
+
     @property
     def max_ts(self) -> datetime | None:
         """The largest ``ts`` of the events applied, or ``None``."""
@@ -135,12 +179,13 @@ class Replay:
         """
         at = self.max_ts if as_of is None else as_of
         if at is not None:
-            for book in self.books.values():
-                outputs = expire(book, at)[1]
+            for book in list(self.books.values()):
+                outputs = self._claimed(expire(book, at)[1])
                 if self.on_outputs is not None:
                     self.on_outputs(outputs)
                 if self.ledger is not None:
                     _enter(self.ledger, outputs)
+                self._revoke()
         return at
 
     def positions(self) -> Iterator[Position]:
@@ -160,6 +205,19 @@ class Replay:
             for rid, (status, qty) in sorted(self.ledger.items())
         ]
         return iter(rows)
+
+
+def revocations(lines: Iterable[bytes]) -> Losers:
+    """The losers a log revokes (``engine.claims``): the ``(location_id, event_id)`` of each
+    ``revoke`` event's reserve. A cheap first pass: only lines naming the type are parsed."""
+    losers: Losers = set()
+    for raw in lines:
+        if b"revoke" not in raw:
+            continue
+        event: Any = parse(raw)
+        if type(event) is REVOKE:
+            losers.add((event.location_id, event.reserve_event_id))
+    return losers
 
 
 def _enter(ledger: dict[str, tuple[str, int]], outputs: list[Any]) -> None:

@@ -45,6 +45,7 @@ from engine.kinds import (
     RELEASE,
     RESERVE,
     RETURN,
+    REVOKE,
     SALE,
     SALE_QTY,
     SALE_RESERVATION_ID,
@@ -110,6 +111,8 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         if found is not None:  # a promise made once: the first outcome, and nothing changes
             _advance(book, ts)
             return book, [reservations.repeat(book, found, event)]
+    elif cls is REVOKE:
+        return book, _revoke(book, event)
     sku = fields[SKU]
     position = book.positions.get(sku) or book.position(sku)
     before = position.flags
@@ -256,6 +259,25 @@ def _advance(book: Book, ts: datetime) -> None:
         book.watermark = ts
         if ts >= book.gc_due:
             book.forget_old()
+
+
+def _revoke(book: Book, event: Any) -> list[Any]:
+    """A hold made under an id another position claimed first ends (``engine.claims``), and the
+    book forgets the id: a later ``reserve`` of it here asks the claim again. Its outcome is
+    ``revoked``, which the claims step keeps from the reservations topic. Nothing else moves
+    (no ``as_of``, no expiry): the claim's verdict, not an event of this location's."""
+    found = book.reservations.get(event.reservation_id)
+    if found is None or found.sku != event.sku:
+        return []
+    outputs: list[Any] = []
+    if found.active:
+        position = book.positions[found.sku]
+        before = position.flags
+        reservations.end_hold(book, position, found, "revoked", event.ts, event.event_id, outputs)
+        _settle(book, position, before, event.ts, outputs)
+    del book.reservations[event.reservation_id]
+    book.ended.pop(event.reservation_id, None)
+    return outputs
 
 
 # -- shared steps ----------------------------------------------------------------------------

@@ -100,6 +100,17 @@ class SetSafetyStock(_Event, tag="set_safety_stock"):
     qty: Count
 
 
+class Revoke(_Event, tag="revoke"):
+    """Written by the engine, never by a client (docs/events.md §8.5): the hold made here by a
+    ``reserve`` of an id that another position had claimed first ends, silently, and this book
+    forgets it. ``claimed_by`` names the claiming location, ``reserve_event_id`` the reserve
+    whose hold it ends."""
+
+    reservation_id: Token
+    claimed_by: Code
+    reserve_event_id: Token
+
+
 Event = (
     Receipt
     | Sale
@@ -113,5 +124,6 @@ Event = (
     | Release
     | Fulfil
     | SetSafetyStock
+    | Revoke
 )
 EVENT_TYPES: Final = tuple(cls.__struct_config__.tag for cls in Event.__args__)

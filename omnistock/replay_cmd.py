@@ -9,14 +9,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
 import sys
 import time
 from typing import IO, Any
 
 import msgspec
 
+from engine.claims import Losers
 from engine.errors import InputError
-from engine.replay import Replay
+from engine.replay import Replay, revocations
 from engine.timefmt import parse_instant
 from omnistock.settings import Settings
 
@@ -55,11 +57,22 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def _losers(path: str) -> Losers | None:
+    """The holds a live run's log revokes (``engine.claims``), from a first pass over a file:
+    a replay then leaves what the live run left, whatever order its locations were written in.
+    Standard input is read once: its revocations apply where they stand."""
+    if path == "-" or not os.path.isfile(path):
+        return None
+    with contextlib.ExitStack() as stack:
+        return revocations(_open_in(path, stack))
+
+
 def run(args: argparse.Namespace) -> int:
     as_of = parse_instant(args.as_of) if args.as_of is not None else None
     now = parse_instant(args.now) if args.now is not None else None
     settings = Settings.from_env()
-    replay = Replay(settings.engine(), ledger=bool(args.reservations), now=now)
+    losers = _losers(args.events)
+    replay = Replay(settings.engine(), ledger=bool(args.reservations), now=now, losers=losers)
     encoder = msgspec.json.Encoder()
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:

@@ -17,7 +17,14 @@ import orjson
 import pytest
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
-from dataflows.flow import MAX_DEAD_RAW, Incoming, LocationLogic, Published, build_flow
+from dataflows.flow import (
+    MAX_DEAD_RAW,
+    ForClaims,
+    Incoming,
+    LocationLogic,
+    Published,
+    build_flow,
+)
 from engine.book import EngineConfig
 from engine.events import parse
 from engine.replay import Replay
@@ -149,9 +156,9 @@ def test_live_expiry_asks_for_a_wake_up_and_expires_on_it():
     assert wake is not None
     assert wake <= datetime.now(UTC)
     batches, _ = logic.on_notify()
-    out = [message for batch in batches for message in batch]
-    topics = {(topic, orjson.loads(value).get("status")) for topic, _, value in out}
-    assert ("reservations", "expired") in topics
+    out = [message for batch in batches if isinstance(batch, list) for message in batch]
+    claimed = [e for batch in batches if isinstance(batch, ForClaims) for e in batch.entries]
+    assert [(e.reservation_id, e.status) for e in claimed] == [("R", "expired")]
     assert logic.notify_at() is None
     position = next(orjson.loads(v) for t, _, v in out if t == "atp")
     assert position["reserved"] == 0
@@ -212,7 +219,7 @@ def test_while_the_input_catches_up_the_wall_clock_expires_nothing():
     due = logic.notify_at()
     assert due is not None and due <= datetime.now(UTC)
     batches, _ = logic.on_notify()
-    statuses = [orjson.loads(v).get("status") for b in batches for t, _, v in b if t != "atp"]
+    statuses = [e.status for b in batches if isinstance(b, ForClaims) for e in b.entries]
     assert statuses == ["expired"]
 
 

@@ -108,3 +108,51 @@ def test_the_stream_refuses_an_event_dated_past_the_clock_rule():
     flow.stop()
     assert acks[1][0].startswith(REFUSED + b"ts_in_future")
     assert not [key for topic, key, _ in seen.messages if topic == "atp"]  # nothing applied
+
+
+def test_one_reservation_id_holds_at_one_location_only():
+    """Two locations asked to hold one id at the same moment: the claims step lets the first
+    answer stand, answers the other with it as a repeat, and revokes the other's hold through
+    the flow's own input (docs/events.md §8.5)."""
+    seen = Collected()
+    flow = InProcessFlow(EngineConfig(), seen.deliver)
+    flow.start()
+    stock = [
+        line("receipt", location_id=loc, sku="A", qty=5, event_id=f"r{loc}", ts=TS)
+        for loc in ("S1", "S2")
+    ]
+    flow.send_many((raw, f"feed:{i}") for i, raw in enumerate(stock))
+    reserves = [
+        line(
+            "reserve",
+            location_id=loc,
+            sku="A",
+            qty=2,
+            reservation_id="R1",
+            event_id=f"x{loc}",
+            ts=TS,
+        )
+        for loc in ("S1", "S2")
+    ]
+    flow.send_many([(reserves[0], Ticket("api", 1)), (reserves[1], Ticket("api", 2))])
+    seen.wait_acks(2)
+
+    def settled() -> bool:
+        latest = {}
+        for topic, key, value in seen.messages:
+            if topic == "atp":
+                latest[key] = orjson.loads(value)["reserved"]
+        return sorted(latest.values()) == [0, 2]
+
+    with seen.changed:
+        assert seen.changed.wait_for(settled, timeout=10), seen.messages
+    flow.stop()
+    outcomes = [orjson.loads(v) for t, _, v in seen.messages if t == "reservations"]
+    assert len(outcomes) == 2
+    first, repeat = outcomes
+    assert first["status"] == "confirmed" and "repeat" not in first
+    assert repeat["repeat"] is True and repeat["location_id"] == first["location_id"]
+    assert repeat["event_id"] != first["event_id"]  # the loser's sender gets its answer
+    revocations = [orjson.loads(v) for t, _, v in seen.messages if t == "events"]
+    assert [r["type"] for r in revocations] == ["revoke"]
+    assert revocations[0]["location_id"] != first["location_id"]

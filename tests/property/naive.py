@@ -54,6 +54,9 @@ class NaiveModel:
         self.watermark: dict[str, datetime] = {}
         self.outcomes: list[tuple[str, str, int]] = []  # (reservation_id, status, qty)
         self.max_ts: datetime | None = None
+        # reservation_id -> (location, sku) of its first reserve, while that location remembers it
+        self.claims: dict[str, tuple[str, str]] = {}
+        self.revoked: tuple[tuple[str, str], int] | None = None  # the last event's revoked hold
 
     # -- helpers ------------------------------------------------------------------------
     def _horizon(self, loc: str) -> datetime:
@@ -87,6 +90,7 @@ class NaiveModel:
     def apply(self, raw: bytes) -> str:
         """Apply one line; returns ``applied``, ``duplicate`` or ``rejected``."""
         e: Any = parse(raw)
+        self.revoked = None
         if isinstance(e, Rejected):
             return "rejected"
         loc, sku, ts, kind = e.location_id, e.sku, e.ts, type(e).__name__
@@ -152,7 +156,25 @@ class NaiveModel:
         self.seen[(loc, e.event_id)] = ts
         self.watermark[loc] = max(self.watermark.get(loc, BEFORE_ALL), ts)
         self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
+        if kind == "Reserve":
+            self._claim(loc, sku, e.reservation_id)
         return "applied"
+
+    def _claim(self, loc: str, sku: str, rid: str) -> None:
+        """One reservation per id across locations: a reserve of an id another location still
+        remembers holds nothing (its hold is given back, the id forgotten here); a rejected one
+        stays remembered here, as it held nothing."""
+        claim = self.claims.get(rid)
+        if claim is not None and claim != (loc, sku):
+            winner = self._remembered(claim[0], rid)
+            if winner is not None and winner.sku == claim[1]:
+                lost = self.reservations[(loc, rid)]
+                if lost.active:
+                    self._pos(loc, sku).reserved -= lost.qty
+                    self.revoked = ((loc, sku), lost.qty)
+                    del self.reservations[(loc, rid)]
+                return
+        self.claims[rid] = (loc, sku)
 
     def _supply_arrives(self, e: Any) -> None:
         dest, key = e.to_location_id, (e.location_id, e.event_id)

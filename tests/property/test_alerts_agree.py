@@ -198,6 +198,15 @@ def test_alerts_agree_with_edges_of_the_naive_figures(lines, threshold, window, 
                 key, was, figures_of(model, key), event.ts, low_stock, reorder_point
             )
         ]
+        if model.revoked is not None:
+            # a hold under an id claimed elsewhere was made, then revoked: both edges fire
+            key, qty = model.revoked
+            on_hand, reserved, safety, supply = after = figures_of(model, key)
+            held = (on_hand, reserved + qty, safety, supply)
+            expected = [
+                *expected_alerts(key, before[0], held, event.ts, low_stock, reorder_point),
+                *expected_alerts(key, held, after, event.ts, low_stock, reorder_point),
+            ]
         assert recorder.take() == expected, raw
         # now and then the wall clock moves on and expires what is due
         if data.draw(st.integers(0, 4), label="tick") == 0:

@@ -13,6 +13,7 @@ ALLOWED_ROOTS = {
     "datetime",
     "enum",
     "functools",
+    "hashlib",
     "heapq",
     "itertools",
     "math",

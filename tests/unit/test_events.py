@@ -56,7 +56,9 @@ def test_every_event_type_parses(type_, fields, cls):
 
 
 def test_every_contract_type_is_known():
+    # the contract's types, and the engine's own revocation (docs/events.md §8.5)
     assert set(ev.EVENT_TYPES) == {
+        "revoke",
         "receipt",
         "sale",
         "return",

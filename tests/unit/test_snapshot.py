@@ -323,6 +323,7 @@ def test_a_snapshot_anywhere_in_a_log_goes_on_like_the_original(lines, data, win
     original.feed(lines[:split])
     restored = Replay(config, on_outputs=recorder)
     restored.books = {loc: snapshot(book) for loc, book in original.books.items()}
+    restored.claims = pickle.loads(pickle.dumps(original.claims))
     restored.applied = original.applied
     restored.duplicates = original.duplicates
     restored.dead_letters = original.dead_letters
