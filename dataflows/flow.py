@@ -96,8 +96,9 @@ def build_flow(
         sku_shards: books per location. 1 (the default) keys by location, exactly the
             contract's scope of ids. More split a location's skus over that many books by a
             hash of the sku, so a snapshot pickles only the touched shards of a big store
-            (``benchmarks/snapshot_cost.py``); ids are then scoped to (location, shard), which
-            differs only for an id reused for another sku at the same location.
+            (``benchmarks/snapshot_cost.py``); event ids are then scoped to (location, shard),
+            which differs only for an id reused for another sku at the same location;
+            reservation ids stay one across everything (the claims).
         acknowledge: emit an ``ack`` for every event whose origin is a ``Ticket``, after the
             outputs of the book that applied it (embedded mode waits on them).
         progress: what the source reports of its catching up (``dataflows.progress``): the
@@ -119,7 +120,8 @@ def build_flow(
     split = op.branch("outcomes", folded, _for_claims)
     by_id = op.map("by_reservation_id", split.trues, _by_id)
     window = timedelta(milliseconds=config.dedup_window_ms)
-    claimed = op.stateful_batch("claims", by_id, lambda state: ClaimLogic(state, window))
+    by_sku = sku_shards > 1
+    claimed = op.stateful_batch("claims", by_id, lambda state: ClaimLogic(state, window, by_sku))
     op.output("publish", op.merge("published", split.falses, claimed), sink)
     return flow
 
@@ -292,14 +294,17 @@ class ClaimLogic(StatefulBatchLogic[list[Any], list[Publish], tuple[Claim, datet
     after it was made (on the wall clock: a catching-up flow keeps its claims longer, never
     shorter), then discarded."""
 
-    def __init__(self, state: tuple[Claim, datetime] | None, window: timedelta) -> None:
+    def __init__(
+        self, state: tuple[Claim, datetime] | None, window: timedelta, by_sku: bool = False
+    ) -> None:
         self.claim: Claim | None = None if state is None else state[0]
         self.forget_at: datetime | None = None if state is None else state[1]
         self.window = window
+        self.by_sku = by_sku
 
     def on_batch(self, values: list[list[Any]]) -> tuple[Iterable[Any], bool]:
         before = self.claim
-        self.claim, out = claim_batch(self.claim, values)
+        self.claim, out = claim_batch(self.claim, values, self.by_sku)
         if self.claim is None:
             return ([out] if out else ()), StatefulBatchLogic.DISCARD
         if self.claim is not before:  # a new claim: kept a window from now

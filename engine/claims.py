@@ -80,10 +80,17 @@ def claim_of(outcome: ReservationChanged) -> Claim | None:
 
 
 def decide(
-    claim: Claim | None, outcome: ReservationChanged, losers: Losers | None = None
+    claim: Claim | None,
+    outcome: ReservationChanged,
+    losers: Losers | None = None,
+    by_sku: bool = False,
 ) -> tuple[Claim | None, list[Any]]:
     """One outcome through the claims: the claim after it, and what to emit (the outcome to
-    publish, as it is or as a repeat, and a ``Revoke`` for a loser that held stock)."""
+    publish, as it is or as a repeat, and a ``Revoke`` for a loser that held stock).
+
+    ``by_sku``: a location's skus are split over several books (``--sku-shards``), so only
+    the claiming position's own book answers for the id; otherwise its whole location's does.
+    """
     if outcome.status == REVOKED:
         return claim, []  # a loser's hold ended: nothing the reservation's readers should see
     lost = losers is not None and (outcome.location_id, outcome.event_id or "") in losers
@@ -92,7 +99,7 @@ def decide(
             return None, []
         return claim_of(outcome), [outcome]
     first = claim.first
-    if outcome.location_id == first.location_id:
+    if outcome.location_id == first.location_id and (not by_sku or outcome.sku == first.sku):
         # The claiming location's own book knows the id: its answer stands. A first answer
         # there (not a repeat) means the book had forgotten the id: a new reservation claims it.
         if outcome.repeat:

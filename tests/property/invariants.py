@@ -50,3 +50,14 @@ def reserved_never_exceeds_rule(before: BeforeReserve, outputs: list[Any]) -> bo
             if out.status == "partial" and out.qty >= before["qty"]:
                 return False
     return True
+
+
+def one_hold_per_reservation_id(books: list[Book]) -> bool:
+    """A reservation id holds stock at one position at most, across every book
+    (docs/events.md §8.5)."""
+    holders: dict[str, int] = {}
+    for book in books:
+        for position in book.positions.values():
+            for rid in position.holds or {}:
+                holders[rid] = holders.get(rid, 0) + 1
+    return all(count == 1 for count in holders.values())

@@ -13,7 +13,12 @@ from engine.book import EngineConfig
 from engine.events import Reserve, parse
 from engine.replay import Replay
 from engine.rules import apply
-from tests.property.invariants import BeforeReserve, holds_add_up, reserved_never_exceeds_rule
+from tests.property.invariants import (
+    BeforeReserve,
+    holds_add_up,
+    one_hold_per_reservation_id,
+    reserved_never_exceeds_rule,
+)
 from tests.property.naive import WEEK_MS, NaiveModel
 from tests.property.strategies import event_logs
 
@@ -136,3 +141,13 @@ def test_no_reservation_takes_more_than_the_rule_allowed(lines):
         else:
             replay.feed([raw])
         assert all(holds_add_up(book) for book in replay.books.values())
+
+
+@common
+@given(event_logs(), windows)
+def test_a_reservation_id_holds_at_one_position_at_most(lines, window):
+    """The strategies reuse a handful of ids over two locations: the claims keep each to one."""
+    replay = Replay(EngineConfig(dedup_window_ms=window))
+    for raw in lines:
+        replay.feed([raw])
+        assert one_hold_per_reservation_id(list(replay.books.values())), raw
