@@ -115,8 +115,8 @@ def build_flow(
     folded = op.stateful_batch(
         "fold", keyed, lambda state: LocationLogic(state, config, acknowledge, progress)
     )
-    # The fold emits a location's publications as a list, and each reservation id's outcomes
-    # as a ``ForClaims``: those go on to the claims, keyed by the id.
+    # The fold emits a location's publications (and acknowledgements) as a list, and each
+    # reservation id's outcomes as a ``ForClaims``: those go on to the claims, keyed by the id.
     split = op.branch("outcomes", folded, _for_claims)
     by_id = op.map("by_reservation_id", split.trues, _by_id)
     window = timedelta(milliseconds=config.dedup_window_ms)
@@ -127,8 +127,7 @@ def build_flow(
 
 
 class ForClaims(NamedTuple):
-    """A reservation id's outcomes from one batch of a book, with the acknowledgements of the
-    events that caused them (they follow the outcomes through the claims)."""
+    """A reservation id's outcomes from one batch of a book."""
 
     rid: str
     entries: list[Any]
@@ -146,8 +145,8 @@ def _by_id(item: tuple[str, Folded]) -> tuple[str, list[Any]]:
 Folded = list[Publish] | ForClaims  # what the fold emits
 
 
-def _grouped(outcomes: list[ReservationChanged], acks: list[tuple[str, Publish]]) -> list[Any]:
-    """``ForClaims`` items: each id's outcomes in order, then its acknowledgements."""
+def _grouped(outcomes: list[ReservationChanged]) -> list[ForClaims]:
+    """``ForClaims`` items: each id's outcomes of the batch, in order."""
     by_id: dict[str, list[Any]] = {}
     for outcome in outcomes:
         found = by_id.get(outcome.reservation_id)
@@ -155,12 +154,6 @@ def _grouped(outcomes: list[ReservationChanged], acks: list[tuple[str, Publish]]
             by_id[outcome.reservation_id] = [outcome]
         else:
             found.append(outcome)
-    for rid, ack in acks:
-        found = by_id.get(rid)
-        if found is None:
-            by_id[rid] = [ack]
-        else:
-            found.append(ack)
     return [ForClaims(rid, entries) for rid, entries in by_id.items()]
 
 
@@ -203,14 +196,11 @@ def _dead_letter(rejected: Rejected, envelope: Envelope) -> Publish:
 
 
 def _acks(
-    values: list[list[Envelope]],
-    dead: list[tuple[Rejected, Envelope]],
-    repeats: list[Envelope],
-    claimed: list[tuple[str, Publish]],
+    values: list[list[Envelope]], dead: list[tuple[Rejected, Envelope]], repeats: list[Envelope]
 ) -> list[Publish]:
-    """An ``ack`` for each envelope of the batch that came with a ``Ticket``, in order. The
-    ack of an event applied under a reservation id goes into ``claimed`` instead, to follow its
-    outcome through the claims.
+    """An ``ack`` for each envelope of the batch that came with a ``Ticket``, in order, after
+    the book's publications. (A reservation outcome goes through the claims and may come
+    later: embedded mode waits for it apart.)
 
     Envelopes are matched by their message object: the compiled fold may hand back a copy of
     an envelope's tuple, never of the message in it.
@@ -227,11 +217,7 @@ def _acks(
                 value = REFUSED + rejected.reason.encode()
             else:
                 value = DUPLICATE if id(message) in repeated else APPLIED
-            rid = getattr(message, "reservation_id", None)
-            if rid is not None and value == APPLIED:
-                claimed.append((rid, ("ack", str(origin.number), value)))
-            else:
-                acks.append(("ack", str(origin.number), value))
+            acks.append(("ack", str(origin.number), value))
     return acks
 
 
@@ -255,12 +241,11 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         outcomes: list[ReservationChanged] = []
         self.book, out, dead = fold_batch(self.book, values, self.config, outcomes, repeats)
         out.extend(_dead_letter(rejected, envelope) for rejected, envelope in dead)
-        claimed: list[tuple[str, Publish]] = []
         if repeats is not None:
-            out.extend(_acks(values, dead, repeats, claimed))
+            out.extend(_acks(values, dead, repeats))
         items: list[Any] = [out] if out else []
-        if outcomes or claimed:
-            items.extend(_grouped(outcomes, claimed))
+        if outcomes:
+            items.extend(_grouped(outcomes))
         return items, StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
@@ -276,7 +261,7 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         outcomes: list[ReservationChanged] = []
         out = expire_due(self.book, datetime.now(UTC), outcomes)
         items: list[Any] = [out] if out else []
-        items.extend(_grouped(outcomes, []))
+        items.extend(_grouped(outcomes))
         return items, StatefulBatchLogic.RETAIN
 
     def _caught_up(self) -> bool:

@@ -165,17 +165,13 @@ def _file(
 
 
 def claim_batch(
-    claim: Claim | None, entries: list[list[Any]], by_sku: bool = False
+    claim: Claim | None, entries: list[list[ReservationChanged]], by_sku: bool = False
 ) -> tuple[Claim | None, list[Publish]]:
-    """One reservation id's outcomes (and the acknowledgements that follow them) through its
-    claim (``engine.claims.decide``, ``by_sku`` as there): what to publish, revocations for the
-    events topic."""
+    """One reservation id's outcomes through its claim (``engine.claims.decide``, ``by_sku`` as
+    there): what to publish, revocations for the events topic."""
     out: list[Publish] = []
     for batch in entries:
         for entry in batch:
-            if type(entry) is not RESERVATION_CHANGED:
-                out.append(entry)  # an acknowledgement, after the outcomes before it
-                continue
             claim, decided = decide(claim, entry, None, by_sku)
             for output in decided:
                 if type(output) is RESERVATION_CHANGED:

@@ -11,8 +11,10 @@ position to answer a ``reserve`` of an id claims it; the claiming location's own
   ``event_id`` so that its sender recognises the answer;
 - if it held stock, a ``Revoke`` event is written back to the loser's location, which ends the
   hold silently and forgets the id (``engine.rules``);
-- any later outcome of its hold (released, expired, fulfilled, revoked) is dropped: the
-  reservation is the claim's, and the reservations topic tells of that one only.
+- any later outcome of its hold (released, expired, fulfilled, revoked) never reaches the
+  reservations topic as such: the reservation is the claim's, and the topic tells of that one
+  only. One caused by an event is answered as a repeat of the claim, so that its sender is
+  answered; an expiry or the revocation itself says nothing.
 
 ``decide`` is the rule, ``apply(state, outcome) -> (state, outputs)`` in the engine's way. A claim
 is kept as long as its book remembers the reservation (``Claims``, offline) or for the dedup
@@ -111,7 +113,10 @@ def decide(
         claim.expires_at = outcome.expires_at
         return claim, [outcome]
     if not outcome.repeat and outcome.status not in FIRST:
-        return claim, []  # the later life of a loser's hold, or its revocation
+        # The later life of a loser's hold before its revocation. An expiry is dropped; an
+        # event's (a release, a fulfil, a sale) is answered with the reservation, so that its
+        # sender is answered too.
+        return claim, ([] if outcome.event_id is None else [repeat_of(claim, outcome)])
     out: list[Any] = [repeat_of(claim, outcome)]
     if not outcome.repeat and outcome.status in HELD and not lost:
         out.append(revoke(outcome, first.location_id))

@@ -7,8 +7,11 @@ every mode. Nothing here decides anything: the books live in the dataflow.
 
 A request that waits (a reservation command, ``POST /v1/events``) sends its events with a
 ``Ticket`` each, and the flow acknowledges every one after the outputs of the book that applied
-it: applied (the outcome it caused is already in the read model), a duplicate, or refused with
-its reason. A transfer reaches two books, so it is done once both have acknowledged it.
+it: applied (the positions it changed are already in the read model), a duplicate, or refused
+with its reason. A transfer reaches two books, so it is done once both have acknowledged it.
+A ``reserve``, ``release`` or ``fulfil`` that was applied is done once its outcome is in the
+read model too: outcomes pass the claims step (docs/events.md §8.7) and may come after the
+acknowledgement.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from api.readmodel import ReadModel
 from dataflows.flow import APPLIED, DUPLICATE, REFUSED, Published, Ticket
 from dataflows.inprocess import InProcessFlow
 from engine.book import EngineConfig
-from engine.events import Event, parse
+from engine.events import Event, Fulfil, Release, Reserve, parse
 from engine.outputs import Duplicate, Rejected, ReservationChanged
 from engine.routing import route
 
 SOURCE: Final = "api"  # a ticket's source: dead letters of the API's events cite ``api/N``
+_DECIDED: Final = (Reserve, Release, Fulfil)  # the events whose applying emits an outcome
 SUBMIT_TIMEOUT_S: Final = 60.0  # 10,000 events take a small fraction of it
 
 
@@ -44,6 +48,13 @@ class _Waiting:
     refused: dict[int, Rejected] = field(default_factory=dict)  # by index
     duplicate: bool = False
     outcome: ReservationChanged | None = None
+    # (reservation_id, event_id) of the outcomes still to come, and by ticket number
+    outcomes: set[tuple[str, str]] = field(default_factory=set)
+    outcome_of: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.left == 0 and not self.outcomes
 
 
 class EmbeddedBackend:
@@ -100,15 +111,13 @@ class EmbeddedBackend:
     async def command(self, raw: bytes, event: Event, timeout_s: float) -> Answer:
         waiting = self._open([event])
         key = (getattr(event, "reservation_id", ""), event.event_id)
-        with self._lock:
-            self._by_outcome[key] = waiting
         try:
             self._send([raw], waiting)
             await asyncio.wait_for(waiting.future, timeout_s)
         except TimeoutError:
             return Pending(key[0], key[1])
         finally:
-            self._close(waiting, key)
+            self._close(waiting)
         if waiting.refused:
             return waiting.refused[0]
         if waiting.duplicate:
@@ -133,7 +142,7 @@ class EmbeddedBackend:
                 {"queued": self.flow.queued},
             ) from None
         finally:
-            self._close(waiting, None)
+            self._close(waiting)
         indexes = [index for index, _, _ in items]
         return [(indexes[i], rejected) for i, rejected in sorted(waiting.refused.items())]
 
@@ -146,6 +155,12 @@ class EmbeddedBackend:
                 waiting.index_of[number] = index
                 waiting.left += len(route(event))  # a transfer reaches two books
                 self._by_ticket[number] = waiting
+                rid = getattr(event, "reservation_id", None)
+                if type(event) in _DECIDED and rid is not None:  # applied, it has an outcome
+                    key = (rid, event.event_id)
+                    waiting.outcomes.add(key)
+                    waiting.outcome_of[number] = key
+                    self._by_outcome[key] = waiting
         return waiting
 
     def _send(self, values: list[bytes], waiting: _Waiting) -> None:
@@ -156,12 +171,13 @@ class EmbeddedBackend:
             (value, Ticket(SOURCE, number)) for value, number in zip(values, numbers, strict=True)
         )
 
-    def _close(self, waiting: _Waiting, key: tuple[str, str] | None) -> None:
+    def _close(self, waiting: _Waiting) -> None:
         with self._lock:
             for number in waiting.index_of:
                 self._by_ticket.pop(number, None)
-            if key is not None:
-                self._by_outcome.pop(key, None)
+            for key in waiting.outcome_of.values():
+                if self._by_outcome.get(key) is waiting:
+                    del self._by_outcome[key]
 
     # -- what the dataflow publishes (its thread) ---------------------------------------------
 
@@ -179,26 +195,37 @@ class EmbeddedBackend:
                         self._heard(outcome)
 
     def _heard(self, outcome: ReservationChanged) -> None:
+        assert outcome.event_id is not None
+        key = (outcome.reservation_id, outcome.event_id)
         with self._lock:
-            assert outcome.event_id is not None
-            waiting = self._by_outcome.get((outcome.reservation_id, outcome.event_id))
-        if waiting is not None:
+            waiting = self._by_outcome.get(key)
+            if waiting is None:
+                return
             waiting.outcome = outcome
+            waiting.outcomes.discard(key)
+            done = waiting.done
+        if done:
+            waiting.loop.call_soon_threadsafe(_settle, waiting.future)
 
     def _ack(self, number: int, value: bytes) -> None:
         with self._lock:
             waiting = self._by_ticket.get(number)
-        if waiting is None:
-            return  # its request gave up waiting
-        if value.startswith(REFUSED):
-            code, _, message = value[len(REFUSED) :].decode().partition(": ")
-            waiting.refused.setdefault(waiting.index_of[number], Rejected(code, message))
-        elif value == DUPLICATE:
-            waiting.duplicate = True
-        else:
-            assert value == APPLIED, value
-        waiting.left -= 1
-        if waiting.left == 0:
+            if waiting is None:
+                return  # its request gave up waiting
+            if value.startswith(REFUSED):
+                code, _, message = value[len(REFUSED) :].decode().partition(": ")
+                waiting.refused.setdefault(waiting.index_of[number], Rejected(code, message))
+            elif value == DUPLICATE:
+                waiting.duplicate = True
+            else:
+                assert value == APPLIED, value
+            if value != APPLIED:  # nothing applied: no outcome comes
+                key = waiting.outcome_of.get(number)
+                if key is not None:
+                    waiting.outcomes.discard(key)
+            waiting.left -= 1
+            done = waiting.done
+        if done:
             waiting.loop.call_soon_threadsafe(_settle, waiting.future)
 
 

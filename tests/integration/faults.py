@@ -244,13 +244,17 @@ def read_all(bootstrap: str, topic: str) -> list[list[bytes]]:
             wanted = sum(ends[i] - len(out[i]) for i in left)
             for message in consumer.consume(min(wanted, 10_000), timeout=1):
                 index, offset = message.partition(), message.offset()
-                known = message.error() is None and index is not None and offset is not None
-                if known and offset < ends[index]:  # type: ignore[operator, index]
-                    out[index].append(message.value() or b"")
+                if message.error() is None and index is not None and offset is not None:
+                    _keep(out[index], message.value(), offset < ends[index])
             left = {i for i in left if len(out[i]) < ends[i]}
         return [out[index] for index in partitions]
     finally:
         consumer.close()
+
+
+def _keep(values: list[bytes], value: bytes | None, wanted: bool) -> None:
+    if wanted:
+        values.append(value or b"")
 
 
 def _watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:

@@ -58,9 +58,13 @@ def test_the_claiming_location_answers_for_itself_and_its_changes_follow():
 
 def test_a_losers_later_life_and_its_revocation_are_never_published():
     claim, _ = decide(None, outcome("S1", "confirmed", 2, "e1"))
-    for status in ("released", "expired", "fulfilled", "revoked"):
-        assert decide(claim, outcome("S2", status, 0, "e5"))[1] == []
-    assert decide(None, outcome("S2", "revoked", 0, "e5")) == (None, [])
+    for status in ("released", "fulfilled"):  # an event's: its sender gets the reservation
+        (answer,) = decide(claim, outcome("S2", status, 0, "e5"))[1]
+        assert answer.repeat and answer.location_id == "S1" and answer.event_id == "e5"
+    expired = ReservationChanged("R1", "S2", "A", "expired", 0, at(9), at(9), None)
+    assert decide(claim, expired)[1] == []
+    assert decide(claim, outcome("S2", "revoked", 0, "revoke:e5"))[1] == []
+    assert decide(None, outcome("S2", "revoked", 0, "revoke:e5")) == (None, [])
 
 
 def test_a_loser_named_by_the_log_never_claims_and_is_not_revoked_again():
