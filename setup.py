@@ -17,6 +17,7 @@ COMPILED = [
     "engine/alerts.py",
     "engine/batch.py",
     "engine/book.py",
+    "engine/claims.py",
     "engine/events.py",
     "engine/kinds.py",
     "engine/position.py",

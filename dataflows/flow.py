@@ -8,9 +8,10 @@ Wiring only: every rule is ``engine``'s, and the work done per message is ``engi
            -> fold              one Book per location: engine.batch.fold_batch, live expiry
                                 timers (engine.batch.expire_due) once the input has caught
                                 up (dataflows.progress)
-           -> claims            reservation outcomes keyed by reservation_id: one reservation
-                                per id across locations (engine.claims, engine.batch.claim_batch);
-                                a loser's revocation goes to the events topic
+           -> claims            reservation outcomes keyed by a bucket of reservation_id: one
+                                reservation per id across locations (engine.claims,
+                                engine.batch.claim_batch); a loser's revocation goes to the
+                                events topic
            -> publish           positions, outcomes, alerts, dead letters to their topics
 
 ``build_flow`` takes its source and sink, so production passes Kafka (``dataflows.kafka``) and
@@ -33,9 +34,17 @@ from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
 from dataflows.progress import Progress
-from engine.batch import Envelope, Publish, claim_batch, expire_due, fold_batch, route_batch
+from engine.batch import (
+    Envelope,
+    Publish,
+    claim_batch,
+    claim_groups,
+    expire_due,
+    fold_batch,
+    route_batch,
+)
 from engine.book import Book, EngineConfig
-from engine.claims import Claim
+from engine.claims import Claims
 from engine.events import clock_limit
 from engine.outputs import Rejected, ReservationChanged, dead_letter
 
@@ -115,46 +124,35 @@ def build_flow(
     folded = op.stateful_batch(
         "fold", keyed, lambda state: LocationLogic(state, config, acknowledge, progress)
     )
-    # The fold emits a location's publications (and acknowledgements) as a list, and each
-    # reservation id's outcomes as a ``ForClaims``: those go on to the claims, keyed by the id.
-    split = op.branch("outcomes", folded, _for_claims)
-    by_id = op.map("by_reservation_id", split.trues, _by_id)
+    # The fold emits a location's publications (and acknowledgements) as a list, and its
+    # reservation outcomes as ``ForClaims``: those go on to the claims, regrouped by bucket of
+    # reservation id (one item per bucket per batch: Bytewax's cost is per item and per key).
+    published = op.flat_map_batch("publications", folded, _publications)
+    by_bucket = op.flat_map_batch("by_reservation_id", folded, _by_bucket)
     window = timedelta(milliseconds=config.dedup_window_ms)
     by_sku = sku_shards > 1
-    claimed = op.stateful_batch("claims", by_id, lambda state: ClaimLogic(state, window, by_sku))
-    op.output("publish", op.merge("published", split.falses, claimed), sink)
+    claimed = op.stateful_batch(
+        "claims", by_bucket, lambda state: ClaimLogic(state, window, by_sku)
+    )
+    op.output("publish", op.merge("published", published, claimed), sink)
     return flow
 
 
 class ForClaims(NamedTuple):
-    """A reservation id's outcomes from one batch of a book."""
+    """A book's reservation outcomes from one batch, in order."""
 
-    rid: str
-    entries: list[Any]
-
-
-def _for_claims(item: tuple[str, Folded]) -> bool:
-    return item[1].__class__ is ForClaims
-
-
-def _by_id(item: tuple[str, Folded]) -> tuple[str, list[Any]]:
-    claims = cast(ForClaims, item[1])
-    return claims.rid, claims.entries
+    outcomes: list[ReservationChanged]
 
 
 Folded = list[Publish] | ForClaims  # what the fold emits
 
 
-def _grouped(outcomes: list[ReservationChanged]) -> list[ForClaims]:
-    """``ForClaims`` items: each id's outcomes of the batch, in order."""
-    by_id: dict[str, list[Any]] = {}
-    for outcome in outcomes:
-        found = by_id.get(outcome.reservation_id)
-        if found is None:
-            by_id[outcome.reservation_id] = [outcome]
-        else:
-            found.append(outcome)
-    return [ForClaims(rid, entries) for rid, entries in by_id.items()]
+def _publications(items: list[tuple[str, Folded]]) -> list[Published]:
+    return [cast(Published, item) for item in items if item[1].__class__ is not ForClaims]
+
+
+def _by_bucket(items: list[tuple[str, Folded]]) -> list[tuple[str, list[ReservationChanged]]]:
+    return claim_groups([item[1].outcomes for item in items if item[1].__class__ is ForClaims])
 
 
 def parse_and_route(
@@ -245,7 +243,7 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
             out.extend(_acks(values, dead, repeats))
         items: list[Any] = [out] if out else []
         if outcomes:
-            items.extend(_grouped(outcomes))
+            items.append(ForClaims(outcomes))
         return items, StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
@@ -261,7 +259,8 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         outcomes: list[ReservationChanged] = []
         out = expire_due(self.book, datetime.now(UTC), outcomes)
         items: list[Any] = [out] if out else []
-        items.extend(_grouped(outcomes))
+        if outcomes:
+            items.append(ForClaims(outcomes))
         return items, StatefulBatchLogic.RETAIN
 
     def _caught_up(self) -> bool:
@@ -274,37 +273,20 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         return self.book
 
 
-class ClaimLogic(StatefulBatchLogic[list[Any], list[Publish], tuple[Claim, datetime]]):
-    """One reservation id's claim inside Bytewax (``engine.claims``), kept for the dedup window
-    after it was made (on the wall clock: a catching-up flow keeps its claims longer, never
-    shorter), then discarded."""
+class ClaimLogic(StatefulBatchLogic[list[ReservationChanged], list[Publish], Claims]):
+    """One bucket of reservation ids' claims inside Bytewax (``engine.claims.Claims``). No
+    timer: a bucket forgets what has left the window as its outcomes come (a timer per key
+    would cost Bytewax a scan of every key's schedule at each activation)."""
 
-    def __init__(
-        self, state: tuple[Claim, datetime] | None, window: timedelta, by_sku: bool = False
-    ) -> None:
-        self.claim: Claim | None = None if state is None else state[0]
-        self.forget_at: datetime | None = None if state is None else state[1]
-        self.window = window
-        self.by_sku = by_sku
+    def __init__(self, state: Claims | None, window: timedelta, by_sku: bool = False) -> None:
+        self.claims = Claims(window, None, by_sku) if state is None else state
 
-    def on_batch(self, values: list[list[Any]]) -> tuple[Iterable[Any], bool]:
-        before = self.claim
-        self.claim, out = claim_batch(self.claim, values, self.by_sku)
-        if self.claim is None:
-            return ([out] if out else ()), StatefulBatchLogic.DISCARD
-        if self.claim is not before:  # a new claim: kept a window from now
-            self.forget_at = datetime.now(UTC) + self.window
+    def on_batch(self, values: list[list[ReservationChanged]]) -> tuple[Iterable[Any], bool]:
+        out = claim_batch(self.claims, values)
         return ([out] if out else ()), StatefulBatchLogic.RETAIN
-
-    def notify_at(self) -> datetime | None:
-        return self.forget_at
-
-    def on_notify(self) -> tuple[Iterable[Any], bool]:
-        return (), StatefulBatchLogic.DISCARD
 
     def on_eof(self) -> tuple[Iterable[Any], bool]:
         return (), StatefulBatchLogic.RETAIN
 
-    def snapshot(self) -> tuple[Claim, datetime]:
-        assert self.claim is not None and self.forget_at is not None
-        return (self.claim, self.forget_at)
+    def snapshot(self) -> Claims:
+        return self.claims

@@ -25,7 +25,7 @@ from zlib import crc32
 import msgspec
 
 from engine.book import Book, EngineConfig
-from engine.claims import Claim, decide
+from engine.claims import Claims
 from engine.events import Revoke, encode, in_future, parse
 from engine.kinds import ALERT, DUPLICATE, REJECTED, RESERVATION_CHANGED
 from engine.outputs import (
@@ -164,21 +164,40 @@ def _file(
     return True
 
 
-def claim_batch(
-    claim: Claim | None, entries: list[list[ReservationChanged]], by_sku: bool = False
-) -> tuple[Claim | None, list[Publish]]:
-    """One reservation id's outcomes through its claim (``engine.claims.decide``, ``by_sku`` as
-    there): what to publish, revocations for the events topic."""
+# Buckets of reservation ids, the keys of the claims step: few keys (Bytewax's cost is per item
+# and per key), enough to spread over workers.
+CLAIM_BUCKETS: Final = 64
+
+
+def claim_groups(
+    outcome_lists: list[list[ReservationChanged]],
+) -> list[tuple[str, list[ReservationChanged]]]:
+    """The books' outcomes of a batch, regrouped by bucket of reservation id (``claims/N``), in
+    order: one item per bucket."""
+    groups: dict[str, list[ReservationChanged]] = {}
+    for outcomes in outcome_lists:
+        for outcome in outcomes:
+            key = f"claims/{crc32(outcome.reservation_id.encode()) % CLAIM_BUCKETS}"
+            found = groups.get(key)
+            if found is None:
+                groups[key] = [outcome]
+            else:
+                found.append(outcome)
+    return list(groups.items())
+
+
+def claim_batch(claims: Claims, batches: list[list[ReservationChanged]]) -> list[Publish]:
+    """A bucket's outcomes through its claims (``engine.claims``): what to publish, with the
+    revocations for the events topic."""
     out: list[Publish] = []
-    for batch in entries:
-        for entry in batch:
-            claim, decided = decide(claim, entry, None, by_sku)
-            for output in decided:
+    for batch in batches:
+        for outcome in batch:
+            for output in claims.take(outcome):
                 if type(output) is RESERVATION_CHANGED:
                     out.append(outcome_message(output))
                 else:
                     out.append(revoke_message(output))
-    return claim, out
+    return out
 
 
 def revoke_message(revoke: Revoke) -> Publish:

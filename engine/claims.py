@@ -1,4 +1,4 @@
-"""One reservation id, one reservation, across every location (docs/events.md §8.5).
+"""One reservation id, one reservation, across every location (docs/events.md §8.7).
 
 A book knows only the ids used at its own location, so two locations (or two books of one
 location split by sku) can each hold stock under one ``reservation_id``. The claims step sits
@@ -25,6 +25,9 @@ A log replayed offline carries the live run's revocations: ``losers`` names the
 ``(location_id, event_id)`` of the reserves a log revokes. Such a loser never claims, whatever
 the order of locations in the replayed log, and its revocation is the log's own, so a replay of
 a live run's events topic leaves its positions exactly.
+
+Compiled by mypyc with the rules (``setup.py``): every outcome passes here. ``Claim`` is a
+struct of ``engine.outputs``.
 """
 
 from __future__ import annotations
@@ -34,24 +37,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-import msgspec
-
-from engine.outputs import ReservationChanged
+from engine.outputs import Claim, ReservationChanged
 from engine.schema import Revoke
+from engine.timefmt import BEFORE_ALL
 
 FIRST: Final = frozenset({"confirmed", "partial", "rejected"})  # a reserve's own answers
 HELD: Final = frozenset({"confirmed", "partial"})
 REVOKED: Final = "revoked"  # a loser's hold, ended by its Revoke
 MAX_ID: Final = 128
-
-
-class Claim(msgspec.Struct, gc=False):
-    """Who holds an id: its first outcome, and the reservation as it stands now."""
-
-    first: ReservationChanged
-    status: str
-    qty: int
-    expires_at: datetime
 
 
 Losers = set[tuple[str, str]]  # (location_id, event_id of a reserve) that a log revokes
@@ -160,49 +153,82 @@ def revoke(lost: ReservationChanged, claimed_by: str) -> Revoke:
 
 
 class Claims:
-    """Every claim of an offline fold (``engine.replay``).
+    """A set of claims, as the dataflow keeps them (one per bucket of reservation ids, the key
+    of the claims step) and as ``engine.replay`` does (one for the whole log).
 
-    A claim holds while the claiming book remembers the reservation (``remembered(location_id,
-    reservation_id)``, given to each call: an ended one for the dedup window after it ended),
-    exactly the memory a single location has of its ids; ``losers`` as in the module
-    docstring.
+    A claim holds while its reservation is active, and for the dedup window after it ended, on
+    the event time of the outcomes seen here (the largest ``ts``; the clock rule keeps it
+    honest). ``replay`` passes ``remembered(location_id, reservation_id)`` instead, the claiming
+    book's own memory of the id (docs/events.md §8.6), which a single location would have.
+    ``losers`` as in the module docstring; ``by_sku`` as in ``decide``.
     """
 
-    def __init__(self, window: timedelta, losers: Losers | None = None) -> None:
+    def __init__(self, window: timedelta, losers: Losers | None = None, by_sku: bool = False):
         self.window = window
         self.losers = losers
-        self.claims: dict[str, tuple[datetime, Claim]] = {}
-        self.latest: datetime | None = None
+        self.by_sku = by_sku
+        self.claims: dict[str, Claim] = {}
+        self.ended: dict[str, datetime] = {}  # when each ended claim's reservation ended
+        self.latest = BEFORE_ALL
         self._takes = 0
 
-    def take(self, outcome: ReservationChanged, remembered: Remembered) -> list[Any]:
-        """``decide`` for one outcome, with the claim kept here."""
+    def take(self, outcome: ReservationChanged, remembered: Remembered | None = None) -> list[Any]:
+        """``decide`` for one outcome, with the claim kept here: what to emit."""
         rid = outcome.reservation_id
-        found = self.claims.get(rid)
-        if found is not None and not remembered(found[1].first.location_id, rid):
-            del self.claims[rid]  # its book forgot it: the id is free again
-            found = None
-        claim, out = decide(None if found is None else found[1], outcome, self.losers)
-        if claim is not None and (found is None or claim is not found[1]):
-            self.claims.pop(rid, None)  # a new claim goes to the end: the oldest stay in front
-            self.claims[rid] = (outcome.ts, claim)
-        if self.latest is None or outcome.ts > self.latest:
-            self.latest = outcome.ts
+        claim = self.claims.get(rid)
+        # only another location's answer asks whether the claim still holds
+        if (
+            claim is not None
+            and claim.first.location_id != outcome.location_id
+            and not self._holds(rid, claim, remembered)
+        ):
+            self._drop(rid)  # forgotten: the id is free again
+            claim = None
+        made, out = decide(claim, outcome, self.losers, self.by_sku)
+        if made is not None:
+            if made is not claim:  # a new claim goes to the end: the oldest stay in front
+                self.claims.pop(rid, None)
+                self.claims[rid] = made
+            if made.status in HELD:
+                self.ended.pop(rid, None)
+            elif rid not in self.ended:
+                self.ended[rid] = outcome.ts
+        self.latest = max(self.latest, outcome.ts)
         self._takes += 1
         if self._takes % 1024 == 0:
             self._forget(remembered)
         return out
 
-    def _forget(self, remembered: Remembered) -> None:
-        """Drop the claims made a window ago whose books forgot them (claims arrive in about
-        the order of time: the scan stops at the first recent one)."""
-        assert self.latest is not None
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A compiled class pickles by its constructor's arguments, then its state (a snapshot).
+        return (Claims, (self.window, self.losers, self.by_sku), self.__getstate__())
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.claims, self.ended, self.latest, self._takes)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.claims, self.ended, self.latest, self._takes = state
+
+    def _holds(self, rid: str, claim: Claim, remembered: Remembered | None) -> bool:
+        if remembered is not None:
+            return remembered(claim.first.location_id, rid)
+        ended = self.ended.get(rid)
+        return ended is None or ended >= self.latest - self.window
+
+    def _drop(self, rid: str) -> None:
+        del self.claims[rid]
+        self.ended.pop(rid, None)
+
+    def _forget(self, remembered: Remembered | None) -> None:
+        """Drop the claims that ended a window ago (and, in a replay, whose book forgot them);
+        they end in about the order of time: the scan stops at the first recent one."""
         horizon = self.latest - self.window
         old = []
-        for rid, (made, claim) in self.claims.items():
-            if made >= horizon:
+        for rid, ended in self.ended.items():
+            if ended >= horizon:
                 break
-            if not remembered(claim.first.location_id, rid):
+            claim = self.claims[rid]
+            if remembered is None or not remembered(claim.first.location_id, rid):
                 old.append(rid)
         for rid in old:
-            del self.claims[rid]
+            self._drop(rid)

@@ -73,6 +73,16 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
     current_qty: int | None = None
 
 
+class Claim(msgspec.Struct, gc=False):
+    """Who holds a reservation id across locations (``engine.claims``): its first outcome,
+    and the reservation as it stands now."""
+
+    first: ReservationChanged
+    status: str
+    qty: int
+    expires_at: datetime
+
+
 class SupplyExpected(msgspec.Struct, frozen=True, gc=False):
     """Expected supply at ``location_id``, made by a ``transfer_out`` from ``from_location_id``.
 

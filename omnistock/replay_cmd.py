@@ -61,10 +61,22 @@ def _losers(path: str) -> Losers | None:
     """The holds a live run's log revokes (``engine.claims``), from a first pass over a file:
     a replay then leaves what the live run left, whatever order its locations were written in.
     Standard input is read once: its revocations apply where they stand."""
-    if path == "-" or not os.path.isfile(path):
+    if path == "-" or not os.path.isfile(path) or not _mentions(path, b"revoke"):
         return None
     with contextlib.ExitStack() as stack:
         return revocations(_open_in(path, stack))
+
+
+def _mentions(path: str, word: bytes) -> bool:
+    """Whether the file holds ``word`` at all: a search of big blocks, much cheaper than a
+    pass over its lines (a log without revocations is the common case)."""
+    with open(path, "rb") as source:
+        tail = b""
+        while block := source.read(_BUFFER * 8):
+            if word in tail + block[: len(word)] or word in block:
+                return True
+            tail = block[-len(word) :]
+    return False
 
 
 def run(args: argparse.Namespace) -> int:

@@ -157,7 +157,7 @@ def test_live_expiry_asks_for_a_wake_up_and_expires_on_it():
     assert wake <= datetime.now(UTC)
     batches, _ = logic.on_notify()
     out = [message for batch in batches if isinstance(batch, list) for message in batch]
-    claimed = [e for batch in batches if isinstance(batch, ForClaims) for e in batch.entries]
+    claimed = [e for batch in batches if isinstance(batch, ForClaims) for e in batch.outcomes]
     assert [(e.reservation_id, e.status) for e in claimed] == [("R", "expired")]
     assert logic.notify_at() is None
     position = next(orjson.loads(v) for t, _, v in out if t == "atp")
@@ -219,7 +219,7 @@ def test_while_the_input_catches_up_the_wall_clock_expires_nothing():
     due = logic.notify_at()
     assert due is not None and due <= datetime.now(UTC)
     batches, _ = logic.on_notify()
-    statuses = [e.status for b in batches if isinstance(b, ForClaims) for e in b.entries]
+    statuses = [e.status for b in batches if isinstance(b, ForClaims) for e in b.outcomes]
     assert statuses == ["expired"]
 
 
