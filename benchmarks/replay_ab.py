@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "events.jsonl"
         subprocess.run(
-            [sys.executable, "-m", "workload", "--out", str(log), "--network"]
-            + ["--events", str(args.events), "--seed", "7"],
+            [
+                *(sys.executable, "-m", "workload", "--out", str(log), "--network"),
+                *("--events", str(args.events), "--seed", "7"),
+            ],
             check=True,
             capture_output=True,
         )
