@@ -12,16 +12,12 @@ Prints each round, the medians and the ratio after/before.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-import orjson
-
+from benchmarks.ingest_stages import stage_process
 from benchmarks.kafka_io import PARTITIONS, broker, produce, run_topics
 from dataflows.kafka import ensure_topics
 from workload import WorkloadParams, generate, network_workload
@@ -31,22 +27,8 @@ HERE = Path(__file__).resolve().parents[1]
 
 def stage(checkout: Path, bootstrap: str, prefix: str, events: int) -> float:
     """Events/s of the whole dataflow, run from ``checkout`` with its own interpreter."""
-    done = subprocess.run(
-        [
-            str(checkout / ".venv" / "bin" / "python"),
-            *("-m", "benchmarks.ingest_stages", "--stage", "flow-publish"),
-            *("--bootstrap", bootstrap, "--prefix", prefix, "--events", str(events)),
-        ],
-        cwd=checkout,
-        capture_output=True,
-        check=False,
-        timeout=600,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
-    )
-    lines = [line for line in done.stdout.decode().splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"{checkout} failed:\n{done.stderr.decode()[-2000:]}")
-    figures: dict[str, Any] = orjson.loads(lines[-1])
+    python = str(checkout / ".venv" / "bin" / "python")
+    figures = stage_process("flow-publish", bootstrap, prefix, events, python, checkout)
     return float(figures["events_per_s"])
 
 

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import bytewax.operators as op
@@ -160,13 +161,22 @@ class _Dropped(StatelessSinkPartition[Any]):
         pass
 
 
-def stage_process(stage: str, bootstrap: str, prefix: str, count: int) -> dict[str, Any]:
-    """One stage in a process of its own (the command's ``--stage``): its figures."""
+def stage_process(
+    stage: str,
+    bootstrap: str,
+    prefix: str,
+    count: int,
+    python: str = sys.executable,
+    cwd: Path | None = None,
+) -> dict[str, Any]:
+    """One stage in a process of its own (the command's ``--stage``): its figures. ``python``
+    and ``cwd`` run another checkout's code (``benchmarks.ingest_ab``)."""
     done = subprocess.run(
         [
-            *(sys.executable, "-m", "benchmarks.ingest_stages", "--stage", stage),
+            *(python, "-m", "benchmarks.ingest_stages", "--stage", stage),
             *("--bootstrap", bootstrap, "--prefix", prefix, "--events", str(count)),
         ],
+        cwd=cwd,
         capture_output=True,
         check=False,
         timeout=600,

@@ -40,7 +40,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from dataflows.kafka import Topics, ensure_topics
 from engine.replay import Replay, revocations
-from tests.integration.test_api_kafka import start_serve, wait_ready
+from tests.integration.test_api_kafka import start_serve, wait_position, wait_ready
 from tests.integration.test_run import Topic, free_port, start_run, stop
 from tests.property.invariants import one_hold_per_reservation_id
 
@@ -134,25 +134,6 @@ class System:
         assert answer.status_code == 202, answer.text
         for url in self.urls:
             wait_position(url, location_id, sku, lambda p: p["on_hand"] == qty)
-
-
-def wait_position(
-    url: str,
-    location_id: str,
-    sku: str,
-    done: Callable[[dict[str, Any]], bool],
-    timeout: float = 60,
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        answer = httpx.get(f"{url}/v1/atp/{location_id}/{sku}", timeout=5)
-        if answer.status_code == 200:
-            body = answer.json()
-            if done(body):
-                return body
-        time.sleep(0.1)
-    raise AssertionError(f"{location_id}/{sku} at {url} never got there: {body}")
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -61,19 +61,28 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
     raise AssertionError(f"{url} never caught up")
 
 
-def wait_atp(
-    url: str, location_id: str, sku: str, want: int, timeout: float = 60.0
+def wait_position(
+    url: str,
+    location_id: str,
+    sku: str,
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float = 60,
 ) -> dict[str, Any]:
+    """The position as ``url`` serves it, once ``done`` says so."""
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        answer = httpx.get(f"{url}/v1/atp/{location_id}/{sku}", timeout=2)
+        answer = httpx.get(f"{url}/v1/atp/{location_id}/{sku}", timeout=5)
         if answer.status_code == 200:
             body = answer.json()
-            if body["atp"] == want:
+            if done(body):
                 return body
         time.sleep(0.1)
-    raise AssertionError(f"atp never reached {want} at {url}: {body}")
+    raise AssertionError(f"{location_id}/{sku} at {url} never got there: {body}")
+
+
+def wait_atp(url: str, location_id: str, sku: str, want: int) -> dict[str, Any]:
+    return wait_position(url, location_id, sku, lambda body: body["atp"] == want)
 
 
 @pytest.fixture

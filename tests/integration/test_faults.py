@@ -25,8 +25,8 @@ from tests.integration.faults import (
     send,
     settled,
     system,
-    wait_position,
 )
+from tests.integration.test_api_kafka import wait_position
 from tests.integration.test_run import produce
 
 pytestmark = pytest.mark.kafka
