@@ -70,6 +70,7 @@ class System:
     tmp: Path
     replicas: int = 1
     partitions: int = 4
+    api_timeout_s: str = API_TIMEOUT_S
     env: dict[str, str] = field(default_factory=dict)
     run: subprocess.Popen[bytes] | None = None
     serving: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -94,7 +95,7 @@ class System:
                 self.prefix,
                 port,
                 self.tmp / f"serve-{port}.log",
-                OMNISTOCK_API_TIMEOUT_S=API_TIMEOUT_S,
+                OMNISTOCK_API_TIMEOUT_S=self.api_timeout_s,
                 **self.env,
             )
         for url in self.urls:
