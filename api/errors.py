@@ -24,14 +24,17 @@ validation (422) and Starlette's 404/405 included. Codes::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
 
 from api.jsonio import JSONResponse
+from api.schemas import VALIDATION_CODES
 
 # FastAPI answers 400 only for a body it could not parse (nested too deeply for json, say).
 _HTTP_CODES = {
@@ -77,20 +80,38 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     ]
     if any(d["type"] == "json_invalid" for d in details):
         return error_response(400, "bad_json", "the body is not valid JSON", details)
-    first = details[0] if details else {"loc": [], "msg": "invalid"}
+    first = details[0] if details else {"loc": [], "msg": "invalid", "type": None}
     where = ".".join(str(part) for part in first["loc"])
+    code = first["type"] if first["type"] in VALIDATION_CODES else "invalid_request"
     return error_response(
-        422, "invalid_request", f"{where}: {first['msg']}" if where else str(first["msg"]), details
+        422, code, f"{where}: {first['msg']}" if where else str(first["msg"]), details
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    message = exc.detail if isinstance(exc.detail, str) else code
-    if exc.status_code == 404:
-        message = f"no route {request.method} {request.url.path}: see /docs"
-    return error_response(exc.status_code, code, message, None, dict(exc.headers or {}) or None)
+def _http_error(routes: list[Route]) -> Any:
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        if exc.status_code == 404:
+            message = f"no route {request.method} {request.url.path}: see /docs"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed(routes, request))
+        return error_response(exc.status_code, code, message, None, headers or None)
+
+    return handle
+
+
+def _allowed(routes: list[Route], request: Request) -> list[str]:
+    """Every method of every route at this path: Starlette's own 405 names only those of the
+    route that matched first (``GET`` for ``/v1/reservations/{id}``, not ``DELETE``)."""
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -99,9 +120,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "the server failed on this request")
 
 
-def install(app: FastAPI) -> None:
-    """Register every handler on the app."""
+def install(app: FastAPI, routes: Iterable[BaseRoute]) -> None:
+    """Register every handler on the app; ``routes`` are the app's, for a 405's ``Allow``."""
     app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    paths = [route for route in routes if isinstance(route, Route)]
+    app.add_exception_handler(StarletteHTTPException, _http_error(paths))

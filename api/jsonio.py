@@ -9,13 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from starlette.responses import Response
+from starlette import responses
 
 _encode = msgspec.json.Encoder().encode
 
 
-class JSONResponse(Response):
-    """A response whose content is encoded by msgspec (structs, datetimes, numpy ints aside)."""
+class JSONResponse(responses.JSONResponse):
+    """A response whose content is encoded by msgspec (structs, datetimes, numpy ints aside).
+
+    A ``JSONResponse`` to FastAPI too, so a route's ``response_model`` is its documented body
+    (the routes hand FastAPI this response finished: the model only documents)."""
 
     media_type = "application/json"
 

@@ -1,27 +1,80 @@
-"""Request bodies of the API, apart from the engine's types, with their OpenAPI examples.
+"""Request bodies and answers of the API, as validated and as ``/openapi.json`` shows them.
 
-The engine's parser stays the authority on events: these models give clear 422s and the
+The engine's parser stays the authority on events: the body models give clear 422s and the
 OpenAPI document; the reservation routes then build an event and ``engine.events.parse`` it.
+A body the document allows is one the engine accepts (``api.instants`` for the instants).
+
+The answers and the error envelope are in ``api.answers``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    PlainValidator,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
+from api.instants import Instant, PromiseInstant
 from engine.events import DEFAULT_TTL_S, MAX_QTY, MAX_TTL_S
-from engine.timefmt import MAX_MS
 
 MAX_GRID = 100  # skus and locations of one POST /v1/atp/query
 MAX_LISTING = 200  # skus of one POST /v1/promise/listing
 MAX_EVENTS = 10_000  # events of one POST /v1/events
+POSTAL_CODE = r"^[0-9]{5}(-[0-9]{4})?$"  # a US ZIP code, or ZIP+4
+_LAT_TEXT = r"[+-]?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?)"
+_LON_TEXT = r"[+-]?(180(\.0+)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]+)?)"
+NEAR = rf"^([0-9]{{5}}(-[0-9]{{4}})?| *{_LAT_TEXT} *, *{_LON_TEXT} *)$"
+_near = re.compile(NEAR)
+# Codes a validator may raise as its error type: the 422 answers with that code rather than
+# invalid_request (docs/api.md §3).
+VALIDATION_CODES = frozenset({"at_out_of_range", "bad_destination"})
 
+
+def _integral(value: Any) -> Any:
+    """A JSON number without a fraction (``2.0``) is an integer, as JSON Schema says; strings
+    and booleans stay refused (strict)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+Integral = BeforeValidator(_integral)
+Qty = Annotated[int, Field(ge=1, le=MAX_QTY), Integral]  # the bounds first: else in the schema
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", examples=["S001"])]
 Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")]
-Instant = Annotated[
-    str | Annotated[int, Field(ge=0, le=MAX_MS)],
-    Field(description="RFC 3339 with an offset, or integer epoch milliseconds (1970 to 9999)"),
+
+
+def _near_text(value: Any) -> str:
+    if type(value) is str and _near.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "bad_destination",
+        "give a 5-digit US ZIP code (ZIP+4 allowed) or LAT,LON, latitude -90..90 and "
+        "longitude -180..180",
+    )
+
+
+Near = Annotated[
+    str,
+    PlainValidator(_near_text),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": NEAR,
+            "description": "a US ZIP code (ZIP+4 allowed; an unknown one is 422 "
+            "`unknown_postal_code`), or LAT,LON",
+        }
+    ),
 ]
 
 
@@ -54,12 +107,16 @@ class ReserveIn(_Body):
     reservation_id: Token
     location_id: Code
     sku: Code
-    qty: int = Field(ge=1, le=MAX_QTY)
-    ttl_s: int = Field(default=DEFAULT_TTL_S, ge=1, le=MAX_TTL_S)
+    qty: Qty
+    ttl_s: Annotated[int, Field(ge=1, le=MAX_TTL_S), Integral] = DEFAULT_TTL_S
     channel: Code = "web"
     allow_partial: bool = False
     event_id: Token | None = Field(default=None, description="made by the API when absent")
-    ts: Instant | None = Field(default=None, description="now when absent")
+    ts: Instant | None = Field(
+        default=None,
+        description="now when absent; at most OMNISTOCK_MAX_FUTURE_S (300 s) after the "
+        "server's clock, else 422 `ts_in_future` (the clock rule, docs/events.md §2)",
+    )
     type: Literal["reserve"] | None = Field(
         default=None, description="optional: the body may be the whole `reserve` event"
     )
@@ -70,9 +127,13 @@ class FulfilIn(_Body):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"qty": 1}]})
 
-    qty: int | None = Field(default=None, ge=1, le=MAX_QTY)
+    qty: Qty | None = None
     event_id: Token | None = None
-    ts: Instant | None = None
+    ts: Instant | None = Field(
+        default=None,
+        description="now when absent; at most OMNISTOCK_MAX_FUTURE_S (300 s) after the "
+        "server's clock, else 422 `ts_in_future` (the clock rule, docs/events.md §2)",
+    )
 
 
 class AtpQueryIn(_Body):
@@ -87,15 +148,54 @@ class AtpQueryIn(_Body):
     location_ids: list[Code] = Field(min_length=1, max_length=MAX_GRID)
 
 
+_LAT = {"type": "number", "minimum": -90, "maximum": 90}
+_LON = {"type": "number", "minimum": -180, "maximum": 180}
+
+
 class Destination(_Body):
-    postal_code: str | None = Field(default=None, examples=["10001"])
+    """A US ZIP code, or both coordinates (``api.routes.promise.destination_of`` answers 422
+    otherwise); the schema says so with its two shapes."""
+
+    postal_code: Annotated[str, Field(pattern=POSTAL_CODE)] | None = Field(
+        default=None, examples=["10001"]
+    )
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        null = {"type": "null"}
+        return {
+            "title": "Destination",
+            "description": "Either a US ZIP code (ZIP+4 allowed; an unknown one is 422 "
+            "`unknown_postal_code`) or a point, `lat` and `lon`; not both.",
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "postal_code": {"type": "string", "pattern": POSTAL_CODE},
+                        "lat": null,
+                        "lon": null,
+                    },
+                    "required": ["postal_code"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {"postal_code": null, "lat": _LAT, "lon": _LON},
+                    "required": ["lat", "lon"],
+                    "additionalProperties": False,
+                },
+            ],
+            "examples": [{"postal_code": "10001"}, {"lat": 40.75, "lon": -73.99}],
+        }
 
 
 class PromiseItem(_Body):
     sku: Code
-    qty: int = Field(default=1, ge=1, le=MAX_QTY)
+    qty: Qty = 1
 
 
 class PromiseIn(_Body):
@@ -110,7 +210,7 @@ class PromiseIn(_Body):
 
     items: list[PromiseItem] = Field(min_length=1, max_length=MAX_GRID)
     destination: Destination
-    at: Instant | None = None
+    at: PromiseInstant | None = Field(default=None, description="the order instant; now if absent")
 
 
 class ListingIn(_Body):
@@ -123,21 +223,4 @@ class ListingIn(_Body):
 
     skus: list[Code] = Field(min_length=1, max_length=MAX_LISTING)
     destination: Destination
-    at: Instant | None = None
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorOut(BaseModel):
-    """Every error's body."""
-
-    error: ErrorDetail
-
-
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for error statuses."""
-    return {status: {"model": ErrorOut} for status in statuses}
+    at: PromiseInstant | None = Field(default=None, description="the order instant; now if absent")

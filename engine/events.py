@@ -152,7 +152,10 @@ def _instant(value: Any) -> datetime | None:
     if type(value) is int:
         return from_ms(value) if 0 <= value <= MAX_MS else None
     if value.tzinfo is not _UTC:
-        value = value.astimezone(_UTC)
+        try:
+            value = value.astimezone(_UTC)
+        except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+            return None
     return value if value >= EPOCH else None
 
 
@@ -277,7 +280,10 @@ def parse(raw: bytes | str) -> Event | Rejected:
         ts = event.ts = from_ms(ts)
     elif ts.tzinfo is not _UTC:
         # Held in UTC: comparing datetimes of two offsets costs 30 times more than of one.
-        ts = event.ts = ts.astimezone(_UTC)
+        try:
+            ts = event.ts = ts.astimezone(_UTC)
+        except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+            return Rejected("bad_timestamp", "ts is before 1970 or after 9999 - at `$.ts`")
     if ts < EPOCH:
         return Rejected("bad_timestamp", "ts is before 1970 or after 9999 - at `$.ts`")
     event_id = fields[EVENT_ID]

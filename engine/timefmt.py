@@ -89,6 +89,10 @@ def parse_instant(text: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise InputError(f"the instant {text!r} has no offset: add Z or +hh:mm")
-    if value < EPOCH:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # past 9999 once in UTC
+        utc = None
+    if utc is None or value < EPOCH:
         raise InputError(f"the instant {text!r} is out of range (1970 to 9999)")
-    return value.astimezone(UTC)
+    return utc

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.answers import AtpQueryOut, Position, errors
 from api.deps import READ, AppState, State
 from api.errors import ApiError
+from api.instants import InstantQuery
 from api.jsonio import JSONResponse
-from api.schemas import AtpQueryIn, errors
+from api.schemas import AtpQueryIn
 from engine.errors import InputError
 from engine.outputs import PositionRecord
 from engine.timefmt import parse_instant
@@ -35,21 +37,25 @@ _POSITION_EXAMPLE = {
 @router.get(
     "/{location_id}/{sku}",
     response_class=JSONResponse,
+    response_model=Position,
     summary="One position; with ?at= also its ATP on that instant",
     responses={
         200: {"content": {"application/json": {"example": _POSITION_EXAMPLE}}},
-        **errors(401, 403, 404, 422, 503),
+        **errors(
+            401,
+            403,
+            404,
+            422,
+            503,
+            e404="`unknown_position`: no event has named this sku at this location",
+        ),
     },
 )
 async def position(
     location_id: str,
     sku: str,
     state: State,
-    at: str | None = Query(
-        default=None,
-        description="RFC 3339 with offset, or epoch ms",
-        examples=["2026-11-22T09:00:00Z"],
-    ),
+    at: Annotated[InstantQuery, Query(examples=["2026-11-22T09:00:00Z"])] = None,
 ) -> Any:
     found = known_position(state, location_id, sku)
     if at is None:
@@ -64,6 +70,7 @@ async def position(
 @router.post(
     "/query",
     response_class=JSONResponse,
+    response_model=AtpQueryOut,
     summary="Every known position of a grid of skus by locations, with totals per sku",
     responses={
         200: {
@@ -76,7 +83,7 @@ async def position(
                 }
             }
         },
-        **errors(401, 403, 422, 503),
+        **errors(400, 401, 403, 413, 422, 503),
     },
 )
 async def query(body: AtpQueryIn, state: State) -> Any:

@@ -7,10 +7,11 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Request
 
+from api.answers import EventsOut, errors
 from api.deps import WRITE, State
 from api.errors import ApiError
 from api.jsonio import JSONResponse
-from api.schemas import MAX_EVENTS, errors
+from api.schemas import MAX_EVENTS
 from engine.events import parse
 from engine.outputs import Rejected
 
@@ -34,6 +35,7 @@ _EXAMPLE = [
     "",
     response_class=JSONResponse,
     status_code=202,
+    response_model=EventsOut,
     dependencies=[WRITE],
     summary=f"Up to {MAX_EVENTS:,} events (a JSON array); the invalid ones are listed",
     responses={
@@ -54,14 +56,33 @@ _EXAMPLE = [
                 }
             }
         },
-        **errors(400, 401, 403, 413, 422, 503),
+        **errors(
+            400,
+            401,
+            403,
+            413,
+            422,
+            503,
+            e422="`invalid_request`: the body is not an array; `too_many_items`: more than "
+            f"{MAX_EVENTS:,} events",
+            e503="`timeout`: the broker or the dataflow has not taken every event in time "
+            "(retrying is safe); `not_ready`",
+        ),
     },
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": {"type": "array", "items": {"type": "object"}},
+                    "schema": {
+                        "type": "array",
+                        "maxItems": MAX_EVENTS,
+                        "items": {
+                            "description": "an event (docs/events.md §3); any item the "
+                            "engine's parser refuses, an object or not, is listed in "
+                            "`invalid` by its index, and the others go in"
+                        },
+                    },
                     "example": _EXAMPLE,
                 }
             },

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
+from api.answers import Health
 from api.deps import State
 from api.jsonio import JSONResponse
 
@@ -17,6 +18,7 @@ router = APIRouter()
 @router.get(
     "/v1/health",
     response_class=JSONResponse,
+    response_model=Health,
     summary="Whether this replica serves, and how far behind it is",
     responses={
         200: {
@@ -59,6 +61,11 @@ def _status(caught_up: bool, found: dict[str, Any]) -> str:
     return "ok" if caught_up else "catching_up"
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(state: State) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

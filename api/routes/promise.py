@@ -10,26 +10,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.answers import AvailabilityOut, ListingOut, PromiseOut, errors
 from api.deps import READ, AppState, State
 from api.errors import ApiError
+from api.instants import PromiseInstantQuery
 from api.jsonio import JSONResponse
 from api.promiser import Promiser
-from api.schemas import Destination, ListingIn, PromiseIn, errors
+from api.schemas import Destination, ListingIn, Near, PromiseIn
 from engine.errors import InputError
 from engine.timefmt import parse_instant
 
 router = APIRouter(tags=["promise"], dependencies=[READ])
+_E422 = (
+    "`invalid_request`: a bad body (a destination with both a ZIP code and a point, say); "
+    "`unknown_postal_code`: no known US ZIP code; `at_out_of_range`: an order instant past the "
+    "last day promises cover"
+)
+_E503 = "`no_network`: the server was started without `--network`; `not_ready`"
 
 
 @router.post(
     "/v1/promise",
     response_class=JSONResponse,
+    response_model=PromiseOut,
     summary="Delivery and pickup options for a cart",
-    responses={**errors(401, 403, 422, 503)},
+    responses={**errors(400, 401, 403, 413, 422, 503, e422=_E422, e503=_E503)},
 )
 async def promise(body: PromiseIn, state: State) -> Any:
     return JSONResponse(answer_promise(state, body))
@@ -50,8 +59,9 @@ def answer_promise(state: AppState, body: PromiseIn) -> dict[str, Any]:
 @router.post(
     "/v1/promise/listing",
     response_class=JSONResponse,
+    response_model=ListingOut,
     summary="Earliest deliver_by per sku and service level, for a listing page",
-    responses={**errors(401, 403, 422, 503)},
+    responses={**errors(400, 401, 403, 413, 422, 503, e422=_E422, e503=_E503)},
 )
 async def listing(body: ListingIn, state: State) -> Any:
     promiser, at = _ready(state, body.at)
@@ -63,17 +73,28 @@ async def listing(body: ListingIn, state: State) -> Any:
 @router.get(
     "/v1/availability/{sku}",
     response_class=JSONResponse,
+    response_model=AvailabilityOut,
     summary="Pickup stores with atp >= qty near a place, nearest first",
-    responses={**errors(401, 403, 422, 503)},
+    responses={
+        **errors(
+            401,
+            403,
+            422,
+            503,
+            e422="`invalid_request`: a bad parameter; `bad_destination`: a point out of "
+            "range; `unknown_postal_code`; `at_out_of_range`",
+            e503=_E503,
+        )
+    },
 )
 async def availability(
     sku: str,
     state: State,
-    near: str = Query(description="POSTAL_CODE or LAT,LON", examples=["10001"]),
+    near: Annotated[Near, Query(examples=["10001"])],
     radius_km: float = Query(default=50.0, gt=0, le=20_000),
     qty: int = Query(default=1, ge=1, le=1_000_000),
     limit: int = Query(default=10, ge=1, le=100),
-    at: str | None = None,
+    at: Annotated[PromiseInstantQuery, Query(examples=["2026-11-25T15:30:00Z"])] = None,
 ) -> Any:
     promiser, instant = _ready(state, at)
     return JSONResponse(

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from api.answers import Outcome, Pending, PendingReservation, Reservation, errors
 from api.deps import READ, WRITE, State
 from api.jsonio import JSONResponse
-from api.schemas import FulfilIn, ReserveIn, Token, errors
+from api.schemas import FulfilIn, ReserveIn, Token
 
 router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
 
@@ -35,6 +36,7 @@ def _example(**changes: Any) -> dict[str, Any]:
 
 
 _PENDING = {
+    "model": Pending,
     "description": "Sent, not decided within the API's timeout: GET it, or retry the same id",
     "content": {
         "application/json": {
@@ -44,17 +46,61 @@ _PENDING = {
 }
 
 
+# The reservation an answer names, for the routes that take its id (OpenAPI links).
+_LINKS = {
+    "links": {
+        name: {
+            "operationRef": f"#/paths/~1v1~1reservations~1{{reservation_id}}{path}",
+            "parameters": {"reservation_id": "$response.body#/reservation_id"},
+        }
+        for name, path in (
+            ("GetReservation", "/get"),
+            ("ReleaseReservation", "/delete"),
+            ("FulfilReservation", "~1fulfil/post"),
+        )
+    }
+}
+_UNKNOWN = "`unknown_reservation`: no reservation of this id has been seen here"
+_NOT_ACTIVE = (
+    "`reservation_ended`: it is not active (`details` is the reservation), or another refusal "
+    "by the engine"
+)
+_ENDED = (
+    "The outcome; or, when the request's event_id was applied before, the reservation as it "
+    "stands with `repeat: true`"
+)
+
+
 @router.post(
     "",
     response_class=JSONResponse,
     status_code=201,
+    response_model=Outcome,
     dependencies=[WRITE],
     summary="Reserve stock at one location (the engine decides)",
     responses={
-        201: _example(),
-        200: _example(repeat=True, current_status="released", current_qty=0),
+        201: {"description": "Confirmed or partial: the outcome", **_example(), **_LINKS},
+        200: {
+            **_LINKS,
+            "model": Outcome,
+            "description": "The reservation_id was seen before: its first outcome, "
+            "`repeat: true`, with `current_status` and `current_qty`",
+            **_example(repeat=True, current_status="released", current_qty=0),
+        },
         202: _PENDING,
-        **errors(401, 403, 409, 422, 503),
+        **errors(
+            400,
+            401,
+            403,
+            409,
+            413,
+            422,
+            503,
+            e409="`rejected`: not enough stock (`details` is the rejected outcome); "
+            "`duplicate_event`: the event_id was used for another request",
+            e422="`invalid_request`: a bad body; `ts_in_future`: `ts` more than 300 s after "
+            "the server's clock",
+        ),
     },
 )
 async def reserve(body: ReserveIn, state: State) -> Any:
@@ -65,9 +111,10 @@ async def reserve(body: ReserveIn, state: State) -> Any:
 @router.get(
     "/{reservation_id}",
     response_class=JSONResponse,
+    response_model=Reservation | PendingReservation,
     dependencies=[READ],
     summary="A reservation as the read model last saw it",
-    responses={**errors(401, 403, 404, 503)},
+    responses={**errors(401, 403, 404, 503, e404=_UNKNOWN)},
 )
 async def get(reservation_id: str, state: State) -> Any:
     return JSONResponse(state.reservations.get(reservation_id))
@@ -76,12 +123,13 @@ async def get(reservation_id: str, state: State) -> Any:
 @router.delete(
     "/{reservation_id}",
     response_class=JSONResponse,
+    response_model=Outcome | Reservation,
     dependencies=[WRITE],
     summary="Release an active reservation",
     responses={
-        200: _example(status="released", qty=0),
+        200: {"description": _ENDED, **_example(status="released", qty=0)},
         202: _PENDING,
-        **errors(401, 403, 404, 409, 503),
+        **errors(401, 403, 404, 409, 422, 503, e404=_UNKNOWN, e409=_NOT_ACTIVE),
     },
 )
 async def release(
@@ -96,12 +144,26 @@ async def release(
 @router.post(
     "/{reservation_id}/fulfil",
     response_class=JSONResponse,
+    response_model=Outcome | Reservation,
     dependencies=[WRITE],
     summary="Fulfil (pick and hand over) all or part of an active reservation",
     responses={
-        200: _example(status="fulfilled", qty=0),
+        200: {"description": _ENDED, **_example(status="fulfilled", qty=0)},
         202: _PENDING,
-        **errors(401, 403, 404, 409, 503),
+        **errors(
+            400,
+            401,
+            403,
+            404,
+            409,
+            413,
+            422,
+            503,
+            e404=_UNKNOWN,
+            e409=_NOT_ACTIVE + "; `fulfil_exceeds_held`: `qty` is more than it holds",
+            e422="`invalid_request`: a bad body; `ts_in_future`: `ts` more than 300 s after "
+            "the server's clock",
+        ),
     },
 )
 async def fulfil(

@@ -104,6 +104,27 @@ def test_an_order_instant_near_the_end_of_dates_is_422_not_a_server_error(promis
     assert client.post("/v1/promise", json={**ordinary, "at": AT}).status_code == 200
 
 
+def test_the_last_order_instant_the_document_allows_is_one_the_calculator_covers(promised):
+    """``api.instants.PROMISE_MAX_MS`` is documented as ``at``'s maximum: promises answer up to
+    it, and past it answer at_out_of_range, for the body's and the query's ``at`` alike."""
+    from api.instants import PROMISE_LAST_DAY, PROMISE_MAX_MS
+
+    client, promiser = promised
+    store = next(loc for loc in promiser.network.locations if loc.pickup)
+    body = {"items": [{"sku": "SKU000001"}], "destination": {"postal_code": "10001"}}
+    near = {"near": f"{store.lat},{store.lon}"}
+    last = f"{PROMISE_LAST_DAY}T23:59:59.999999Z"
+    for at in (PROMISE_MAX_MS, last):
+        assert client.post("/v1/promise", json={**body, "at": at}).status_code == 200, at
+        answer = client.get("/v1/availability/SKU000001", params={**near, "at": str(at)})
+        assert answer.status_code == 200, at
+    for at in (PROMISE_MAX_MS + 1, "9999-08-02T00:00:00Z"):
+        late = client.post("/v1/promise", json={**body, "at": at})
+        assert (late.status_code, late.json()["error"]["code"]) == (422, "at_out_of_range"), at
+        answer = client.get("/v1/availability/SKU000001", params={**near, "at": str(at)})
+        assert answer.json()["error"]["code"] == "at_out_of_range", at
+
+
 def test_the_hot_paths_answer_as_the_fastapi_routes_do(make_client, network_file):
     """The same requests to an app with the hot path and to one without: the same answers,
     errors included (a body not declared JSON, a bad destination, an unknown position)."""
@@ -132,6 +153,10 @@ def test_the_hot_paths_answer_as_the_fastapi_routes_do(make_client, network_file
         ("POST", "/v1/promise", {"content": text}),
         ("POST", "/v1/promise", {"json": {**body, "destination": {"lat": 40.7}}}),
         ("POST", "/v1/promise", {"json": {**body, "destination": {"postal_code": "00000"}}}),
+        ("POST", "/v1/promise", {"json": {**body, "destination": {"postal_code": "1000"}}}),
+        ("POST", "/v1/promise", {"json": {**body, "items": [{"sku": "SKU000001", "qty": 2.0}]}}),
+        ("POST", "/v1/promise", {"json": {**body, "at": 253402300799998}}),
+        ("POST", "/v1/promise", {"json": {**body, "at": "2026-11-18T15:00:00+0000"}}),
         ("GET", f"/v1/atp/{promiser.location_ids[0]}/SKU000001", {}),
         ("GET", "/v1/atp/NOWHERE/SKU000001", {}),
     ]

@@ -299,3 +299,14 @@ def test_invalid_utf8_anywhere_is_bad_json_even_in_a_field_nobody_reads():
     refused = ev.parse(good + b',"note":"caf\xe9"}')  # Latin-1: not UTF-8
     assert isinstance(refused, Rejected) and refused.code == "bad_json"
     assert "UTF-8" in refused.message
+
+
+def test_an_instant_past_9999_once_in_utc_is_bad_timestamp_not_a_crash():
+    late = "9999-12-31T23:00:00-05:00"  # year 10000 in UTC
+    receipt = line("receipt", qty=1, ts=late)
+    assert ev.parse(receipt) == Rejected(
+        "bad_timestamp", "ts is before 1970 or after 9999 - at `$.ts`"
+    )
+    inbound = line("inbound", qty=1, supply_id="x", eta=late)
+    parsed = ev.parse(inbound)
+    assert isinstance(parsed, Rejected) and parsed.code == "bad_timestamp"

@@ -1,0 +1,245 @@
+"""The API's answers and error bodies, as ``/openapi.json`` shows them (docs/api.md §3, §6).
+
+The answers (``TypedDict``s) only document: the routes build their bodies with msgspec and hand
+FastAPI a finished response, so these types cost nothing per request. ``errors(...)`` documents
+error statuses, each with the one envelope, ``Error``. Request bodies are in ``api.schemas``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import BaseModel, Field
+from typing_extensions import TypedDict  # pydantic needs it on Python 3.11
+
+# -- Answers ------------------------------------------------------------------------------------
+
+Status = Literal["confirmed", "partial", "rejected", "released", "expired", "fulfilled"]
+
+
+class Health(TypedDict):
+    """``GET /v1/health`` (docs/api.md §6.1)."""
+
+    status: Literal["ok", "catching_up", "failed"]
+    mode: Literal["embedded", "kafka"]
+    caught_up: bool
+    lag: Annotated[
+        int,
+        Field(description="messages (Kafka; -1 before it first measured) or events not read yet"),
+    ]
+    dataflow: NotRequired[Annotated[Literal["running", "stopped"], Field(description="embedded")]]
+    dead_letters: NotRequired[
+        Annotated[int, Field(description="embedded: events its dataflow refused since the start")]
+    ]
+    bootstrap: NotRequired[Annotated[str, Field(description="Kafka mode")]]
+    topic_prefix: NotRequired[Annotated[str, Field(description="Kafka mode")]]
+    positions: int
+    reservations: int
+    promise: Annotated[bool, Field(description="whether a delivery network is loaded")]
+
+
+class Supply(TypedDict):
+    supply_id: str
+    qty: int
+    eta: datetime
+
+
+class Position(TypedDict):
+    """A position as on ``omnistock.atp`` (docs/events.md §11.2)."""
+
+    location_id: str
+    sku: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    unsellable: int
+    available: int
+    atp: int
+    oversold: int
+    inbound: list[Supply]
+    as_of: datetime | None
+    atp_at: NotRequired[
+        Annotated[int, Field(description="with `?at=` only: the ATP on that instant")]
+    ]
+
+
+class Totals(TypedDict):
+    on_hand: int
+    reserved: int
+    atp: int
+
+
+class AtpQueryOut(TypedDict):
+    positions: list[Position]
+    totals: dict[str, Totals]
+
+
+class Outcome(TypedDict):
+    """A reservation outcome as on ``omnistock.reservations`` (docs/events.md §8.5)."""
+
+    reservation_id: str
+    location_id: str
+    sku: str
+    status: Status
+    qty: int
+    expires_at: datetime
+    reason: str | None
+    ts: datetime
+    event_id: str | None
+    repeat: NotRequired[
+        Annotated[bool, Field(description="the answer to a reserve of an id seen before")]
+    ]
+    current_status: NotRequired[Status | None]
+    current_qty: NotRequired[int | None]
+
+
+class Reservation(TypedDict):
+    """A reservation as the read model last saw it: its latest outcome and its first."""
+
+    reservation_id: str
+    location_id: str
+    sku: str
+    status: Status
+    qty: int
+    expires_at: datetime
+    updated_at: datetime | None
+    reason: str | None
+    first_status: Status
+    first_qty: int
+    repeat: NotRequired[
+        Annotated[bool, Field(description="release or fulfil: its event_id was applied before")]
+    ]
+
+
+class Pending(TypedDict):
+    """Sent, not decided within the API's timeout: the engine decides it later."""
+
+    status: Literal["pending"]
+    reservation_id: str
+    event_id: str
+
+
+class PendingReservation(Pending):
+    location_id: str
+    sku: str
+
+
+class Refusal(TypedDict):
+    index: int
+    reason: str
+    code: str
+    message: str
+
+
+class EventsOut(TypedDict):
+    accepted: int
+    invalid: list[Refusal]
+    dead_letters: NotRequired[
+        Annotated[list[Refusal], Field(description="embedded: refused by the engine at once")]
+    ]
+
+
+class Point(TypedDict):
+    postal_code: NotRequired[str]
+    lat: float
+    lon: float
+
+
+class DeliveryOption(TypedDict):
+    service_level: str
+    location_id: str
+    ship_by: datetime
+    deliver_by: date
+    distance_km: float
+
+
+class Pickup(TypedDict):
+    location_id: str
+    name: str
+    distance_km: float
+    atp: int
+    ready_at: datetime
+
+
+class ItemPromise(TypedDict):
+    sku: str
+    qty: int
+    options: list[DeliveryOption]
+    pickup: list[Pickup]
+
+
+class SingleLocation(TypedDict):
+    location_id: str
+    distance_km: float
+    deliver_by: dict[str, date]
+    ship_by: dict[str, datetime]
+
+
+class Cart(TypedDict):
+    deliver_by: dict[str, date]
+    single_location: SingleLocation | None
+
+
+class PromiseOut(TypedDict):
+    at: datetime
+    destination: Point
+    items: list[ItemPromise]
+    cart: Cart
+
+
+class ListingSku(TypedDict):
+    sku: str
+    deliver_by: dict[str, date]
+
+
+class ListingOut(TypedDict):
+    at: datetime
+    destination: Point
+    skus: list[ListingSku]
+
+
+class AvailabilityOut(TypedDict):
+    sku: str
+    qty: int
+    near: Point
+    radius_km: float
+    stores: list[Pickup]
+
+
+# -- Errors -------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable, for programs (docs/api.md §3)")
+    message: str = Field(description="for people; may change")
+    details: Any = Field(description="null, or an object or list that says more")
+
+
+class Error(BaseModel):
+    """Every error's body: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorBody
+
+
+_WHEN = {
+    400: "`bad_json`: the body is not JSON, or is nested too deeply to read",
+    401: "`unauthorized`: no key, or an unknown key (with `WWW-Authenticate: Bearer`)",
+    403: "`forbidden`: the key lacks the scope (`details.needs`)",
+    404: "`unknown_reservation` or `unknown_position`: never seen",
+    409: "refused by the engine (`details` says more)",
+    413: "`body_too_large`: the body is over the limit",
+    422: "`invalid_request`: a field missing, of the wrong type, out of range or unknown "
+    "(`details` lists each problem)",
+    503: "`not_ready`: the replica is catching up, or its dataflow has stopped",
+}
+Errors = dict[int | str, dict[str, Any]]
+
+
+def errors(*statuses: int, **when: str) -> Errors:
+    """OpenAPI ``responses`` entries for error statuses, each with the envelope; ``when``
+    (``e404="..."``) replaces a status's description."""
+    return {
+        status: {"model": Error, "description": when.get(f"e{status}", _WHEN[status])}
+        for status in statuses
+    }
