@@ -55,9 +55,8 @@ class Reservations:
             or (body.event_id is not None and known.first_event_id == body.event_id)
         ):
             # A promise made once, whatever the new fields say (docs/events.md §8): the first
-            # outcome.
-            # Held elsewhere, the engine of that other position would not know the id; a retry
-            # of the very first request need not travel either.
+            # outcome, as the engine's claims would answer it (§8.7), without a trip through
+            # the stream; a retry of the very first request need not travel either.
             return 200, self._first_outcome(known, body.event_id)
         fields = body.model_dump(exclude_none=True)
         answer = await self._send("reserve", fields)

@@ -167,6 +167,7 @@ def _file(
 # Buckets of reservation ids, the keys of the claims step: few keys (Bytewax's cost is per item
 # and per key), enough to spread over workers.
 CLAIM_BUCKETS: Final = 64
+_BUCKET_KEYS: Final = tuple(f"claims/{n}" for n in range(CLAIM_BUCKETS))
 
 
 def claim_groups(
@@ -177,7 +178,7 @@ def claim_groups(
     groups: dict[str, list[ReservationChanged]] = {}
     for outcomes in outcome_lists:
         for outcome in outcomes:
-            key = f"claims/{crc32(outcome.reservation_id.encode()) % CLAIM_BUCKETS}"
+            key = _BUCKET_KEYS[crc32(outcome.reservation_id.encode()) % CLAIM_BUCKETS]
             found = groups.get(key)
             if found is None:
                 groups[key] = [outcome]

@@ -2,7 +2,8 @@
 
 A book knows only the ids used at its own location, so two locations (or two books of one
 location split by sku) can each hold stock under one ``reservation_id``. The claims step sits
-after the books, keyed by ``reservation_id``, and sees every reservation outcome: the first
+after the books, keyed by a bucket of ``reservation_id`` (``engine.batch.claim_groups``), and
+sees every reservation outcome: the first
 position to answer a ``reserve`` of an id claims it; the claiming location's own answers stand
 (its book knows the id). An outcome from any other location is a loser's:
 

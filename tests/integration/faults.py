@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import msgspec
@@ -273,10 +273,18 @@ def positions_of(replay: Replay) -> dict[str, Any]:
 # -- settling and the invariants ------------------------------------------------------------------
 
 
-def settled(running: System, answers: list[Answer], timeout: float = 90) -> dict[str, Any]:
+class Settled(NamedTuple):
+    """What ``settled`` waited for: each answered id's view on a live replica, and the replay
+    of the events topic that the atp topic equals."""
+
+    views: dict[str, Any]
+    replay: Replay
+
+
+def settled(running: System, answers: list[Answer], timeout: float = 90) -> Settled:
     """Wait until the engine has applied everything that may have reached it: the atp topic
     equals a replay of the events topic, and a live replica's ``GET`` of every id answered
-    shows what that replay's ledger holds for it. Returns those views by id."""
+    shows what that replay's ledger holds for it."""
     url = running.live()
     wanted = sorted({a.reservation_id for a in answers if a.status in (200, 201, 202, 409)})
     deadline = time.monotonic() + timeout
@@ -304,15 +312,16 @@ def settled(running: System, answers: list[Answer], timeout: float = 90) -> dict
             assert time.monotonic() < deadline, [r for r in wanted if r not in views][:5]
             if len(views) < len(wanted):
                 time.sleep(0.2)
-    return views
+    return Settled(views, replay)
 
 
 LISTED = {"confirmed": "active"}  # a view's status as a replay lists it
 
 
-def check(running: System, answers: list[Answer], views: dict[str, Any]) -> Replay:
-    """The invariants, once the system has settled (``settled``)."""
-    replay = replay_of_events(running.bootstrap, running.topics)
+def check(running: System, answers: list[Answer], done: Settled) -> Replay:
+    """The invariants, once the system has settled (``settled``); its replay of the events
+    topic is the witness."""
+    views, replay = done
     # every client answered, none hung; the killed replicas' clients may have been cut off
     for answer in answers:
         allowed = ANSWERED | (CUT if answer.url in running.killed else set())

@@ -59,10 +59,10 @@ def test_kill_9_of_the_dataflow_mid_race(bootstrap, prefix, tmp_path):
             running.start_run()
 
         answers = race(storm(running.urls, "k9"), crash)
-        views = settled(running, answers)
-        replay = check(running, answers, views)
+        done = settled(running, answers)
+        replay = check(running, answers, done)
         assert held(replay, "S1", "A") == STOCK  # every unit held, none twice
-        assert Counter(v["first_status"] for v in views.values()) == {
+        assert Counter(v["first_status"] for v in done.views.values()) == {
             "confirmed": STOCK,
             "rejected": BUYERS - STOCK,
         }
@@ -80,10 +80,10 @@ def test_a_broker_stop_and_start_mid_race(bootstrap, prefix, tmp_path):
             broker("start")
 
         answers = race(storm(running.urls, "br"), restart)
-        views = settled(running, answers, timeout=150)
-        replay = check(running, answers, views)
+        done = settled(running, answers, timeout=150)
+        replay = check(running, answers, done)
         assert held(replay, "S1", "A") == STOCK
-        assert sum(1 for v in views.values() if v["first_status"] == "confirmed") == STOCK
+        assert sum(1 for v in done.views.values() if v["first_status"] == "confirmed") == STOCK
 
 
 def test_kill_9_of_one_of_two_replicas_mid_race(bootstrap, prefix, tmp_path):
@@ -91,8 +91,8 @@ def test_kill_9_of_one_of_two_replicas_mid_race(bootstrap, prefix, tmp_path):
         running.stock("S1", "A", STOCK)
         doomed = running.urls[1]
         answers = race(storm(running.urls, "rk"), lambda: running.kill_replica(doomed))
-        views = settled(running, answers)
-        replay = check(running, answers, views)
+        done = settled(running, answers)
+        replay = check(running, answers, done)
         assert held(replay, "S1", "A") <= STOCK
         assert any(a.url == doomed and a.status in ("refused", "dropped") for a in answers)
         survivor = running.live()
@@ -116,8 +116,8 @@ def test_two_replicas_racing_one_id_at_two_locations(bootstrap, prefix, tmp_path
             requests.append(reserve_request(first, f"dup-{i}", "S1", "A", qty=2))
             requests.append(reserve_request(second, f"dup-{i}", "S2", "A", qty=2))
         answers = race(requests, spread_s=0.2)
-        views = settled(running, answers)
-        replay = check(running, answers, views)
+        done = settled(running, answers)
+        replay = check(running, answers, done)
         assert held(replay, "S1", "A") + held(replay, "S2", "A") == 2 * ids  # not 4 * ids
         by_id = defaultdict(list)
         for answer in answers:
@@ -128,7 +128,7 @@ def test_two_replicas_racing_one_id_at_two_locations(bootstrap, prefix, tmp_path
             loser = next(a for a in pair if a.status == 200)
             assert loser.body["repeat"] is True
             assert loser.body["location_id"] == winner.body["location_id"]
-            assert views[rid]["location_id"] == winner.body["location_id"]
+            assert done.views[rid]["location_id"] == winner.body["location_id"]
 
 
 def test_an_outage_that_outlives_the_holds_it_must_still_fulfil(bootstrap, prefix, tmp_path):
@@ -154,9 +154,9 @@ def test_an_outage_that_outlives_the_holds_it_must_still_fulfil(bootstrap, prefi
         assert {a.status for a in fulfils} == {202}  # sent, not decided: the engine is down
         time.sleep(max(0.0, 30 - (time.monotonic() - down)))
         running.start_run()
-        views = settled(running, answers + fulfils, timeout=120)
-        replay = check(running, answers + fulfils, views)
-        assert Counter(v["status"] for v in views.values()) == {"fulfilled": buyers}
+        done = settled(running, answers + fulfils, timeout=120)
+        replay = check(running, answers + fulfils, done)
+        assert Counter(v["status"] for v in done.views.values()) == {"fulfilled": buyers}
         position = wait_position(url, "S1", "A", lambda p: p["reserved"] == 0)
         assert position["on_hand"] == 200 - buyers
         assert held(replay, "S1", "A") == 0
@@ -185,8 +185,8 @@ def test_a_future_timestamp_then_redeliveries_change_nothing(bootstrap, prefix, 
         )
         answers = race(requests, redeliver.start)
         redeliver.join()
-        views = settled(running, answers)
-        replay = check(running, answers, views)
+        done = settled(running, answers)
+        replay = check(running, answers, done)
         assert {a.status for a in answers if a.reservation_id.startswith("ft-far")} == {422}
         assert all(a.body["error"]["code"] == "ts_in_future" for a in answers if a.status == 422)
         assert held(replay, "S1", "A") == STOCK
@@ -196,8 +196,8 @@ def test_a_future_timestamp_then_redeliveries_change_nothing(bootstrap, prefix, 
         produce(bootstrap, topic, _everything_so_far(bootstrap, topic))
         again = send(second, "POST", "/v1/reservations", requests[0][3], requests[0][4])
         assert again.status == 200 and again.body["repeat"] is True
-        views = settled(running, answers)
-        check(running, answers, views)
+        done = settled(running, answers)
+        check(running, answers, done)
         assert httpx.get(f"{second}/v1/atp/S1/A", timeout=5).json()["on_hand"] == STOCK
 
 
