@@ -11,6 +11,11 @@ deciding costs a few integer operations and allocates nothing when nothing fires
   ``stockout`` only.
 - ``oversold``: reserved > on_hand.
 - ``replenish``: atp + all expected supply < the reorder point (default 5).
+- ``stockout_soon``: atp > 0 and ``atp x 7 < stockout_days x sold_7d`` (default 2 days):
+  at the last 7 days' pace, the stock lasts fewer than ``stockout_days`` days.
+
+Thresholds are the book's (the settings and the policy) unless a ``set_alert_thresholds``
+set the position's own.
 
 A new position starts from the conditions of an empty one (out of stock, below the reorder
 point), so it alerts only once something moves it.
@@ -26,15 +31,29 @@ OUT: Final = 1
 LOW: Final = 2
 OVER: Final = 4
 REPLENISH: Final = 8
+SOON: Final = 16
 
 
-def conditions(position: Position, low_stock: int, reorder_point: int) -> int:
-    """The bit set of alert conditions that hold for the position now."""
+def conditions(
+    position: Position, low_stock: int, reorder_point: int, stockout_days: int = 2
+) -> int:
+    """The bit set of alert conditions that hold for the position now, with the book's
+    thresholds (the position's own, where set, win)."""
+    own = position.thresholds
+    if own is not None:
+        if own[0] is not None:
+            low_stock = own[0]
+        if own[1] is not None:
+            reorder_point = own[1]
+        if own[2] is not None:
+            stockout_days = own[2]
     on_hand = position.on_hand
     reserved = position.reserved
     atp = on_hand - reserved - position.safety_stock
     if atp > 0:
         flags = LOW if atp <= low_stock else 0
+        if position.sales is not None and atp * 7 < stockout_days * position.sold_7d():
+            flags |= SOON
     else:
         flags = OUT
         atp = 0
@@ -62,6 +81,8 @@ def fired(before: int, after: int) -> list[str]:
         kinds.append("oversold")
     if rising & REPLENISH:
         kinds.append("replenish")
+    if rising & SOON:
+        kinds.append("stockout_soon")
     return kinds
 
 

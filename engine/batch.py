@@ -35,6 +35,7 @@ from engine.outputs import (
     alert_record,
     outcome_record,
 )
+from engine.policy import ChannelAt
 from engine.position import Position
 from engine.routing import route
 from engine.rules import apply, expire
@@ -128,7 +129,9 @@ def fold_batch(
                     dead.append((output, envelope))
                 elif repeats is not None and type(output) is DUPLICATE:
                     repeats.append(envelope)
-    out.extend([position_message(position) for position in changed.values()])
+    if changed:
+        channels = book.channels  # type: ignore[union-attr]
+        out.extend([position_message(position, channels) for position in changed.values()])
     return book, out, dead
 
 
@@ -139,7 +142,7 @@ def expire_due(book: Book, now: datetime, outcomes: list[ReservationChanged]) ->
     changed: dict[str, Position] = {}
     for output in expire(book, now)[1]:
         _file(output, out, changed, outcomes)
-    out.extend([position_message(position) for position in changed.values()])
+    out.extend([position_message(position, book.channels) for position in changed.values()])
     return out
 
 
@@ -206,9 +209,10 @@ def revoke_message(revoke: Revoke) -> Publish:
     return ("events", revoke.location_id, encode(revoke))
 
 
-def position_message(position: Position) -> Publish:
-    """A position for ``omnistock.atp``, keyed ``location_id:sku``."""
-    return ("atp", f"{position.location_id}:{position.sku}", _encode(position.wire()))
+def position_message(position: Position, channels: tuple[ChannelAt, ...]) -> Publish:
+    """A position for ``omnistock.atp``, keyed ``location_id:sku``, with its book's
+    channels (``Book.channels``)."""
+    return ("atp", f"{position.location_id}:{position.sku}", _encode(position.wire(channels)))
 
 
 def outcome_message(outcome: ReservationChanged) -> Publish:

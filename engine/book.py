@@ -23,6 +23,7 @@ from typing import Any, Final
 import msgspec
 
 from engine.alerts import initial, quiet_from
+from engine.policy import DEFAULT_POLICY, ChannelAt, Policy
 from engine.position import Position, Reservation
 from engine.timefmt import BEFORE_ALL, later
 
@@ -42,12 +43,31 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
         max_future_s: in the live modes, an event dated more than this after the wall clock
             when it is read is refused (``ts_in_future``): a bad device clock cannot move a
             location's dedup window. Default 300.
+        stockout_days: ``stockout_soon`` fires when atp lasts fewer days than this at the
+            pace of the last 7 days' sales. Default 2.
+        policy: channels, groups, safety stock, kits (``engine.policy``).
     """
 
     dedup_window_ms: int = 7 * DAY_MS
     low_stock: int = 2
     reorder_point: int = 5
     max_future_s: int = 300
+    stockout_days: int = 2
+    policy: Policy = DEFAULT_POLICY
+
+    def with_policy(self, policy: Policy) -> EngineConfig:
+        """These settings under ``policy``: its alert thresholds, where it gives them, win."""
+        return msgspec.structs.replace(
+            self,
+            policy=policy,
+            low_stock=self.low_stock if policy.low_stock is None else policy.low_stock,
+            reorder_point=(
+                self.reorder_point if policy.reorder_point is None else policy.reorder_point
+            ),
+            stockout_days=(
+                self.stockout_days if policy.stockout_days is None else policy.stockout_days
+            ),
+        )
 
 
 DEFAULT_CONFIG: Final = EngineConfig()
@@ -57,18 +77,24 @@ class Book:
     """Positions of one location, with their dedup memory and reservations."""
 
     __slots__ = (
+        "by_channel",
+        "channels",
         "config",
+        "default_channel",
         "ended",
         "expiries",
         "gc_due",
         "initial_flags",
         "location_id",
         "low_stock",
+        "plain_safety",
         "positions",
         "quiet_from",
         "reorder_point",
         "reservations",
+        "sales_keep",
         "seen",
+        "stockout_days",
         "watermark",
         "window",
     )
@@ -84,12 +110,40 @@ class Book:
         self.expiries: list[tuple[datetime, str]] = []
         self.watermark = BEFORE_ALL
         self.gc_due = BEFORE_ALL
+        self._derive()
+
+    def _derive(self) -> None:
+        """Copies of the settings the hot path reads, one attribute away."""
+        config = self.config
+        policy = config.policy
         self.initial_flags = initial(config.low_stock, config.reorder_point)
-        # copies of the settings the hot path reads, one attribute away
         self.window = timedelta(milliseconds=config.dedup_window_ms)
         self.low_stock = config.low_stock
         self.reorder_point = config.reorder_point
+        self.stockout_days = config.stockout_days
         self.quiet_from = quiet_from(config.low_stock, config.reorder_point)
+        self.sales_keep = -(-config.dedup_window_ms // DAY_MS) + 7
+        self.channels: tuple[ChannelAt, ...] = policy.channels_at(self.location_id)
+        self.by_channel: dict[str, ChannelAt] = {c.name: c for c in self.channels}
+        self.default_channel: ChannelAt | None = (
+            None if policy.default_channel is None else self.by_channel[policy.default_channel]
+        )
+        self.plain_safety = not policy.safety_skus and policy.safety_default == 0
+
+    def configure(self, config: EngineConfig) -> None:
+        """Take this process's settings (a book restored from a snapshot kept the ones it was
+        made with): the policy's safety stock applies anew where no event set one."""
+        self.config = config
+        self._derive()
+        policy = config.policy
+        for position in self.positions.values():
+            if position.own_safety_stock < 0:
+                position.safety_stock = policy.safety_stock_of(position.sku)
+
+    def channel(self, name: str) -> ChannelAt | None:
+        """The channel a request naming ``name`` is taken as here (``Policy.channel``)."""
+        found = self.by_channel.get(name)
+        return self.default_channel if found is None else found
 
     def position(self, sku: str) -> Position:
         """The position of ``sku`` here, created empty when new."""
@@ -98,7 +152,9 @@ class Book:
             # One string per sku across books and reservations (a decoded event's string
             # would be one per position: 60 bytes each); done once, when the position is made.
             sku = intern(sku)
-            position = self.positions[sku] = Position(self.location_id, sku, self.initial_flags)
+            safety = 0 if self.plain_safety else self.config.policy.safety_stock_of(sku)
+            position = Position(self.location_id, sku, self.initial_flags, safety)
+            self.positions[sku] = position
         return position
 
     def reservation(self, reservation_id: str) -> Reservation | None:
@@ -187,10 +243,7 @@ class Book:
             self.gc_due,
             self.initial_flags,
         ) = state
-        self.window = timedelta(milliseconds=self.config.dedup_window_ms)
-        self.low_stock = self.config.low_stock
-        self.reorder_point = self.config.reorder_point
-        self.quiet_from = quiet_from(self.config.low_stock, self.config.reorder_point)
+        self._derive()
 
 
 def _leading_older(entries: dict[Any, datetime], horizon: datetime) -> list[Any]:

@@ -12,6 +12,8 @@ position to answer a ``reserve`` of an id claims it; the claiming location's own
   ``event_id`` so that its sender recognises the answer;
 - if it held stock, a ``Revoke`` event is written back to the loser's location, which ends the
   hold silently and forgets the id (``engine.rules``);
+- a try of a reservation at a group (``location_group``) after a refused try of the same
+  group is no loser: its answer claims the id anew (docs/policy.md);
 - any later outcome of its hold (released, expired, fulfilled, revoked) never reaches the
   reservations topic as such: the reservation is the claim's, and the topic tells of that one
   only. One caused by an event is answered as a repeat of the claim, so that its sender is
@@ -66,6 +68,7 @@ def claim_of(outcome: ReservationChanged) -> Claim | None:
             outcome.ts,
             None,
             outcome.reason,
+            location_group=outcome.location_group,
         )
         status = outcome.current_status or outcome.status
         qty = outcome.qty if outcome.current_qty is None else outcome.current_qty
@@ -106,6 +109,16 @@ def decide(
         claim.qty = outcome.qty
         claim.expires_at = outcome.expires_at
         return claim, [outcome]
+    if (
+        claim.status == "rejected"
+        and outcome.location_group is not None
+        and outcome.location_group == first.location_group
+        and not outcome.repeat
+        and outcome.status in FIRST
+    ):
+        # The next try of a reservation at a group, after a refused one (docs/policy.md): a
+        # refusal does not hold the id, so this try's answer claims it.
+        return Claim(outcome, outcome.status, outcome.qty, outcome.expires_at), [outcome]
     if not outcome.repeat and outcome.status not in FIRST:
         # The later life of a loser's hold before its revocation. An expiry is dropped; an
         # event's (a release, a fulfil, a sale) is answered with the reservation, so that its
@@ -133,6 +146,7 @@ def repeat_of(claim: Claim, asked: ReservationChanged) -> ReservationChanged:
         True,
         claim.status,
         claim.qty,
+        first.location_group,
     )
 
 

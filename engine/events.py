@@ -32,6 +32,7 @@ from engine.kinds import (
     REVOKE,
     SALE,
     SALE_RESERVATION_ID,
+    SET_SAFETY_STOCK,
     SKU,
     TRANSFER_OUT,
     TS,
@@ -52,11 +53,14 @@ from engine.schema import (
     Receipt,
     Release,
     Reserve,
+    Restock,
     Return,
     Revoke,
     Sale,
+    SetAlertThresholds,
     SetSafetyStock,
     TransferOut,
+    WriteOff,
 )
 from engine.timefmt import EPOCH, MAX_MS, from_ms, later, rfc3339
 
@@ -74,11 +78,14 @@ __all__ = [
     "Receipt",
     "Release",
     "Reserve",
+    "Restock",
     "Return",
     "Revoke",
     "Sale",
+    "SetAlertThresholds",
     "SetSafetyStock",
     "TransferOut",
+    "WriteOff",
     "encode",
     "parse",
 ]
@@ -194,7 +201,15 @@ def _check_supply_id(event: Any) -> Rejected | None:
 def _check_reserve(event: Any) -> Rejected | None:
     if not _valid_code(event.channel):
         return _bad_code("channel")
+    if event.location_group is not None and not _valid_code(event.location_group):
+        return _bad_code("location_group")
     return _check_reservation_id(event)
+
+
+def _check_channel(event: Any) -> Rejected | None:
+    if event.channel is not None and not _valid_code(event.channel):
+        return _bad_code("channel")
+    return None
 
 
 def _check_revoke(event: Any) -> Rejected | None:
@@ -317,6 +332,8 @@ def parse(raw: bytes | str) -> Event | Rejected:
         bad = _check_delta(event)
     elif cls is REVOKE:
         bad = _check_revoke(event)
+    elif cls is SET_SAFETY_STOCK:
+        bad = _check_channel(event)
     else:
         bad = None
     if bad is not None:

@@ -32,11 +32,14 @@ from engine.schema import (
     Receipt,
     Release,
     Reserve,
+    Restock,
     Return,
     Revoke,
     Sale,
+    SetAlertThresholds,
     SetSafetyStock,
     TransferOut,
+    WriteOff,
 )
 
 ADJUST: Final = Adjust
@@ -51,6 +54,9 @@ RETURN: Final = Return
 REVOKE: Final = Revoke
 SALE: Final = Sale
 SET_SAFETY_STOCK: Final = SetSafetyStock
+RESTOCK: Final = Restock
+WRITE_OFF: Final = WriteOff
+SET_ALERT_THRESHOLDS: Final = SetAlertThresholds
 TRANSFER_OUT: Final = TransferOut
 
 ALERT: Final = Alert

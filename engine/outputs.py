@@ -12,8 +12,9 @@ from typing import Any, Final
 
 import msgspec
 
-# The one reason a ``reserve`` is refused (docs/events.md §8).
+# Why a ``reserve`` is refused (docs/events.md §8, docs/policy.md).
 INSUFFICIENT_STOCK: Final = "insufficient_stock"
+UNKNOWN_CHANNEL: Final = "unknown_channel"
 
 
 def first_reason(first_status: str) -> str | None:
@@ -71,6 +72,7 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
     repeat: bool = False
     current_status: str | None = None
     current_qty: int | None = None
+    location_group: str | None = None
 
 
 class Claim(msgspec.Struct, gc=False):
@@ -127,6 +129,9 @@ class PositionRecord(msgspec.Struct, frozen=True, gc=False):
     oversold: int
     inbound: list[Supply]
     as_of: datetime | None
+    channels: dict[str, int] = {}
+    sold_7d: int = 0
+    stockout_eta: datetime | None = None
 
     def atp_at(self, at: datetime) -> int:
         """ATP on the instant ``at``: available plus the supply due by then, at least 0."""
@@ -156,6 +161,8 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     atp: int
     oversold: int
     inbound_qty: int
+    sold_7d: int = 0
+    stockout_eta: datetime | None = None
 
 
 def outcome_record(outcome: ReservationChanged) -> dict[str, Any]:
@@ -175,6 +182,8 @@ def outcome_record(outcome: ReservationChanged) -> dict[str, Any]:
         record["repeat"] = True
         record["current_status"] = outcome.current_status
         record["current_qty"] = outcome.current_qty
+    if outcome.location_group is not None:
+        record["location_group"] = outcome.location_group
     return record
 
 
@@ -193,4 +202,6 @@ def alert_record(alert: Alert) -> dict[str, Any]:
         "atp": alert.atp,
         "oversold": alert.oversold,
         "inbound_qty": alert.inbound_qty,
+        "sold_7d": alert.sold_7d,
+        "stockout_eta": alert.stockout_eta,
     }

@@ -11,20 +11,27 @@ Derived figures are never stored:
 - ``atp = max(0, available)``
 - ``oversold = max(0, reserved - on_hand)``
 - ATP on a future instant T: ``max(0, available + sum(expected supply with eta <= T))``
+- ``channels``: each channel's ATP (``engine.policy.atp_c``)
+- ``sold_7d`` and ``stockout_eta``: sell-through (docs/events.md §11)
+
+A position that never sold carries no sales dates (``sales`` is ``None``), and one with no
+safety stock, thresholds or channel buffers of its own carries none of those either.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from msgspec.structs import asdict
 
 from engine.kinds import POSITION_RECORD, SUPPLY
 from engine.outputs import PositionRecord
-from engine.timefmt import NEVER
+from engine.policy import ChannelAt, atp_c
+from engine.timefmt import NEVER, later
 
 NO_EXPIRY: Final = NEVER
+WEEK_S: Final = 7 * 86_400
 
 
 class Reservation:
@@ -39,7 +46,9 @@ class Reservation:
         "ended_at",
         "expires_at",
         "first_qty",
+        "first_reason",
         "first_status",
+        "location_group",
         "qty",
         "reservation_id",
         "sku",
@@ -47,7 +56,14 @@ class Reservation:
     )
 
     def __init__(
-        self, reservation_id: str, sku: str, status: str, qty: int, expires_at: datetime
+        self,
+        reservation_id: str,
+        sku: str,
+        status: str,
+        qty: int,
+        expires_at: datetime,
+        reason: str | None = None,
+        location_group: str | None = None,
     ) -> None:
         self.reservation_id = reservation_id
         self.sku = sku
@@ -56,6 +72,8 @@ class Reservation:
         self.expires_at = expires_at
         self.first_status = status
         self.first_qty = qty
+        self.first_reason = reason
+        self.location_group = location_group
         self.ended_at: datetime | None = None
 
     @property
@@ -78,6 +96,8 @@ class Reservation:
             self.first_status,
             self.first_qty,
             self.ended_at,
+            self.first_reason,
+            self.location_group,
         )
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
@@ -90,6 +110,8 @@ class Reservation:
             self.first_status,
             self.first_qty,
             self.ended_at,
+            self.first_reason,
+            self.location_group,
         ) = state
 
 
@@ -97,7 +119,15 @@ class Position:
     """Stock of one sku at one location.
 
     Attributes:
-        on_hand, reserved, safety_stock, unsellable: the stored quantities.
+        on_hand, reserved, unsellable: the stored quantities.
+        safety_stock: the buffer without a channel that applies here: the position's own
+            (``own_safety_stock``) or else the policy's for the sku (docs/policy.md).
+        own_safety_stock: set by a ``set_safety_stock`` without a channel, or -1 (none).
+        channel_safety_stock: ``channel -> qty`` set with a channel, or ``None``.
+        thresholds: ``(low_stock, reorder_point, stockout_days)`` set here, each ``None``
+            where the book's apply; ``None`` when none is set.
+        sales: units sold by UTC date, or ``None`` until the first sale or fulfil:
+            ``[newest date's ordinal, units that date, units the date before, ...]``.
         as_of: ``ts`` of the last event applied here (``None`` until one is).
         inbound: expected supply, ``supply_id -> (qty, eta)``, or ``None`` when there is none.
         holds: active reservations held here, ``reservation_id -> Reservation``, or ``None``.
@@ -107,24 +137,32 @@ class Position:
 
     __slots__ = (
         "as_of",
+        "channel_safety_stock",
         "flags",
         "holds",
         "inbound",
         "location_id",
         "next_expiry",
         "on_hand",
+        "own_safety_stock",
         "reserved",
         "safety_stock",
+        "sales",
         "sku",
+        "thresholds",
         "unsellable",
     )
 
-    def __init__(self, location_id: str, sku: str, flags: int) -> None:
+    def __init__(self, location_id: str, sku: str, flags: int, safety_stock: int = 0) -> None:
         self.location_id = location_id
         self.sku = sku
         self.on_hand = 0
         self.reserved = 0
-        self.safety_stock = 0
+        self.safety_stock = safety_stock
+        self.own_safety_stock = -1
+        self.channel_safety_stock: dict[str, int] | None = None
+        self.thresholds: tuple[int | None, int | None, int | None] | None = None
+        self.sales: list[int] | None = None
         self.unsellable = 0
         self.as_of: datetime | None = None
         self.inbound: dict[str, tuple[int, datetime]] | None = None
@@ -153,6 +191,66 @@ class Position:
         due = sum(q for q, eta in self.inbound.values() if eta <= at) if self.inbound else 0
         return max(0, self.available + due)
 
+    def safety_stock_for(self, channel: str) -> int:
+        """The safety stock for ``channel``: set here for it, else ``safety_stock``."""
+        own = self.channel_safety_stock
+        if own is not None:
+            found = own.get(channel)
+            if found is not None:
+                return found
+        return self.safety_stock
+
+    def atp_for(self, channel: ChannelAt) -> int:
+        """The channel's ATP here (``engine.policy.atp_c``)."""
+        return atp_c(self.on_hand, self.reserved, self.safety_stock_for(channel.name), channel)
+
+    def channels(self, channels: tuple[ChannelAt, ...]) -> dict[str, int]:
+        """``{channel: atp_c}`` for every channel of the policy (as they apply here)."""
+        return {channel.name: self.atp_for(channel) for channel in channels}
+
+    def sold(self, ts: datetime, qty: int, keep: int) -> None:
+        """Count ``qty`` units sold (a sale, a fulfil) on the UTC date of ``ts``. Dates more
+        than ``keep`` before the newest one counted are dropped (``Book.sales_keep``)."""
+        day = ts.toordinal()
+        sales = self.sales
+        if sales is None:
+            self.sales = [day, qty]
+            return
+        offset = sales[0] - day
+        if offset < 0:  # a new newest date: shift the older ones along
+            if -offset >= keep:
+                self.sales = [day, qty]
+                return
+            shifted = [day, qty]
+            shifted.extend([0] * (-offset - 1))
+            shifted.extend(sales[1 : keep + 1 + offset])
+            self.sales = shifted
+            return
+        if offset >= keep:
+            return
+        while len(sales) <= offset + 1:
+            sales.append(0)
+        sales[offset + 1] += qty
+
+    def sold_7d(self) -> int:
+        """Units sold on the 7 UTC dates ending with the date of ``as_of``."""
+        sales = self.sales
+        if sales is None or self.as_of is None:
+            return 0
+        first = sales[0] - self.as_of.toordinal() + 1  # index of the as_of date
+        total = 0
+        for i in range(max(first, 1), min(first + 7, len(sales))):
+            total += sales[i]
+        return total
+
+    def stockout_eta(self, sold_7d: int) -> datetime | None:
+        """When atp runs out at the pace of ``sold_7d``: ``as_of + atp x 7 days / sold_7d``
+        (whole seconds); ``None`` without sales or stock."""
+        atp = self.on_hand - self.reserved - self.safety_stock
+        if sold_7d <= 0 or atp <= 0 or self.as_of is None:
+            return None
+        return later(self.as_of, timedelta(seconds=atp * WEEK_S // sold_7d))
+
     def supplies(self) -> list[tuple[str, int, datetime]]:
         """The expected supplies, ``(supply_id, qty, eta)``, soonest first (then by id)."""
         if not self.inbound:
@@ -163,19 +261,21 @@ class Position:
             due.sort()
         return [(supply_id, qty, eta) for eta, supply_id, qty in due]
 
-    def record(self) -> dict[str, Any]:
+    def record(self, channels: tuple[ChannelAt, ...] = ()) -> dict[str, Any]:
         """The position as published on ``omnistock.atp`` and printed by ``replay``, as a dict
         (``wire()`` is the same as a struct, what the hot paths encode)."""
-        wire = self.wire()
+        wire = self.wire(channels)
         record = asdict(wire)
         record["inbound"] = [asdict(supply) for supply in wire.inbound]
         return record
 
-    def wire(self) -> PositionRecord:
+    def wire(self, channels: tuple[ChannelAt, ...] = ()) -> PositionRecord:
         """The position as published on ``omnistock.atp`` and printed by ``replay``: a struct
-        encodes in half the time of a dict."""
+        encodes in half the time of a dict. ``channels``: the policy's, as they apply at this
+        location (``Book.channels``)."""
         available = self.on_hand - self.reserved - self.safety_stock
         inbound = [SUPPLY(supply_id, qty, eta) for supply_id, qty, eta in self.supplies()]
+        sold_7d = self.sold_7d() if self.sales is not None else 0
         return POSITION_RECORD(
             self.location_id,
             self.sku,
@@ -188,6 +288,9 @@ class Position:
             max(0, self.reserved - self.on_hand),
             inbound,
             self.as_of,
+            self.channels(channels),
+            sold_7d,
+            self.stockout_eta(sold_7d) if sold_7d else None,
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -206,6 +309,10 @@ class Position:
             self.holds,
             self.next_expiry,
             self.flags,
+            self.own_safety_stock,
+            self.channel_safety_stock,
+            self.thresholds,
+            self.sales,
         )
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
@@ -221,4 +328,8 @@ class Position:
             self.holds,
             self.next_expiry,
             self.flags,
+            self.own_safety_stock,
+            self.channel_safety_stock,
+            self.thresholds,
+            self.sales,
         ) = state

@@ -18,7 +18,7 @@ from engine.book import DEFAULT_CONFIG, Book, EngineConfig
 from engine.claims import Claims, Losers
 from engine.events import clock_limit, in_future, parse
 from engine.kinds import DUPLICATE, REJECTED, RESERVATION_CHANGED, REVOKE, TRANSFER_OUT
-from engine.outputs import dead_letter
+from engine.outputs import PositionRecord, dead_letter
 from engine.position import Position
 from engine.routing import supply_of
 from engine.rules import apply, expire
@@ -194,6 +194,16 @@ class Replay:
             positions = self.books[location_id].positions
             for sku in sorted(positions):
                 yield positions[sku]
+
+    def records(self) -> Iterator[PositionRecord]:
+        """Every position as ``omnistock.atp`` carries it (its channels included), in the
+        order of ``positions``."""
+        for location_id in sorted(self.books):
+            book = self.books[location_id]
+            positions = book.positions
+            channels = book.channels
+            for sku in sorted(positions):
+                yield positions[sku].wire(channels)
 
     def reservations(self) -> Iterator[dict[str, Any]]:
         """``reservation_id, status, qty`` of every reservation id of the log, sorted by id

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.book import Book
-from engine.outputs import INSUFFICIENT_STOCK, ReservationChanged, first_reason
+from engine.outputs import INSUFFICIENT_STOCK, UNKNOWN_CHANNEL, ReservationChanged
 from engine.position import NO_EXPIRY, Position, Reservation
 from engine.timefmt import later
 
@@ -36,26 +36,32 @@ def repeat(book: Book, found: Reservation, event: Any) -> ReservationChanged:
         found.expires_at,
         event.ts,
         event.event_id,
-        first_reason(found.first_status),
+        found.first_reason,
         True,
         found.status,
         found.qty,
+        found.location_group,
     )
 
 
 def reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> None:
-    """A new reservation (a known id never reaches here: ``repeat``)."""
+    """A new reservation (a known id never reaches here: ``repeat``), decided on the ATP of
+    its channel here (docs/policy.md); a channel the policy does not know, with no default
+    channel, is ``rejected`` as ``unknown_channel``."""
     rid = event.reservation_id
-    room = position.on_hand - position.reserved
-    if event.channel != "pos":
-        room -= position.safety_stock
+    channel = book.by_channel.get(event.channel) or book.default_channel
     expires_at = later(event.ts, _ttl(event.ttl_s))
+    if channel is None:
+        room, reason = 0, UNKNOWN_CHANNEL
+    else:
+        room, reason = position.atp_for(channel), INSUFFICIENT_STOCK
+    group = event.location_group
     if event.qty <= room:
         status, qty = "confirmed", event.qty
     elif event.allow_partial and room >= 1:
         status, qty = "partial", room
     else:
-        rejected = Reservation(rid, position.sku, "rejected", 0, expires_at)
+        rejected = Reservation(rid, position.sku, "rejected", 0, expires_at, reason, group)
         rejected.ended_at = event.ts
         book.reservations[rid] = rejected
         book.ended[rid] = event.ts
@@ -69,11 +75,12 @@ def reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> N
                 expires_at,
                 event.ts,
                 event.event_id,
-                INSUFFICIENT_STOCK,
+                reason,
+                location_group=group,
             )
         )
         return
-    made = Reservation(rid, position.sku, status, qty, expires_at)
+    made = Reservation(rid, position.sku, status, qty, expires_at, None, group)
     book.reservations[rid] = made
     if position.holds is None:
         position.holds = {}
@@ -83,7 +90,15 @@ def reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> N
     heapq.heappush(book.expiries, (expires_at, rid))
     outputs.append(
         ReservationChanged(
-            rid, book.location_id, event.sku, status, qty, expires_at, event.ts, event.event_id
+            rid,
+            book.location_id,
+            event.sku,
+            status,
+            qty,
+            expires_at,
+            event.ts,
+            event.event_id,
+            location_group=group,
         )
     )
 
@@ -97,6 +112,7 @@ def fulfil(book: Book, position: Position, event: Any, outputs: list[Any]) -> No
     found = position.holds[event.reservation_id]  # type: ignore[index]
     qty = found.qty if event.qty is None else event.qty
     position.on_hand -= qty
+    position.sold(event.ts, qty, book.sales_keep)
     consume(book, position, found, qty, event, outputs)
 
 
@@ -132,6 +148,7 @@ def consume(
             found.expires_at,
             event.ts,
             event.event_id,
+            location_group=found.location_group,
         )
     )
 
@@ -168,6 +185,7 @@ def end_hold(
             found.expires_at,
             ts,
             event_id,
+            location_group=found.location_group,
         )
     )
 

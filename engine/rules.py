@@ -44,16 +44,19 @@ from engine.kinds import (
     RECEIPT,
     RELEASE,
     RESERVE,
+    RESTOCK,
     RETURN,
     REVOKE,
     SALE,
     SALE_QTY,
     SALE_RESERVATION_ID,
+    SET_ALERT_THRESHOLDS,
     SET_SAFETY_STOCK,
     SKU,
     SUPPLY_EXPECTED,
     TRANSFER_OUT,
     TS,
+    WRITE_OFF,
     fields_of,
 )
 from engine.outputs import (
@@ -98,8 +101,12 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         if first_ts >= book.watermark - book.window:
             return book, [Duplicate(event_id)]
         seen[event_id] = ts  # out of the window: applied again
-    if cls is RELEASE or cls is FULFIL:
-        rejected = _check_held(book, event)
+    if cls is RELEASE or cls is FULFIL or cls is RESTOCK or cls is WRITE_OFF or (
+        cls is SET_SAFETY_STOCK and event.channel is not None
+    ):
+        rejected = _check_held(book, event) if cls is RELEASE or cls is FULFIL else _check(
+            book, event
+        )
         if rejected is not None:
             if len(seen) > known:
                 del seen[event_id]
@@ -122,6 +129,7 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     if cls is SALE:
         qty: int = fields[SALE_QTY]
         position.on_hand -= qty
+        position.sold(ts, qty, book.sales_keep)
         if fields[SALE_RESERVATION_ID] is not None and position.holds:
             reservations.sale_uses_reservation(book, position, event, outputs)
     elif cls is RECEIPT:
@@ -138,7 +146,7 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     elif cls is CYCLE_COUNT:
         position.on_hand = event.qty
     elif cls is SET_SAFETY_STOCK:
-        position.safety_stock = event.qty
+        _set_safety_stock(position, event)
     elif cls is RESERVE:
         reservations.reserve(book, position, event, outputs)
     elif cls is FULFIL:
@@ -151,17 +159,27 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         position.on_hand -= event.qty  # the destination's supply travels apart: engine.routing
     elif cls is INBOUND_CANCEL:
         _inbound_cancel(position, event)
+    elif cls is RESTOCK:
+        position.unsellable -= event.qty
+        position.on_hand += event.qty
+    elif cls is WRITE_OFF:
+        position.unsellable -= event.qty
+    elif cls is SET_ALERT_THRESHOLDS:
+        _set_thresholds(position, event)
     position.as_of = ts
     _advance(book, ts)
     outputs.append(position)
     # No condition can hold while atp stays at or above ``book.quiet_from`` and nothing is
     # oversold: skip the full check when none held before either (alerts.quiet_from).
+    # A position that sells, or has thresholds of its own, is checked every time.
     if (
         before
         or position.on_hand - position.reserved - position.safety_stock < book.quiet_from
         or position.reserved > position.on_hand
+        or position.sales is not None
+        or position.thresholds is not None
     ):
-        after = conditions(position, book.low_stock, book.reorder_point)
+        after = conditions(position, book.low_stock, book.reorder_point, book.stockout_days)
         if after != before:
             position.flags = after
             _alert(position, before, after, ts, outputs)
@@ -220,7 +238,47 @@ def _check_held(book: Book, event: Any) -> Rejected | None:
     return None
 
 
+def _check(book: Book, event: Any) -> Rejected | None:
+    """A ``restock`` or ``write_off`` takes at most the unsellable stock there is; a
+    ``set_safety_stock`` for a channel names one of the policy's."""
+    if type(event) is SET_SAFETY_STOCK:
+        if event.channel in book.by_channel:
+            return None
+        return Rejected(
+            "unknown_channel", f"channel {event.channel!r} is not a channel of the policy"
+        )
+    found = book.positions.get(event.sku)
+    unsellable = 0 if found is None else found.unsellable
+    if event.qty > unsellable:
+        return Rejected(
+            "exceeds_unsellable",
+            f"{event.qty} units but {unsellable} unsellable at {book.location_id}/{event.sku}",
+        )
+    return None
+
+
 # -- effects --------------------------------------------------------------------------------
+
+
+def _set_safety_stock(position: Position, event: Any) -> None:
+    if event.channel is None:
+        position.own_safety_stock = position.safety_stock = event.qty
+        return
+    if position.channel_safety_stock is None:
+        position.channel_safety_stock = {}
+    position.channel_safety_stock[event.channel] = event.qty
+
+
+def _set_thresholds(position: Position, event: Any) -> None:
+    """The thresholds an event gives replace the position's; the others stay as they were."""
+    low, reorder, days = position.thresholds or (None, None, None)
+    if event.low_stock is not None:
+        low = event.low_stock
+    if event.reorder_point is not None:
+        reorder = event.reorder_point
+    if event.stockout_days is not None:
+        days = event.stockout_days
+    position.thresholds = (low, reorder, days)
 
 
 def _supply_received(position: Position, event: Any) -> None:
@@ -302,7 +360,7 @@ def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:
 def _settle(book: Book, position: Position, before: int, ts: datetime, outputs: list[Any]) -> None:
     """Record the changed position and the alerts its change fires."""
     outputs.append(position)
-    after = conditions(position, book.low_stock, book.reorder_point)
+    after = conditions(position, book.low_stock, book.reorder_point, book.stockout_days)
     if after != before:
         position.flags = after
         _alert(position, before, after, ts, outputs)
@@ -312,6 +370,8 @@ def _alert(position: Position, before: int, after: int, ts: datetime, outputs: l
     on_hand = position.on_hand
     reserved = position.reserved
     available = on_hand - reserved - position.safety_stock
+    sold_7d = position.sold_7d()
+    eta = position.stockout_eta(sold_7d)
     outputs.extend(
         [
             ALERT(
@@ -327,6 +387,8 @@ def _alert(position: Position, before: int, after: int, ts: datetime, outputs: l
                 max(0, available),
                 max(0, reserved - on_hand),
                 position.inbound_qty,
+                sold_7d,
+                eta,
             )
             for kind in fired(before, after)
         ]

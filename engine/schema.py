@@ -85,6 +85,7 @@ class Reserve(_Event, tag="reserve"):
     ttl_s: TtlS = DEFAULT_TTL_S
     channel: Code = "web"
     allow_partial: bool = False
+    location_group: Code | None = None  # a try of a reservation at a group (docs/policy.md)
 
 
 class Release(_Event, tag="release"):
@@ -98,6 +99,27 @@ class Fulfil(_Event, tag="fulfil"):
 
 class SetSafetyStock(_Event, tag="set_safety_stock"):
     qty: Count
+    channel: Code | None = None
+
+
+class Restock(_Event, tag="restock"):
+    """Unsellable stock refurbished back to the shelf (docs/events.md)."""
+
+    qty: Qty
+
+
+class WriteOff(_Event, tag="write_off"):
+    """Unsellable stock gone for good."""
+
+    qty: Qty
+
+
+class SetAlertThresholds(_Event, tag="set_alert_thresholds"):
+    """This position's alert thresholds; a field not given keeps what applies there."""
+
+    low_stock: Count | None = None
+    reorder_point: Count | None = None
+    stockout_days: Count | None = None
 
 
 class Revoke(_Event, tag="revoke"):
@@ -124,6 +146,9 @@ Event = (
     | Release
     | Fulfil
     | SetSafetyStock
+    | Restock
+    | WriteOff
+    | SetAlertThresholds
     | Revoke
 )
 EVENT_TYPES: Final = tuple(cls.__struct_config__.tag for cls in Event.__args__)

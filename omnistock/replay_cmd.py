@@ -18,9 +18,10 @@ import msgspec
 
 from engine.claims import Losers
 from engine.errors import InputError
+from engine.outputs import Alert, alert_record
 from engine.replay import Replay, revocations
 from engine.timefmt import parse_instant
-from omnistock.settings import Settings
+from omnistock.settings import Settings, add_policy_argument
 
 _BUFFER = 1 << 20
 
@@ -48,6 +49,12 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="write invalid lines here (reason, raw, source); default: count them",
     )
+    parser.add_argument(
+        "--alerts",
+        metavar="FILE",
+        help="write the alerts the log fires here, one JSON line each, in order",
+    )
+    add_policy_argument(parser)
     parser.add_argument(
         "--now",
         metavar="TS",
@@ -83,11 +90,23 @@ def run(args: argparse.Namespace) -> int:
     as_of = parse_instant(args.as_of) if args.as_of is not None else None
     now = parse_instant(args.now) if args.now is not None else None
     settings = Settings.from_env()
+    config = settings.engine(settings.load_policy(args.policy))
     losers = _losers(args.events)
-    replay = Replay(settings.engine(), ledger=bool(args.reservations), now=now, losers=losers)
     encoder = msgspec.json.Encoder()
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
+        on_outputs = None
+        if args.alerts:
+            alerts = _open_out(args.alerts, stack)
+
+            def on_outputs(outputs: list[Any]) -> None:
+                for output in outputs:
+                    if type(output) is Alert:
+                        alerts.write(encoder.encode(alert_record(output)) + b"\n")
+
+        replay = Replay(
+            config, on_outputs, ledger=bool(args.reservations), now=now, losers=losers
+        )
         source = _open_in(args.events, stack)
         on_dead_letter = None
         if args.dead_letter:
@@ -103,11 +122,11 @@ def run(args: argparse.Namespace) -> int:
             replay.feed(source, args.events, on_dead_letter)
         finally:
             gc.enable()
-    replay.finish(as_of)
+        replay.finish(as_of)  # its expiries may fire alerts: the files are still open
     out = sys.stdout.buffer
     count = 0
-    for position in replay.positions():
-        out.write(encoder.encode(position.wire()) + b"\n")
+    for record in replay.records():
+        out.write(encoder.encode(record) + b"\n")
         count += 1
     out.flush()
     if args.reservations:

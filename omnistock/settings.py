@@ -15,12 +15,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from engine.book import DAY_MS, EngineConfig
 from engine.errors import ConfigError
+from engine.policy import DEFAULT_POLICY, Policy, load
 
 PREFIX = "OMNISTOCK_"
 
@@ -40,6 +41,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         max_future_s: an event dated more than this after the wall clock is refused
             (``ts_in_future``) by the live modes.
         api_max_body: the largest request body the API reads, in bytes.
+        policy: a policy file (docs/policy.md); ``--policy`` wins over it.
+        stockout_days: ``stockout_soon`` fires when stock lasts fewer days than this (the
+            policy's ``alerts`` win over it, as over ``low_stock`` and ``reorder_point``).
     """
 
     dedup_window_s: Annotated[int, msgspec.Meta(ge=1)] = 7 * DAY_MS // 1000
@@ -51,6 +55,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     api_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
     api_max_body: Annotated[int, msgspec.Meta(ge=1024)] = 16 * 1024 * 1024
     max_future_s: Annotated[int, msgspec.Meta(ge=0)] = 300
+    policy: str | None = None
+    stockout_days: Annotated[int, msgspec.Meta(ge=0)] = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,11 +88,41 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         """``api_keys_file`` as a path."""
         return None if self.api_keys_file is None else Path(self.api_keys_file)
 
-    def engine(self) -> EngineConfig:
-        """The rules' settings."""
+    def engine(self, policy: Policy = DEFAULT_POLICY) -> EngineConfig:
+        """The rules' settings, under ``policy`` (``load_policy``)."""
         return EngineConfig(
             dedup_window_ms=self.dedup_window_s * 1000,
             low_stock=self.low_stock,
             reorder_point=self.reorder_point,
             max_future_s=self.max_future_s,
-        )
+            stockout_days=self.stockout_days,
+        ).with_policy(policy)
+
+    def load_policy(self, path: str | None = None) -> Policy:
+        """The policy of the file ``path`` (``--policy``), else of ``OMNISTOCK_POLICY``, else
+        the default one.
+
+        Raises:
+            ConfigError: the file cannot be read or is not a valid policy (exit 2).
+        """
+        path = path or self.policy
+        if path is None:
+            return DEFAULT_POLICY
+        try:
+            text = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"policy file {path}: {exc.strerror or exc}") from None
+        try:
+            return load(text)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+
+def add_policy_argument(parser: Any) -> None:
+    """The ``--policy FILE`` option of the commands that run the rules."""
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="channels, groups, safety stock, kits and alert thresholds (docs/policy.md; "
+        "default: OMNISTOCK_POLICY, else the default policy)",
+    )

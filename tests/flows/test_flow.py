@@ -92,8 +92,8 @@ def log() -> list[bytes]:
 def test_positions_on_atp_are_what_replay_prints(log, workers, sku_shards):
     outs = run_flow(log, workers, sku_shards)
     expected = {
-        f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p.record()))
-        for p in replayed(log).positions()
+        f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p))
+        for p in replayed(log).records()
     }
     assert last_values(outs["atp"]) == expected
 

@@ -30,7 +30,8 @@ def test_stock_running_down_and_back():
     s.do("receipt", qty=10)
     assert kinds(s.do("sale", qty=4)) == []  # atp 6, not under the reorder point (5)
     assert kinds(s.do("sale", qty=2)) == ["replenish"]  # atp 4 < 5
-    assert kinds(s.do("sale", qty=2)) == ["low_stock"]  # atp 2 <= 2
+    # atp 2 <= 2; and 2 x 7 < 2 days x 8 sold this week: out within two days
+    assert kinds(s.do("sale", qty=2)) == ["low_stock", "stockout_soon"]
     assert kinds(s.do("sale", qty=1)) == []  # still low
     assert kinds(s.do("sale", qty=1)) == ["stockout"]
     assert kinds(s.do("sale", qty=1)) == ["oversold"]
@@ -41,7 +42,8 @@ def test_inbound_supply_counts_against_replenish():
     s = Store()
     s.do("receipt", qty=10)
     s.do("inbound", qty=10, eta=0 + 10**13, supply_id="P")
-    assert kinds(s.do("sale", qty=8)) == ["low_stock"]  # atp 2 + 10 expected: no replenish
+    # atp 2 + 10 expected: no replenish (and 2 x 7 < 2 x 8 sold: stockout_soon)
+    assert kinds(s.do("sale", qty=8)) == ["low_stock", "stockout_soon"]
     assert kinds(s.do("inbound_cancel", supply_id="P")) == ["replenish"]
 
 

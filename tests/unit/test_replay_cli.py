@@ -26,6 +26,9 @@ FIELDS = [
     "oversold",
     "inbound",
     "as_of",
+    "channels",
+    "sold_7d",
+    "stockout_eta",
 ]
 
 

@@ -142,7 +142,7 @@ def test_record_has_the_contract_fields():
         supply_id="P1",
         ts="2026-11-20T14:06:00-05:00",
     )
-    assert orjson.loads(msgspec.json.encode(s.pos().record())) == {
+    assert orjson.loads(msgspec.json.encode(s.pos().record(s.book.channels))) == {
         "location_id": "S1",
         "sku": "A",
         "on_hand": 9,
@@ -154,6 +154,9 @@ def test_record_has_the_contract_fields():
         "oversold": 0,
         "inbound": [{"supply_id": "P1", "qty": 4, "eta": "2026-11-22T10:00:00.500000Z"}],
         "as_of": "2026-11-20T19:06:00Z",
+        "channels": {"web": 9, "app": 9, "call_centre": 9, "pos": 9},
+        "sold_7d": 0,
+        "stockout_eta": None,
     }
 
 
