@@ -59,6 +59,9 @@ def test_every_contract_type_is_known():
     # the contract's types, and the engine's own revocation (docs/events.md §8.5)
     assert set(ev.EVENT_TYPES) == {
         "revoke",
+        "restock",
+        "write_off",
+        "set_alert_thresholds",
         "receipt",
         "sale",
         "return",
