@@ -59,6 +59,13 @@ class Position(TypedDict):
     oversold: int
     inbound: list[Supply]
     as_of: datetime | None
+    channels: Annotated[
+        dict[str, int], Field(description="each channel of the policy: its ATP here")
+    ]
+    sold_7d: Annotated[int, Field(description="units sold on the 7 UTC dates to `as_of`'s")]
+    stockout_eta: Annotated[
+        datetime | None, Field(description="when atp runs out at the last 7 days' pace")
+    ]
     atp_at: NotRequired[
         Annotated[int, Field(description="with `?at=` only: the ATP on that instant")]
     ]
@@ -73,6 +80,24 @@ class Totals(TypedDict):
 class AtpQueryOut(TypedDict):
     positions: list[Position]
     totals: dict[str, Totals]
+    channel: NotRequired[
+        Annotated[str, Field(description="with `channel`: the channel the totals' atp is of")]
+    ]
+
+
+class GroupLocation(TypedDict):
+    location_id: str
+    atp: int
+
+
+class GroupAtp(TypedDict):
+    """A location group's ATP for one channel: the sum over its locations (docs/policy.md)."""
+
+    group_id: str
+    sku: str
+    channel: str
+    atp: int
+    locations: list[GroupLocation]
 
 
 class Outcome(TypedDict):
@@ -92,6 +117,9 @@ class Outcome(TypedDict):
     ]
     current_status: NotRequired[Status | None]
     current_qty: NotRequired[int | None]
+    location_group: NotRequired[
+        Annotated[str, Field(description="a reservation made at a location group")]
+    ]
 
 
 class Reservation(TypedDict):
@@ -107,6 +135,8 @@ class Reservation(TypedDict):
     reason: str | None
     first_status: Status
     first_qty: int
+    first_reason: str | None
+    location_group: str | None
     repeat: NotRequired[
         Annotated[bool, Field(description="release or fulfil: its event_id was applied before")]
     ]
@@ -205,6 +235,33 @@ class AvailabilityOut(TypedDict):
     near: Point
     radius_km: float
     stores: list[Pickup]
+
+
+AlertKind = Literal["stockout", "back_in_stock", "low_stock", "oversold", "replenish", "stockout_soon"]
+
+
+class AlertOut(TypedDict):
+    """An alert as on ``omnistock.alerts`` (docs/events.md §11.4): the position's figures after
+    the change that fired it."""
+
+    kind: AlertKind
+    location_id: str
+    sku: str
+    ts: datetime
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    unsellable: int
+    available: int
+    atp: int
+    oversold: int
+    inbound_qty: Annotated[int, Field(description="expected supply, all of it")]
+    sold_7d: int
+    stockout_eta: datetime | None
+
+
+class AlertsOut(TypedDict):
+    alerts: Annotated[list[AlertOut], Field(description="newest first")]
 
 
 # -- Errors -------------------------------------------------------------------------------------

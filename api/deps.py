@@ -13,6 +13,7 @@ from api.errors import ApiError
 from api.metrics import Metrics
 from api.readmodel import ReadModel
 from api.service import Reservations
+from engine.policy import DEFAULT_POLICY, Policy
 
 
 @dataclass
@@ -25,6 +26,7 @@ class AppState:
     keys: Keys
     metrics: Metrics
     promiser: Any  # api.promiser.Promiser | None
+    policy: Policy = DEFAULT_POLICY
 
 
 def state(request: Request) -> AppState:

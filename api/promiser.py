@@ -75,6 +75,13 @@ class Promiser(Protocol):
         atp: AtpSource,
     ) -> dict[str, Any]: ...
 
+    def rank(
+        self, location_ids: Sequence[str], destination: dict[str, Any], at: datetime
+    ) -> dict[str, tuple[Any, float]]:
+        """Per location, the ``deliver_by`` of the network's first shipped service level from
+        it to ``destination`` (``None`` when it cannot ship that level) and the distance:
+        how a reservation at a group orders its locations (``api.groups``)."""
+
 
 def load_promiser(path: Path) -> Promiser:
     """The calculator over the network in ``path``.
@@ -153,6 +160,27 @@ class CalculatorPromiser:
             self.network, item, where, radius_km
         )
         return answer
+
+    def rank(
+        self, location_ids: Sequence[str], destination: dict[str, Any], at: datetime
+    ) -> dict[str, tuple[Any, float]]:
+        where = self._where(destination)
+        level = self.network.service_levels[0].name if self.network.service_levels else None
+        index = self.network.index
+        ranked: dict[str, tuple[Any, float]] = {}
+        for location_id in location_ids:
+            if location_id not in index:
+                continue
+            one = self._stock_of(
+                np.array([index[location_id]], dtype=np.int64), np.ones(1, dtype=np.int64)
+            )
+            item = self.calculator.promise("", 1, one, where, at, 0.0, 0)
+            option = next((o for o in item.options if o.service_level == level), None)
+            if option is None:
+                ranked[location_id] = (None, float("inf"))
+            else:
+                ranked[location_id] = (option.deliver_by, option.distance_km)
+        return ranked
 
     def _where(self, destination: dict[str, Any]) -> Any:
         if "postal_code" in destination:

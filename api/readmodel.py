@@ -3,12 +3,14 @@
 One feed fills it, whatever the mode: the dataflow's published messages, through ``take``. In
 embedded mode the dataflow runs in this process and hands them over as it emits them
 (``api.backends.embedded``); in Kafka mode a consumer thread reads ``omnistock.atp`` and
-``omnistock.reservations`` from their beginning (``api.backends.kafka``). Routes only read it.
+``omnistock.reservations`` from their beginning, and the last 10,000 messages of each
+partition of ``omnistock.alerts`` (``api.backends.kafka``). Routes only read it.
 
 What it holds:
 
 - ``PositionRecord`` per ``(location_id, sku)``: the ``omnistock.atp`` value, for ``GET``.
-- per sku, a numpy ``int64`` array of ATP indexed by location index, for the promise kernels:
+- per sku, a numpy ``int64`` array of the ATP of ``promise_channel`` (``web``: what a product
+  page promises; docs/policy.md) indexed by location index, for the promise kernels:
   ``atp_array(sku)`` returns a view (no copy). Location indexes start with the delivery
   network's location list when one is given (``ReadModel(locations=network_ids)``), so index
   ``i`` here is location ``i`` of the network; locations the network does not list are
@@ -17,6 +19,8 @@ What it holds:
   taken as unique across locations (the engine scopes them to a location; a retailer's ids
   are unique anyway). Like the engine, it forgets a reservation ``window`` after it ended
   (measured by the latest outcome's ``ts``), so memory stays bounded.
+- ``alerts``: the latest 10,000 ``omnistock.alerts`` messages, and the streams following them
+  (``api.alertlog.AlertLog``).
 
 Reads take no lock: each update replaces whole objects (one dict store, one array element), so
 a reader sees the old value or the new one.
@@ -33,6 +37,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from api.alertlog import AlertLog
 from engine.outputs import PositionRecord, ReservationChanged
 
 ACTIVE: Final = frozenset({"confirmed", "partial"})
@@ -54,6 +59,8 @@ class ReservationView(msgspec.Struct, frozen=True, gc=False):
     first_status: str
     first_qty: int
     first_event_id: str | None
+    first_reason: str | None = None
+    location_group: str | None = None
 
     @property
     def active(self) -> bool:
@@ -68,7 +75,10 @@ class ReadModel:
     """Positions and reservations, updated by one feed, read by any number of requests."""
 
     def __init__(
-        self, locations: Iterable[str] = (), window: timedelta = timedelta(days=7)
+        self,
+        locations: Iterable[str] = (),
+        window: timedelta = timedelta(days=7),
+        promise_channel: str = "web",
     ) -> None:
         self.positions: dict[str, dict[str, PositionRecord]] = {}  # sku -> location -> record
         self.reservations: dict[str, ReservationView] = {}
@@ -82,9 +92,11 @@ class ReadModel:
         self.position_count = 0
         self.on_outcome: Callable[[ReservationChanged], None] | None = None  # metrics hook
         self.window = window
+        self.promise_channel = promise_channel  # whose ATP the promise arrays hold
         self._ended: dict[str, datetime] = {}  # ended reservations, roughly in time order
         self._latest = datetime.min.replace(tzinfo=UTC)
         self._puts = 0
+        self.alerts = AlertLog()  # GET /v1/alerts and its stream
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -114,9 +126,12 @@ class ReadModel:
 
     def take(self, topic: str, value: bytes) -> ReservationChanged | None:
         """One message the dataflow published, by its logical topic (``atp``,
-        ``reservations``; others are not kept here): returns the outcome it carried, if any."""
+        ``reservations``, ``alerts``; others are not kept here): returns the outcome it
+        carried, if any."""
         if topic == "atp":
             self.put_position(decode_position(value))
+        elif topic == "alerts":
+            self.alerts.put(value)
         elif topic == "reservations":
             outcome = decode_outcome(value)
             self.put_outcome(outcome)
@@ -135,7 +150,7 @@ class ReadModel:
             array = self._atp.get(record.sku)
             if array is None:
                 array = self._atp[record.sku] = np.zeros(self._capacity, dtype=np.int64)
-            array[index] = record.atp
+            array[index] = record.channels.get(self.promise_channel, record.atp)
 
     def put_outcome(self, outcome: ReservationChanged) -> None:
         if self.on_outcome is not None:
@@ -147,14 +162,17 @@ class ReadModel:
                 if before is not None:
                     return  # a repeat changes nothing
                 first_status, first_qty, first_event = status, qty, None
+                first_reason = outcome.reason
                 status = outcome.current_status or status
                 qty = qty if outcome.current_qty is None else outcome.current_qty
             elif before is None or (status in FIRST and not before.active):
                 # new, or an id used again after the engine forgot it
                 first_status, first_qty, first_event = status, qty, outcome.event_id
+                first_reason = outcome.reason
             else:
                 first_status, first_qty = before.first_status, before.first_qty
                 first_event = before.first_event_id
+                first_reason = before.first_reason
             self._remember(outcome, status)
             self.reservations[outcome.reservation_id] = ReservationView(
                 outcome.reservation_id,
@@ -168,6 +186,8 @@ class ReadModel:
                 first_status,
                 first_qty,
                 first_event,
+                first_reason,
+                outcome.location_group,
             )
 
     def _remember(self, outcome: ReservationChanged, status: str) -> None:

@@ -20,6 +20,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     PlainValidator,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
@@ -86,7 +87,9 @@ class _Body(BaseModel):
 
 
 class ReserveIn(_Body):
-    """A ``reserve`` event's fields plus its position; ``event_id`` and ``ts`` are optional."""
+    """A ``reserve`` event's fields plus its position (a ``location_id``), or a
+    ``location_group`` to reserve at one of its locations (docs/policy.md); ``event_id`` and
+    ``ts`` are optional."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -99,13 +102,34 @@ class ReserveIn(_Body):
                     "qty": 2,
                     "ttl_s": 900,
                     "channel": "web",
-                }
-            ]
+                },
+                {
+                    "reservation_id": "cart-8813",
+                    "location_group": "northeast",
+                    "sku": "SKU-1",
+                    "qty": 1,
+                    "destination": {"postal_code": "10001"},
+                },
+            ],
+            "oneOf": [
+                {"required": ["location_id"], "properties": {"location_id": {"type": "string"}}},
+                {
+                    "required": ["location_group"],
+                    "properties": {"location_group": {"type": "string"}},
+                },
+            ],
         },
     )
 
     reservation_id: Token
-    location_id: Code
+    location_id: Code | None = Field(default=None, description="one of location_id, location_group")
+    location_group: Code | None = Field(
+        default=None, description="a group of the policy: the reservation is held at one of its"
+    )
+    destination: Destination | None = Field(
+        default=None,
+        description="with location_group: try the locations that deliver there soonest first",
+    )
     sku: Code
     qty: Qty
     ttl_s: Annotated[int, Field(ge=1, le=MAX_TTL_S), Integral] = DEFAULT_TTL_S
@@ -120,6 +144,22 @@ class ReserveIn(_Body):
     type: Literal["reserve"] | None = Field(
         default=None, description="optional: the body may be the whole `reserve` event"
     )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> ReserveIn:
+        if (self.location_id is None) == (self.location_group is None):
+            raise PydanticCustomError(
+                "invalid_request", "give one of location_id and location_group"
+            )
+        where = self.destination
+        if where is not None and not (
+            (where.postal_code is not None and where.lat is None and where.lon is None)
+            or (where.postal_code is None and where.lat is not None and where.lon is not None)
+        ):
+            raise PydanticCustomError(
+                "bad_destination", "give destination.postal_code, or lat and lon; not both"
+            )
+        return self
 
 
 class FulfilIn(_Body):
@@ -137,15 +177,38 @@ class FulfilIn(_Body):
 
 
 class AtpQueryIn(_Body):
-    """A grid of skus by locations."""
+    """A grid of skus by locations: ``location_ids``, and the locations of
+    ``location_groups``; with ``channel``, the totals' ``atp`` is that channel's."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"skus": ["SKU-1", "SKU-2"], "location_ids": ["S001"]}]},
+        json_schema_extra={
+            "examples": [
+                {"skus": ["SKU-1", "SKU-2"], "location_ids": ["S001"]},
+                {"skus": ["SKU-1"], "location_groups": ["dcs"], "channel": "marketplace"},
+            ],
+            "anyOf": [
+                {"required": ["location_ids"], "properties": {"location_ids": {"type": "array"}}},
+                {
+                    "required": ["location_groups"],
+                    "properties": {"location_groups": {"type": "array"}},
+                },
+            ],
+        },
     )
 
     skus: list[Code] = Field(min_length=1, max_length=MAX_GRID)
-    location_ids: list[Code] = Field(min_length=1, max_length=MAX_GRID)
+    location_ids: list[Code] = Field(default=[], min_length=1, max_length=MAX_GRID)
+    location_groups: list[Code] = Field(default=[], min_length=1, max_length=MAX_GRID)
+    channel: Code | None = None
+
+    @model_validator(mode="after")
+    def _some_place(self) -> AtpQueryIn:
+        if not self.location_ids and not self.location_groups:
+            raise PydanticCustomError(
+                "invalid_request", "give location_ids or location_groups (or both)"
+            )
+        return self
 
 
 _LAT = {"type": "number", "minimum": -90, "maximum": 90}
@@ -224,3 +287,6 @@ class ListingIn(_Body):
     skus: list[Code] = Field(min_length=1, max_length=MAX_LISTING)
     destination: Destination
     at: PromiseInstant | None = Field(default=None, description="the order instant; now if absent")
+
+
+ReserveIn.model_rebuild()  # its destination is a Destination, defined after it

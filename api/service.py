@@ -7,6 +7,7 @@ id seen before; release and fulfil 200, 404 for an id never seen, 409 when it is
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -15,16 +16,19 @@ from typing import Any
 import msgspec
 import orjson
 
+from api import groups
 from api.backends import Answer, Backend, Pending
 from api.errors import ApiError
 from api.readmodel import ReservationView
 from api.schemas import FulfilIn, ReserveIn
 from engine.events import Event, clock_limit, in_future, parse
 from engine.outputs import Duplicate, Rejected, ReservationChanged, first_reason, outcome_record
-from engine.timefmt import to_ms
+from engine.policy import DEFAULT_POLICY, Policy
+from engine.timefmt import from_ms, parse_instant, to_ms
 
 Result = tuple[int, dict[str, Any]]
 MAX_PENDING = 10_000  # pending requests this replica remembers for GET, the oldest forgotten
+MAX_EVENT_ID = 128
 
 
 def new_event_id() -> str:
@@ -40,8 +44,12 @@ class Reservations:
         timeout_s: float,
         clock: Callable[[], datetime],
         max_future_s: int = 300,
+        policy: Policy = DEFAULT_POLICY,
+        promiser: Any = None,
     ) -> None:
         self.backend = backend
+        self.policy = policy
+        self.promiser = promiser  # api.promiser.Promiser | None: orders a group's locations
         self.readmodel = backend.readmodel
         self.timeout_s = timeout_s
         self.clock = clock
@@ -49,6 +57,9 @@ class Reservations:
         self.pending: dict[str, dict[str, Any]] = {}  # sent, not yet decided, by reservation id
 
     async def reserve(self, body: ReserveIn) -> Result:
+        if body.location_group is not None:
+            return await self.reserve_at_group(body)
+        assert body.location_id is not None  # one of the two: the body's own check
         known = self.readmodel.reservation(body.reservation_id)
         if known is not None and (
             (known.location_id, known.sku) != (body.location_id, body.sku)
@@ -58,7 +69,7 @@ class Reservations:
             # outcome, as the engine's claims would answer it (§8.7), without a trip through
             # the stream; a retry of the very first request need not travel either.
             return 200, self._first_outcome(known, body.event_id)
-        fields = body.model_dump(exclude_none=True)
+        fields = body.model_dump(exclude_none=True, exclude={"destination"})
         answer = await self._send("reserve", fields)
         if isinstance(answer, Pending):
             return self._pending(answer, body.location_id, body.sku)
@@ -76,6 +87,65 @@ class Reservations:
         if isinstance(answer, Duplicate):
             return self._seen_before(body.reservation_id, answer, reserve=True)
         raise ApiError(_status_of(answer.code), answer.code, answer.message)
+
+    async def reserve_at_group(self, body: ReserveIn) -> Result:
+        """A reservation at a location group (docs/policy.md): each try an ordinary
+        ``reserve`` at one of its locations, decided by that location's book, in the order of
+        ``api.groups.candidates``; the first that holds stock answers, else 409."""
+        group_id = body.location_group
+        assert group_id is not None
+        members = groups.members(self.policy, group_id)
+        known = self.readmodel.reservation(body.reservation_id)
+        if known is not None:  # the id names one reservation: its first outcome
+            return 200, self._first_outcome(known, body.event_id)
+        rank = None
+        if body.destination is not None and self.promiser is not None:
+            destination = body.destination.model_dump(exclude_none=True)
+            at = self.clock() if body.ts is None else _instant(body.ts)
+            try:
+                rank = self.promiser.rank(members, destination, at)
+            except Exception as exc:
+                code = getattr(exc, "code", None)
+                if code is None:
+                    raise
+                raise ApiError(422, code, str(exc)) from None
+        need = 1 if body.allow_partial else body.qty
+        tries = groups.candidates(
+            self.readmodel, self.policy, group_id, body.sku, body.channel, need, rank
+        )
+        fields = body.model_dump(exclude_none=True, exclude={"destination", "location_group"})
+        first_event_id = fields.pop("event_id", None)
+        last: ReservationChanged | None = None
+        for location_id in tries:
+            event_id = (
+                new_event_id() if first_event_id is None else _try_id(first_event_id, location_id)
+            )
+            answer = await self._send(
+                "reserve",
+                {
+                    **fields,
+                    "location_id": location_id,
+                    "location_group": group_id,
+                    "event_id": event_id,
+                },
+            )
+            if isinstance(answer, Pending):
+                return self._pending(answer, location_id, body.sku)
+            if isinstance(answer, Duplicate):
+                return self._seen_before(body.reservation_id, answer, reserve=True)
+            if isinstance(answer, Rejected):
+                raise ApiError(_status_of(answer.code), answer.code, answer.message)
+            if answer.status != "rejected":
+                return (200 if answer.repeat else 201), outcome_record(answer)
+            last = answer
+        assert last is not None
+        raise ApiError(
+            409,
+            "rejected",
+            f"no location of group {group_id} could hold {body.qty} of {body.sku} "
+            f"(tried {', '.join(tries)})",
+            outcome_record(last),
+        )
 
     async def release(self, reservation_id: str, event_id: str | None) -> Result:
         known = self._active(reservation_id)
@@ -189,12 +259,26 @@ class Reservations:
                 known.expires_at,
                 self.clock(),
                 event_id,
-                first_reason(known.first_status),
+                known.first_reason or first_reason(known.first_status),
                 True,
                 known.status,
                 known.qty,
+                known.location_group,
             )
         )
+
+
+def _try_id(event_id: str, location_id: str) -> str:
+    """The event id of a group's try at ``location_id``, made from the request's own: a retry
+    of the request is then a duplicate at each location it reached."""
+    made = f"{event_id}@{location_id}"
+    if len(made) <= MAX_EVENT_ID:
+        return made
+    return "try:" + hashlib.sha256(made.encode()).hexdigest()
+
+
+def _instant(ts: Any) -> datetime:
+    return from_ms(ts) if isinstance(ts, int) else parse_instant(ts)
 
 
 def _pending_record(pending: Pending) -> dict[str, Any]:

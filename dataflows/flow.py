@@ -229,6 +229,8 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         acknowledge: bool = False,
         progress: Progress | None = None,
     ) -> None:
+        if state is not None:  # a restored book takes this run's settings and policy
+            state.configure(config)
         self.book = state
         self.config = config
         self.acknowledge = acknowledge

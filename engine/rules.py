@@ -101,11 +101,15 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         if first_ts >= book.watermark - book.window:
             return book, [Duplicate(event_id)]
         seen[event_id] = ts  # out of the window: applied again
-    if cls is RELEASE or cls is FULFIL or cls is RESTOCK or cls is WRITE_OFF or (
-        cls is SET_SAFETY_STOCK and event.channel is not None
+    if (
+        cls is RELEASE
+        or cls is FULFIL
+        or cls is RESTOCK
+        or cls is WRITE_OFF
+        or (cls is SET_SAFETY_STOCK and event.channel is not None)
     ):
-        rejected = _check_held(book, event) if cls is RELEASE or cls is FULFIL else _check(
-            book, event
+        rejected = (
+            _check_held(book, event) if cls is RELEASE or cls is FULFIL else _check(book, event)
         )
         if rejected is not None:
             if len(seen) > known:

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from omnistock.settings import Settings, add_policy_argument
+
 SECTIONS = ("replay", "ingest", "promise", "api")
 
 
@@ -33,6 +35,7 @@ def add_parser(commands: Any) -> None:
         help="each run makes fresh topics, named under this prefix (default: "
         "OMNISTOCK_TOPIC_PREFIX, else omnistock.)",
     )
+    add_policy_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -49,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.topic_prefix is not None:  # the benchmarks and the commands they start read it
         os.environ["OMNISTOCK_TOPIC_PREFIX"] = args.topic_prefix
+    if args.policy is not None:  # checked here (exit 2), then read by what the benchmarks start
+        Settings.from_env().load_policy(args.policy)
+        os.environ["OMNISTOCK_POLICY"] = str(Path(args.policy).resolve())
     chosen = SECTIONS if args.what == "all" else (args.what,)
     out = args.out or Path("benchmarks") / "results" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     ctx = sections.Context(quick=args.quick, bootstrap=args.bootstrap, api_url=args.api_url)

@@ -18,6 +18,7 @@ import orjson
 
 from engine.errors import InputError
 from engine.timefmt import parse_instant
+from omnistock.settings import add_policy_argument
 
 
 def add_parsers(commands: Any) -> None:
@@ -35,6 +36,7 @@ def add_parsers(commands: Any) -> None:
         "--to", required=True, metavar="POSTAL_CODE|LAT,LON", help="the destination"
     )
     parser.add_argument("--at", required=True, metavar="TS", help="the order instant")
+    add_policy_argument(parser)
     parser.set_defaults(run=run_promise)
 
     network = commands.add_parser(
@@ -83,7 +85,8 @@ def run_promise(args: argparse.Namespace) -> int:
     at = parse_instant(args.at)
     destination = parse_destination(args.to, zip_centroid)
     network = load_network(_read(args.network, "network file"))
-    replay = Replay(Settings.from_env().engine())
+    settings = Settings.from_env()
+    replay = Replay(settings.engine(settings.load_policy(args.policy)))
     try:
         with open(args.events, "rb") as lines:
             replay.feed(lines, args.events)
@@ -91,11 +94,13 @@ def run_promise(args: argparse.Namespace) -> int:
         raise InputError(f"cannot read the event log {args.events!r}: {exc.strerror}") from None
     latest = replay.max_ts
     replay.finish(at if latest is None or at > latest else latest)
-    atp = {
-        location_id: book.positions[args.sku].atp
-        for location_id, book in replay.books.items()
-        if args.sku in book.positions
-    }
+    # A product page promises what the web may sell (docs/policy.md): its channel's ATP.
+    atp = {}
+    for location_id, book in replay.books.items():
+        position = book.positions.get(args.sku)
+        web = book.channel("web")
+        if position is not None:
+            atp[location_id] = position.atp if web is None else position.atp_for(web)
     calculator = Calculator(network)
     cart = calculator.cart([(args.sku, args.qty)], [calculator.stock(atp)], destination, at)
     answer = promise_answer(network, cart, destination, at)

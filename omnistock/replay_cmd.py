@@ -104,9 +104,7 @@ def run(args: argparse.Namespace) -> int:
                     if type(output) is Alert:
                         alerts.write(encoder.encode(alert_record(output)) + b"\n")
 
-        replay = Replay(
-            config, on_outputs, ledger=bool(args.reservations), now=now, losers=losers
-        )
+        replay = Replay(config, on_outputs, ledger=bool(args.reservations), now=now, losers=losers)
         source = _open_in(args.events, stack)
         on_dead_letter = None
         if args.dead_letter:

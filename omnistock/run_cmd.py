@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
-from omnistock.settings import Settings
+from omnistock.settings import Settings, add_policy_argument
 
 RECOVERY_PARTITIONS = 16  # fixed once created: the most workers (all processes) ever run
 
@@ -69,6 +69,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "-a", "--addresses", default=None, help="host:port of every process, separated by ';'"
     )
+    add_policy_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     flow = build_flow(
         source,
         kafka.PublishSink(args.bootstrap, topics, flush_every_batch=args.recovery_dir is not None),
-        settings.engine(),
+        settings.engine(settings.load_policy(args.policy)),
         args.sku_shards,
         progress=progress,
     )

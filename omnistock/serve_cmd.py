@@ -21,7 +21,8 @@ from typing import Any
 import msgspec
 
 from engine.errors import ConfigError
-from omnistock.settings import Settings
+from engine.policy import Policy
+from omnistock.settings import Settings, add_policy_argument
 
 DEMO_URL = "http://127.0.0.1:8000"
 
@@ -45,6 +46,7 @@ def add_parsers(commands: Any) -> None:
         help="with --bootstrap: topic names start with this (default: OMNISTOCK_TOPIC_PREFIX, "
         "else omnistock.)",
     )
+    add_policy_argument(serve)
     serve.set_defaults(run=run_serve)
     demo = commands.add_parser(
         "demo",
@@ -62,9 +64,15 @@ def add_parsers(commands: Any) -> None:
     demo.set_defaults(run=run_demo)
 
 
-def build(args: argparse.Namespace, settings: Settings, network_text: bytes | None = None) -> Any:
+def build(
+    args: argparse.Namespace,
+    settings: Settings,
+    network_text: bytes | None = None,
+    policy: Policy | None = None,
+) -> Any:
     """The app for ``serve``'s flags (imports stay here: ``omnistock --help`` stays fast);
-    ``network_text``: a network file's text, instead of ``--network``."""
+    ``network_text``: a network file's text, instead of ``--network``; ``policy``: instead of
+    ``--policy``."""
     from api.app import create_app  # noqa: PLC0415 - heavy imports only for this command
     from api.auth import Keys  # noqa: PLC0415
     from api.readmodel import ReadModel  # noqa: PLC0415
@@ -80,7 +88,14 @@ def build(args: argparse.Namespace, settings: Settings, network_text: bytes | No
         else:
             promiser = promiser_of(network_text)
         locations = tuple(promiser.location_ids)
-    readmodel = ReadModel(locations, window=timedelta(seconds=settings.dedup_window_s))
+    if policy is None:
+        policy = settings.load_policy(getattr(args, "policy", None))
+    web = policy.channel("web")  # what a product page promises: the web's ATP
+    readmodel = ReadModel(
+        locations,
+        window=timedelta(seconds=settings.dedup_window_s),
+        promise_channel="web" if web is None else web.name,
+    )
     backend: Any
     if getattr(args, "bootstrap", None):
         from api.backends.kafka import KafkaBackend  # noqa: PLC0415
@@ -91,7 +106,7 @@ def build(args: argparse.Namespace, settings: Settings, network_text: bytes | No
     else:
         from api.backends.embedded import EmbeddedBackend  # noqa: PLC0415
 
-        backend = EmbeddedBackend(readmodel, settings.engine())
+        backend = EmbeddedBackend(readmodel, settings.engine(policy))
     app = create_app(
         backend,
         keys=keys,
@@ -99,6 +114,7 @@ def build(args: argparse.Namespace, settings: Settings, network_text: bytes | No
         timeout_s=settings.api_timeout_s,
         max_body=settings.api_max_body,
         max_future_s=settings.max_future_s,
+        policy=policy,
     )
     return app, backend, keys
 
@@ -124,11 +140,13 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = msgspec.structs.replace(settings, api_keys=None, api_keys_file=None)
     import orjson  # noqa: PLC0415
 
-    from workload.builtin import generate_network  # noqa: PLC0415
+    from engine.policy import load  # noqa: PLC0415
+    from workload.builtin import generate_network, generate_policy  # noqa: PLC0415
 
     _port_free(args.host, args.port)
-    network = orjson.dumps(generate_network(stores=args.stores))
-    app, backend, _ = build(args, settings, network)
+    built = generate_network(stores=args.stores)
+    policy = load(orjson.dumps(generate_policy(built)))
+    app, backend, _ = build(args, settings, orjson.dumps(built), policy)
     backend.start()  # the dataflow, before the stream: the app's start-up finds it running
     stop, seeded = threading.Event(), threading.Event()
     feeder = threading.Thread(
@@ -176,6 +194,12 @@ Try:
        -d '{{"reservation_id": "demo-1", "location_id": "{location_id}", "sku": "{sku}", "qty": 1}}'
   curl -s {base}/v1/reservations/demo-1
   curl -s -X DELETE {base}/v1/reservations/demo-1
+  curl -s '{base}/v1/atp/group/dcs/{sku}?channel=marketplace'
+  curl -s -X POST {base}/v1/reservations -H 'content-type: application/json' \
+       -d '{{"reservation_id": "demo-2", "location_group": "east", "sku": "{sku}", "qty": 1}}'
+  curl -s '{base}/v1/alerts?limit=5'
+Policy: channels web, app, call_centre (east stores and DCs), pos, marketplace (DCs, 20 % buffer);
+groups dcs, east, west, east_and_dcs (docs/policy.md).
 Ctrl-C stops it."""
 
 

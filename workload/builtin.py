@@ -190,3 +190,38 @@ def stock_events(
             "ts": ts,
             "qty": int(matrix[s, i]),
         }
+
+
+def generate_policy(network: dict[str, Any]) -> dict[str, Any]:
+    """The demo's policy file (docs/policy.md) on a network of ``generate_network``: every
+    feature once. A marketplace that sells from the DCs only, keeping a 20 % buffer and one
+    unit back; a call centre limited to the eastern stores and the DCs; the till using the
+    safety stock; groups of DCs, east and west (by longitude, the Mississippi's -90), and a
+    nested ``east_and_dcs``; two units of safety stock on the ten best sellers."""
+    stores = [loc for loc in network["locations"] if loc["kind"] == "store"]
+    dcs = [loc["id"] for loc in network["locations"] if loc["kind"] == "dc"]
+    east = [loc["id"] for loc in stores if loc["lon"] >= -90]
+    west = [loc["id"] for loc in stores if loc["lon"] < -90]
+    return {
+        "channels": [
+            {"name": "web"},
+            {"name": "app"},
+            {"name": "call_centre", "locations": ["group:east_and_dcs"]},
+            {"name": "pos", "safety_stock": False},
+            {
+                "name": "marketplace",
+                "buffer_pct": 20,
+                "protect_units": 1,
+                "locations": ["group:dcs"],
+            },
+        ],
+        "default_channel": "web",
+        "groups": [
+            {"id": "dcs", "locations": dcs},
+            {"id": "east", "locations": east},
+            {"id": "west", "locations": west},
+            {"id": "east_and_dcs", "locations": ["group:east", "group:dcs"]},
+        ],
+        "safety_stock": {"default": 0, "skus": {sku: 2 for sku in sku_names(10)}},
+        "alerts": {"low_stock": 2, "reorder_point": 5, "stockout_days": 2},
+    }

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.answers import AtpQueryOut, Position, errors
+from api import groups
+from api.answers import AtpQueryOut, GroupAtp, Position, errors
 from api.deps import READ, AppState, State
 from api.errors import ApiError
 from api.instants import InstantQuery
@@ -83,25 +84,69 @@ async def position(
                 }
             }
         },
-        **errors(400, 401, 403, 413, 422, 503),
+        **errors(
+            400,
+            401,
+            403,
+            404,
+            413,
+            422,
+            503,
+            e404="`unknown_group`: a group the policy does not have",
+            e422="`invalid_request`: a bad body; `unknown_channel`: the policy has no such "
+            "channel and no default channel",
+        ),
     },
 )
 async def query(body: AtpQueryIn, state: State) -> Any:
     positions: list[Any] = []
     totals: dict[str, dict[str, int]] = {}
     readmodel = state.readmodel
+    locations = dict.fromkeys(body.location_ids)
+    for group_id in body.location_groups:  # each location once, nested groups flattened
+        locations.update(dict.fromkeys(groups.members(state.policy, group_id)))
+    channel = None if body.channel is None else groups.channel_name(state.policy, body.channel)
     for sku in dict.fromkeys(body.skus):
         by_location = readmodel.positions_of(sku)
         total = {"on_hand": 0, "reserved": 0, "atp": 0}
-        for location_id in dict.fromkeys(body.location_ids):
+        for location_id in locations:
             found = by_location.get(location_id)
             if found is not None:
                 positions.append(found)
                 total["on_hand"] += found.on_hand
                 total["reserved"] += found.reserved
-                total["atp"] += found.atp
+                total["atp"] += found.atp if channel is None else found.channels.get(channel, 0)
         totals[sku] = total
-    return JSONResponse({"positions": positions, "totals": totals})
+    answer: dict[str, Any] = {"positions": positions, "totals": totals}
+    if channel is not None:
+        answer["channel"] = channel
+    return JSONResponse(answer)
+
+
+@router.get(
+    "/group/{group_id}/{sku}",
+    response_class=JSONResponse,
+    response_model=GroupAtp,
+    summary="A location group's ATP for a channel: the sum over its locations",
+    responses={
+        **errors(
+            401,
+            403,
+            404,
+            422,
+            503,
+            e404="`unknown_group`: the policy has no such group",
+            e422="`unknown_channel`: the policy has no such channel and no default channel",
+        ),
+    },
+)
+async def group(
+    group_id: str,
+    sku: str,
+    state: State,
+    channel: Annotated[str, Query(examples=["web"])] = "web",
+) -> Any:
+    return JSONResponse(groups.group_atp(state.readmodel, state.policy, group_id, sku, channel))
 
 
 def known_position(state: AppState, location_id: str, sku: str) -> PositionRecord:

@@ -77,7 +77,7 @@ _ENDED = (
     status_code=201,
     response_model=Outcome,
     dependencies=[WRITE],
-    summary="Reserve stock at one location (the engine decides)",
+    summary="Reserve stock at one location, or at one location of a group (the engine decides)",
     responses={
         201: {"description": "Confirmed or partial: the outcome", **_example(), **_LINKS},
         200: {
@@ -92,10 +92,12 @@ _ENDED = (
             400,
             401,
             403,
+            404,
             409,
             413,
             422,
             503,
+            e404="`unknown_group`: the policy has no such location group",
             e409="`rejected`: not enough stock (`details` is the rejected outcome); "
             "`duplicate_event`: the event_id was used for another request",
             e422="`invalid_request`: a bad body; `ts_in_future`: `ts` more than 300 s after "

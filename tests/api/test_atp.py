@@ -20,6 +20,9 @@ def test_a_position_reads_as_the_atp_topic_carries_it(client):
         "oversold": 0,
         "inbound": [],
         "as_of": "2026-11-20T10:00:00Z",
+        "channels": {"web": 5, "app": 5, "call_centre": 5, "pos": 5},
+        "sold_7d": 0,
+        "stockout_eta": None,
     }
 
 

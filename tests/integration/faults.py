@@ -265,8 +265,7 @@ def replay_of_events(bootstrap: str, topics: Topics) -> Replay:
 
 def positions_of(replay: Replay) -> dict[str, Any]:
     return {
-        f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p))
-        for p in replay.records()
+        f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p)) for p in replay.records()
     }
 
 

@@ -67,8 +67,7 @@ def expected(lines: list[bytes]) -> tuple[dict[str, Any], dict[str, tuple[Any, A
     replay.feed(lines)
     replay.finish(datetime.now(UTC))
     positions = {
-        f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p))
-        for p in replay.records()
+        f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p)) for p in replay.records()
     }
     outcomes = {r["reservation_id"]: (r["status"], r["qty"]) for r in replay.reservations()}
     return positions, outcomes, replay.dead_letters
