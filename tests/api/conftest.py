@@ -18,6 +18,7 @@ from api.auth import Keys
 from api.backends.embedded import EmbeddedBackend
 from api.readmodel import ReadModel
 from engine.book import EngineConfig
+from engine.policy import DEFAULT_POLICY, Policy
 
 Make = Callable[..., TestClient]
 
@@ -54,10 +55,13 @@ def make_client() -> Iterator[Make]:
     opened: list[TestClient] = []
 
     def make(
-        keys: Keys | None = None, locations: tuple[str, ...] = (), **kwargs: Any
+        keys: Keys | None = None,
+        locations: tuple[str, ...] = (),
+        policy: Policy = DEFAULT_POLICY,
+        **kwargs: Any,
     ) -> TestClient:
-        backend = EmbeddedBackend(ReadModel(locations), EngineConfig())
-        client = TestClient(create_app(backend, keys=keys, **kwargs))
+        backend = EmbeddedBackend(ReadModel(locations), EngineConfig().with_policy(policy))
+        client = TestClient(create_app(backend, keys=keys, policy=policy, **kwargs))
         client.__enter__()
         opened.append(client)
         return client
