@@ -195,7 +195,7 @@ Try:
   curl -s {base}/v1/reservations/demo-1
   curl -s -X DELETE {base}/v1/reservations/demo-1
   curl -s '{base}/v1/atp/group/dcs/{sku}?channel=marketplace'
-  curl -s -X POST {base}/v1/reservations -H 'content-type: application/json' \
+  curl -s -X POST {base}/v1/reservations -H 'content-type: application/json' \\
        -d '{{"reservation_id": "demo-2", "location_group": "east", "sku": "{sku}", "qty": 1}}'
   curl -s '{base}/v1/alerts?limit=5'
 Policy: channels web, app, call_centre (east stores and DCs), pos, marketplace (DCs, 20 % buffer);
