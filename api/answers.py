@@ -237,7 +237,9 @@ class AvailabilityOut(TypedDict):
     stores: list[Pickup]
 
 
-AlertKind = Literal["stockout", "back_in_stock", "low_stock", "oversold", "replenish", "stockout_soon"]
+AlertKind = Literal[
+    "stockout", "back_in_stock", "low_stock", "oversold", "replenish", "stockout_soon"
+]
 
 
 class AlertOut(TypedDict):

@@ -22,7 +22,7 @@ from api.fastpath import AtpFastPath
 from api.jsonio import JSONResponse
 from api.metrics import ApiMiddleware, Metrics
 from api.promiser import Promiser
-from api.routes import atp, events, health, promise, reservations
+from api.routes import alerts, atp, events, health, promise, reservations
 from api.service import Reservations
 
 
@@ -89,7 +89,14 @@ def create_app(
         metrics=metrics,
         promiser=promiser,
     )
-    routers = (health.router, atp.router, reservations.router, events.router, promise.router)
+    routers = (
+        health.router,
+        atp.router,
+        reservations.router,
+        events.router,
+        promise.router,
+        alerts.router,
+    )
     for router in routers:
         app.include_router(router)
     errors.install(app, [route for router in routers for route in router.routes])

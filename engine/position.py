@@ -32,6 +32,7 @@ from engine.timefmt import NEVER, later
 
 NO_EXPIRY: Final = NEVER
 WEEK_S: Final = 7 * 86_400
+SALES: Final = 3  # where a position's units by date start in ``Position.sales``
 
 
 class Reservation:
@@ -127,7 +128,9 @@ class Position:
         thresholds: ``(low_stock, reorder_point, stockout_days)`` set here, each ``None``
             where the book's apply; ``None`` when none is set.
         sales: units sold by UTC date, or ``None`` until the first sale or fulfil:
-            ``[newest date's ordinal, units that date, units the date before, ...]``.
+            ``[newest date's ordinal, week's date, week's total, units on the newest date,
+            units the date before, ...]``; the week's date and total cache ``sold_7d`` for
+            the date of ``as_of`` it was last asked for (-1: none).
         as_of: ``ts`` of the last event applied here (``None`` until one is).
         inbound: expected supply, ``supply_id -> (qty, eta)``, or ``None`` when there is none.
         holds: active reservations held here, ``reservation_id -> Reservation``, or ``None``.
@@ -214,33 +217,41 @@ class Position:
         day = ts.toordinal()
         sales = self.sales
         if sales is None:
-            self.sales = [day, qty]
+            self.sales = [day, -1, 0, qty]
             return
         offset = sales[0] - day
-        if offset < 0:  # a new newest date: shift the older ones along
+        if offset < 0:  # a new newest date: shift the older ones along (the cache goes)
             if -offset >= keep:
-                self.sales = [day, qty]
+                self.sales = [day, -1, 0, qty]
                 return
-            shifted = [day, qty]
+            shifted = [day, -1, 0, qty]
             shifted.extend([0] * (-offset - 1))
-            shifted.extend(sales[1 : keep + 1 + offset])
+            shifted.extend(sales[SALES : SALES + keep + offset])
             self.sales = shifted
             return
         if offset >= keep:
             return
-        while len(sales) <= offset + 1:
+        while len(sales) <= SALES + offset:
             sales.append(0)
-        sales[offset + 1] += qty
+        sales[SALES + offset] += qty
+        week = sales[1]
+        if week - 7 < day <= week:  # within the cached week: its total follows
+            sales[2] += qty
 
     def sold_7d(self) -> int:
         """Units sold on the 7 UTC dates ending with the date of ``as_of``."""
         sales = self.sales
         if sales is None or self.as_of is None:
             return 0
-        first = sales[0] - self.as_of.toordinal() + 1  # index of the as_of date
+        week = self.as_of.toordinal()
+        if sales[1] == week:
+            return sales[2]
+        first = SALES + sales[0] - week  # index of the as_of date
         total = 0
-        for i in range(max(first, 1), min(first + 7, len(sales))):
+        for i in range(max(first, SALES), min(first + 7, len(sales))):
             total += sales[i]
+        sales[1] = week
+        sales[2] = total
         return total
 
     def stockout_eta(self, sold_7d: int) -> datetime | None:

@@ -175,13 +175,15 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     outputs.append(position)
     # No condition can hold while atp stays at or above ``book.quiet_from`` and nothing is
     # oversold: skip the full check when none held before either (alerts.quiet_from).
-    # A position that sells, or has thresholds of its own, is checked every time.
+    # A position with thresholds of its own is checked every time; one that sells, when its
+    # week's pace could be a stock-out soon (``sold_7d`` is cached per date: one compare).
+    atp = position.on_hand - position.reserved - position.safety_stock
     if (
         before
-        or position.on_hand - position.reserved - position.safety_stock < book.quiet_from
+        or atp < book.quiet_from
         or position.reserved > position.on_hand
-        or position.sales is not None
         or position.thresholds is not None
+        or (position.sales is not None and atp * 7 < book.stockout_days * position.sold_7d())
     ):
         after = conditions(position, book.low_stock, book.reorder_point, book.stockout_days)
         if after != before:

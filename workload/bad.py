@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 _BREAKS: dict[str, tuple[str, tuple[Any, ...]]] = {  # bad line kind: field, values to put there
-    "unknown_type": ("type", ("restock", "Sale", "transfer_in", "SALE")),
+    "unknown_type": ("type", ("recount", "Sale", "transfer_in", "SALE")),
     "wrong_type": ("qty", ("3", 2.5, None, [3])),
     "qty_range": ("qty", (0, 2_000_000, -1)),
     "bad_location": ("location_id", ("S 001", "S001/2", "Störe-7", "", "S" * 65)),

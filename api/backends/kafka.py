@@ -1,10 +1,12 @@
 """Kafka mode: the read model from the dataflow's topics, writes to ``omnistock.events``.
 
 A consumer thread reads ``omnistock.atp`` and ``omnistock.reservations`` from their beginning
-into the read model (any number of replicas do the same, each on its own), and
-``omnistock.deadletter`` from its end, only to hear at once when the engine refuses an event
-this replica sent. The replica is ``caught_up`` once it has read every partition up to where
-it stood at start-up; until then the routes answer 503 ``not_ready``.
+into the read model (any number of replicas do the same, each on its own), ``omnistock.alerts``
+from the last 10,000 messages of each partition (the read model keeps the latest 10,000, so a
+replica started late still answers the recent alerts), and ``omnistock.deadletter`` from its
+end, only to hear at once when the engine refuses an event this replica sent. The replica is
+``caught_up`` once it has read every partition of the first three up to where it stood at
+start-up; until then the routes answer 503 ``not_ready``.
 
 A command (``reserve``, ``release``, ``fulfil``) is produced to the events topic keyed by
 ``location_id`` (murmur2, like every producer here), so one book sees every reservation of
@@ -79,9 +81,14 @@ class KafkaBackend:
             }
         )
         assignment = []
-        for topic in (self.topics.atp, self.topics.reservations):
+        kept = self.readmodel.alerts.capacity
+        for topic in (self.topics.atp, self.topics.reservations, self.topics.alerts):
             for index in self._partitions_of(consumer, topic):
                 low, high = consumer.get_watermark_offsets(TopicPartition(topic, index), 15)
+                if topic == self.topics.alerts:
+                    # The tail only, what the read model keeps: as an offset, not librdkafka's
+                    # logical tail (-2000 - n, resolved later), so the lag counts from it.
+                    low = max(low, high - kept)
                 self._read[(topic, index)] = low
                 self._targets[(topic, index)] = high
                 assignment.append(TopicPartition(topic, index, low))
@@ -163,7 +170,7 @@ class KafkaBackend:
     def _loop(self) -> None:
         consumer = self._consumer
         assert consumer is not None
-        atp, reservations = self.topics.atp, self.topics.reservations
+        atp, reservations, alerts = self.topics.atp, self.topics.reservations, self.topics.alerts
         readmodel = self.readmodel
         next_lag = time.monotonic() + LAG_EVERY_S
         while not self._stopped.is_set():
@@ -187,6 +194,8 @@ class KafkaBackend:
                     outcome = readmodel.take("reservations", value)
                     if outcome is not None and outcome.event_id is not None:
                         self._resolve((outcome.reservation_id, outcome.event_id), outcome)
+                elif topic == alerts:
+                    readmodel.take("alerts", value)
                 else:
                     self._dead_letter(value)
             if self._producer is not None:

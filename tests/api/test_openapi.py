@@ -127,6 +127,8 @@ def test_every_error_status_documented_is_the_envelope(client):
                         status,
                     )
                     statuses += 1
+                elif path == "/v1/alerts/stream":  # Server-Sent Events: text, not JSON
+                    assert list(response["content"]) == ["text/event-stream"]
                 elif path != "/metrics":
                     assert response["content"]["application/json"]["schema"], (method, path)
             if "requestBody" in operation:

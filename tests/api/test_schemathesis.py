@@ -288,6 +288,7 @@ _LIFE: list[tuple[str, str, dict[str, Any], int]] = [
         },
         200,
     ),
+    ("GET", "/v1/alerts", {"query": {"location_id": "S0001", "limit": 5}}, 200),
 ]
 
 
@@ -308,6 +309,7 @@ def test_a_reservation_s_life_and_full_answers_are_documented():
     assert answers["POST", "/v1/promise"]["items"][0]["options"]
     assert answers["GET", "/v1/availability/{sku}"]["stores"]
     assert answers["POST", "/v1/promise/listing"]["skus"][0]["deliver_by"]
+    assert answers["GET", "/v1/alerts"]["alerts"]  # the stock's, the sales' and the holds'
     app, backend = _server(0.0)  # no outcome is ever in time: pending
     try:
         pending = [
