@@ -9,7 +9,7 @@ groups, safety stock 0, no kits, and the settings' alert thresholds.
 
 The rules read a policy through a book (``engine.book``), which keeps the channels as they apply
 at its own location (``Policy.channels_at``): a reservation decides on them without a lookup
-beyond one dict read.
+beyond one dict read. A channel's ATP at a position is ``engine.position.Position.atp_for``.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class Channel(msgspec.Struct, frozen=True):
 
 
 class ChannelAt(NamedTuple):
-    """A channel as it applies at one location: what ``atp_c`` needs (docs/policy.md)."""
+    """A channel as it applies at one location: what its ATP needs (``Position.atp_for``)."""
 
     name: str
     holds_safety_stock: bool
@@ -154,22 +154,6 @@ DEFAULT_CHANNELS: Final = (
     Channel("pos", safety_stock=False),
 )
 DEFAULT_POLICY: Final = Policy(DEFAULT_CHANNELS, default_channel="web")
-
-
-def atp_c(on_hand: int, reserved: int, safety_stock: int, channel: ChannelAt) -> int:
-    """A channel's ATP at a position (docs/policy.md): 0 where the channel does not sell;
-    otherwise ``x = on_hand - reserved - (safety stock if held back) - protect_units`` and
-    ``0 if x <= 0 else x * (100 - buffer_pct) // 100``. ``safety_stock`` is the position's for
-    this channel (``engine.position.Position.safety_stock_for``)."""
-    if not channel.sells_here:
-        return 0
-    x = on_hand - reserved - channel.protect_units
-    if channel.holds_safety_stock:
-        x -= safety_stock
-    if x <= 0:
-        return 0
-    buffer = channel.buffer_pct
-    return x if buffer == 0 else x * (100 - buffer) // 100
 
 
 # -- loading ----------------------------------------------------------------------------------

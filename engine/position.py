@@ -11,7 +11,9 @@ Derived figures are never stored:
 - ``atp = max(0, available)``
 - ``oversold = max(0, reserved - on_hand)``
 - ATP on a future instant T: ``max(0, available + sum(expected supply with eta <= T))``
-- ``channels``: each channel's ATP (``engine.policy.atp_c``)
+- ``channels``: each channel's ATP (``atp_for``): 0 where the channel does not sell; else
+  ``x = on_hand - reserved - (its safety stock, if it holds it back) - protect_units`` and
+  ``0 if x <= 0 else x * (100 - buffer_pct) // 100``
 - ``sold_7d`` and ``stockout_eta``: sell-through (docs/events.md §11)
 
 A position that never sold carries no sales dates (``sales`` is ``None``), and one with no
@@ -27,7 +29,7 @@ from msgspec.structs import asdict
 
 from engine.kinds import POSITION_RECORD, SUPPLY
 from engine.outputs import PositionRecord
-from engine.policy import ChannelAt, atp_c
+from engine.policy import ChannelAt
 from engine.timefmt import NEVER, later
 
 NO_EXPIRY: Final = NEVER
@@ -204,12 +206,20 @@ class Position:
         return self.safety_stock
 
     def atp_for(self, channel: ChannelAt) -> int:
-        """The channel's ATP here (``engine.policy.atp_c``)."""
-        return atp_c(self.on_hand, self.reserved, self.safety_stock_for(channel.name), channel)
+        """The channel's ATP here (docs/policy.md §3): the rule, once."""
+        name, holds, buffer, protect, here = channel  # one unpacking, no attribute reads
+        if not here:
+            return 0
+        x = self.on_hand - self.reserved - protect
+        if holds:
+            x -= self.safety_stock_for(name)
+        if x <= 0:
+            return 0
+        return x if buffer == 0 else x * (100 - buffer) // 100
 
     def channels(self, channels: tuple[ChannelAt, ...]) -> dict[str, int]:
         """``{channel: atp_c}`` for every channel of the policy (as they apply here)."""
-        return {channel.name: self.atp_for(channel) for channel in channels}
+        return {channel[0]: self.atp_for(channel) for channel in channels}
 
     def sold(self, ts: datetime, qty: int, keep: int) -> None:
         """Count ``qty`` units sold (a sale, a fulfil) on the UTC date of ``ts``. Dates more

@@ -128,10 +128,10 @@ def test_no_location_of_the_group_can_hold_it(client):
 
 
 def test_a_destination_orders_the_locations_by_delivery(make_client, tmp_path):
+    import orjson
+
     from api.promiser import promiser_of
     from workload.builtin import generate_network
-
-    import orjson
 
     network = generate_network(stores=20)
     ids = [loc["id"] for loc in network["locations"]]
@@ -193,8 +193,6 @@ def test_many_buyers_at_one_group_hold_exactly_its_channel_atp():
         assert codes.count(201) == 35 and codes.count(409) == 85, codes
         where = [a.json()["location_id"] for a in answers if a.status_code == 201]
         assert set(where) <= {"S1", "S2", "DC1", "DC2"}
-        held = {
-            loc: httpx.get(f"{base}/v1/atp/{loc}/A").json()["reserved"] for loc in STOCK
-        }
+        held = {loc: httpx.get(f"{base}/v1/atp/{loc}/A").json()["reserved"] for loc in STOCK}
         assert held == {"S1": 5, "S2": 10, "DC1": 20, "DC2": 0, "S9": 0}
         assert httpx.get(f"{base}/v1/atp/group/northeast/A").json()["atp"] == 0

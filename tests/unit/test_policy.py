@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from engine.errors import ConfigError
-from engine.policy import DEFAULT_POLICY, ChannelAt, atp_c, load
+from engine.policy import DEFAULT_POLICY, ChannelAt, load
+from engine.position import Position
 from omnistock.cli import main
 from workload.builtin import generate_network, generate_policy
 
@@ -47,6 +48,12 @@ def test_the_default_policy_is_v1():
     assert DEFAULT_POLICY.default_channel == "web"
     assert load(b"{}") == DEFAULT_POLICY  # an empty file is the default policy
     assert DEFAULT_POLICY.channel("kiosk").name == "web"  # type: ignore[union-attr]
+
+
+def atp_c(on_hand: int, reserved: int, safety: int, channel: ChannelAt) -> int:
+    position = Position("S1", "A", 0, safety)
+    position.on_hand, position.reserved = on_hand, reserved
+    return position.atp_for(channel)
 
 
 @pytest.mark.parametrize(
