@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 from datetime import timedelta
+from typing import Any
 
 import orjson
 
@@ -37,7 +38,7 @@ def store(location_id: str = "S1") -> Store:
     return Store(location_id, EngineConfig().with_policy(POLICY))
 
 
-def outcome(out: list) -> ReservationChanged:
+def outcome(out: list[Any]) -> ReservationChanged:
     return next(o for o in out if isinstance(o, ReservationChanged))
 
 
