@@ -24,6 +24,7 @@ from api.metrics import ApiMiddleware, Metrics
 from api.promiser import Promiser
 from api.routes import alerts, atp, events, health, promise, reservations
 from api.service import Reservations
+from engine.policy import DEFAULT_POLICY, Policy
 
 
 def wall_clock() -> datetime:
@@ -45,6 +46,7 @@ def create_app(
     clock: Callable[[], datetime] = wall_clock,
     hot_path: bool = True,
     max_future_s: int = 300,
+    policy: Policy = DEFAULT_POLICY,
 ) -> FastAPI:
     """The API over ``backend``.
 
@@ -59,6 +61,8 @@ def create_app(
             is refused, ``ts_in_future``).
         hot_path: answer the hottest routes below FastAPI's routing (``api.fastpath``);
             off, every request takes the FastAPI route (the tests compare the two).
+        policy: channels and location groups (``engine.policy``): the engine's own, the one
+            ``run`` (or the embedded dataflow) applies.
     """
     metrics = Metrics()
     readmodel = backend.readmodel
@@ -84,10 +88,11 @@ def create_app(
     app.state.omnistock = AppState(
         backend=backend,
         readmodel=readmodel,
-        reservations=Reservations(backend, timeout_s, clock, max_future_s),
+        reservations=Reservations(backend, timeout_s, clock, max_future_s, policy, promiser),
         keys=keys or Keys.open(),
         metrics=metrics,
         promiser=promiser,
+        policy=policy,
     )
     routers = (
         health.router,
