@@ -2,9 +2,9 @@
 
 Generates (once, cached under ``benchmarks/results/cache/``) a log on the built-in network with
 the generator the other replay benchmarks use (``workload``), with its reserves spread over five
-channels: the generator draws ``web``, ``app``, ``pos`` and ``call_center``; here its
-``call_center`` is spelt as the contract's channel, ``call_centre``, and half of the ``web`` and
-``app`` reserves at a DC become ``marketplace`` (chosen by the reservation id, so a duplicate
+channels: the generator draws ``web``, ``app``, ``pos`` and ``call_centre`` (a log cached before
+it did spelt ``call_center``: renamed here), and half of the ``web`` and ``app`` reserves at a DC
+become ``marketplace`` (chosen by the reservation id, so a duplicate
 line stays the duplicate of its original). Then it writes a policy on the log's own ids
 (CONTRACT section 8):
 

@@ -25,7 +25,7 @@ SEED_FRACTION, ZIPF_EXPONENT, STORE_ZIPF = 0.02, 1.1, 0.8
 LATE_SHARE, MAX_LATE_MS, LOCAL_TS_SHARE, EPOCH_SHARE_MIXED = 0.02, 3000, 0.2, 0.4
 BOPIS_SHARE, STALE_SHARE, ABANDON_SHARE, LOW_STOCK = 0.10, 0.01, 0.03, 2
 REPLEN_HORIZON = 20_000  # events of demand a delivery covers with 50 stores x 20,000 skus
-CHANNELS = (("web", 0.55), ("app", 0.25), ("pos", 0.10), ("call_center", 0.10))
+CHANNELS = (("web", 0.55), ("app", 0.25), ("pos", 0.10), ("call_centre", 0.10))
 UTC_OFFSETS_MIN = ((-300, 0.5), (-360, 0.25), (-420, 0.1), (-480, 0.15))  # US, November
 CASE_PACKS = (6, 12, 12, 24, 24, 36, 48)
 # Share of receipts that receive an open expected supply (an older one likelier). About 6 % of

@@ -87,7 +87,7 @@ class Reserve(Event, tag="reserve"):
     reservation_id: Opaque
     qty: Qty
     ttl_s: Annotated[int, Meta(ge=1, le=604_800)] = 900
-    channel: Literal["web", "app", "pos", "call_center"] = "web"
+    channel: Literal["web", "app", "pos", "call_centre"] = "web"
     allow_partial: bool = False
 
 
