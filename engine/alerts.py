@@ -52,7 +52,7 @@ def conditions(
     atp = on_hand - reserved - position.safety_stock
     if atp > 0:
         flags = LOW if atp <= low_stock else 0
-        if position.sales is not None and atp * 7 < stockout_days * position.sold_7d():
+        if position.may_run_out(atp, stockout_days):
             flags |= SOON
     else:
         flags = OUT

@@ -34,7 +34,7 @@ from engine.timefmt import NEVER, later
 
 NO_EXPIRY: Final = NEVER
 WEEK_S: Final = 7 * 86_400
-SALES: Final = 3  # where a position's units by date start in ``Position.sales``
+SALES: Final = 2  # where a position's units by date start in ``Position.sales``
 
 
 class Reservation:
@@ -130,9 +130,8 @@ class Position:
         thresholds: ``(low_stock, reorder_point, stockout_days)`` set here, each ``None``
             where the book's apply; ``None`` when none is set.
         sales: units sold by UTC date, or ``None`` until the first sale or fulfil:
-            ``[newest date's ordinal, week's date, week's total, units on the newest date,
-            units the date before, ...]``; the week's date and total cache ``sold_7d`` for
-            the date of ``as_of`` it was last asked for (-1: none).
+            ``[newest date's ordinal, units on every date kept, units on the newest date,
+            units the date before, ...]``.
         as_of: ``ts`` of the last event applied here (``None`` until one is).
         inbound: expected supply, ``supply_id -> (qty, eta)``, or ``None`` when there is none.
         holds: active reservations held here, ``reservation_id -> Reservation``, or ``None``.
@@ -227,16 +226,17 @@ class Position:
         day = ts.toordinal()
         sales = self.sales
         if sales is None:
-            self.sales = [day, -1, 0, qty]
+            self.sales = [day, qty, qty]
             return
         offset = sales[0] - day
-        if offset < 0:  # a new newest date: shift the older ones along (the cache goes)
+        if offset < 0:  # a new newest date: shift the older ones along
             if -offset >= keep:
-                self.sales = [day, -1, 0, qty]
+                self.sales = [day, qty, qty]
                 return
-            shifted = [day, -1, 0, qty]
+            shifted = [day, 0, qty]
             shifted.extend([0] * (-offset - 1))
             shifted.extend(sales[SALES : SALES + keep + offset])
+            shifted[1] = sum(shifted[SALES:])
             self.sales = shifted
             return
         if offset >= keep:
@@ -244,25 +244,27 @@ class Position:
         while len(sales) <= SALES + offset:
             sales.append(0)
         sales[SALES + offset] += qty
-        week = sales[1]
-        if week - 7 < day <= week:  # within the cached week: its total follows
-            sales[2] += qty
+        sales[1] += qty
 
     def sold_7d(self) -> int:
         """Units sold on the 7 UTC dates ending with the date of ``as_of``."""
         sales = self.sales
         if sales is None or self.as_of is None:
             return 0
-        week = self.as_of.toordinal()
-        if sales[1] == week:
-            return sales[2]
-        first = SALES + sales[0] - week  # index of the as_of date
+        first = SALES + sales[0] - self.as_of.toordinal()  # index of the as_of date
         total = 0
         for i in range(max(first, SALES), min(first + 7, len(sales))):
             total += sales[i]
-        sales[1] = week
-        sales[2] = total
         return total
+
+    def may_run_out(self, atp: int, stockout_days: int) -> bool:
+        """Whether ``atp x 7 < stockout_days x sold_7d`` (the ``stockout_soon`` condition,
+        ``atp > 0`` aside). The units of every date kept bound the week's: the week is summed
+        only when that bound does not settle it, which spares most events a date computation."""
+        sales = self.sales
+        if sales is None or atp * 7 >= stockout_days * sales[1]:
+            return False
+        return atp * 7 < stockout_days * self.sold_7d()
 
     def stockout_eta(self, sold_7d: int) -> datetime | None:
         """When atp runs out at the pace of ``sold_7d``: ``as_of + atp x 7 days / sold_7d``
@@ -270,7 +272,7 @@ class Position:
         atp = self.on_hand - self.reserved - self.safety_stock
         if sold_7d <= 0 or atp <= 0 or self.as_of is None:
             return None
-        return later(self.as_of, timedelta(seconds=atp * WEEK_S // sold_7d))
+        return later(self.as_of, timedelta(0, atp * WEEK_S // sold_7d))  # (days, seconds)
 
     def supplies(self) -> list[tuple[str, int, datetime]]:
         """The expected supplies, ``(supply_id, qty, eta)``, soonest first (then by id)."""

@@ -176,14 +176,14 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     # No condition can hold while atp stays at or above ``book.quiet_from`` and nothing is
     # oversold: skip the full check when none held before either (alerts.quiet_from).
     # A position with thresholds of its own is checked every time; one that sells, when its
-    # week's pace could be a stock-out soon (``sold_7d`` is cached per date: one compare).
+    # week's pace could be a stock-out soon (``may_run_out``: mostly one compare).
     atp = position.on_hand - position.reserved - position.safety_stock
     if (
         before
         or atp < book.quiet_from
         or position.reserved > position.on_hand
         or position.thresholds is not None
-        or (position.sales is not None and atp * 7 < book.stockout_days * position.sold_7d())
+        or (position.sales is not None and position.may_run_out(atp, book.stockout_days))
     ):
         after = conditions(position, book.low_stock, book.reorder_point, book.stockout_days)
         if after != before:
@@ -376,8 +376,8 @@ def _alert(position: Position, before: int, after: int, ts: datetime, outputs: l
     on_hand = position.on_hand
     reserved = position.reserved
     available = on_hand - reserved - position.safety_stock
-    sold_7d = position.sold_7d()
-    eta = position.stockout_eta(sold_7d)
+    sold_7d = 0 if position.sales is None else position.sold_7d()
+    eta = position.stockout_eta(sold_7d) if sold_7d else None
     outputs.extend(
         [
             ALERT(
