@@ -5,10 +5,13 @@ Reused by the property tests here and, later, by the dataflow tests.
 
 from __future__ import annotations
 
+import copy
+from datetime import datetime
 from typing import Any, TypedDict
 
 from engine.book import Book
 from engine.outputs import ReservationChanged
+from engine.policy import Policy
 
 
 def holds_add_up(book: Book) -> bool:
@@ -21,31 +24,57 @@ def holds_add_up(book: Book) -> bool:
 
 
 class BeforeReserve(TypedDict):
-    """A position's quantities and a reserve event's ``channel`` and ``qty``, just before it."""
+    """What a reserve event may take, read from its position just before it (after the
+    position's due expiries): the ATP of the channel it is decided on (``None`` when the policy
+    takes its channel as none: nothing may be held), and the event's ``qty``."""
 
-    on_hand: int
-    reserved: int
-    safety_stock: int
-    channel: str
+    channel_atp: int | None
     qty: int
 
 
-def reserved_never_exceeds_rule(before: BeforeReserve, outputs: list[Any]) -> bool:
-    """A reserve takes at most what the rule allowed at that moment (docs/events.md §8.1).
+def channel_taken_as(policy: Policy, name: str) -> str | None:
+    """The channel a reserve naming ``name`` is decided on: that one when the policy names it,
+    else the policy's ``default_channel`` (``None`` without one: ``unknown_channel``)."""
+    if any(channel.name == name for channel in policy.channels):
+        return name
+    return policy.default_channel
 
-    ``before`` holds the position's ``on_hand``, ``reserved``, ``safety_stock`` and the event's
-    ``channel`` and ``qty`` just before the reserve.
-    """
-    room = before["on_hand"] - before["reserved"]
-    if before["channel"] != "pos":
-        room -= before["safety_stock"]
+
+def before_reserve(
+    channels: dict[str, int], policy: Policy, channel: str, qty: int
+) -> BeforeReserve:
+    """``BeforeReserve`` from the position's published ``channels`` (``{name: atp_c}``) just
+    before a reserve naming ``channel`` and ``qty``."""
+    taken_as = channel_taken_as(policy, channel)
+    return {"channel_atp": None if taken_as is None else channels[taken_as], "qty": qty}
+
+
+def channels_before(book: Book, sku: str, ts: datetime) -> dict[str, int]:
+    """A position's published ``channels`` as a reserve at ``ts`` finds them: after the
+    position's due expiries (reckoned on a copy: the book is left as it is). A position not yet
+    made has no stock: every channel's ATP is 0."""
+    position = book.positions.get(sku)
+    if position is None:
+        return {channel.name: 0 for channel in book.channels}
+    due = sum(r.qty for r in (position.holds or {}).values() if r.expires_at <= ts)
+    seen = copy.copy(position)
+    seen.reserved -= due
+    return seen.wire(book.channels).channels
+
+
+def reserve_within_channel_atp(before: BeforeReserve, outputs: list[Any]) -> bool:
+    """A reserve holds at most the ATP of its channel at that moment (CONTRACT §3, §8): every
+    confirmed or partial outcome it makes (repeats aside) holds ``qty <= atp_c`` and at most
+    what was asked, a partial one less than was asked, and nothing at all for a channel the
+    policy does not take."""
+    room = before["channel_atp"]
     for out in outputs:
         if (
             isinstance(out, ReservationChanged)
             and not out.repeat
             and out.status in ("confirmed", "partial")
         ):
-            if out.qty > max(room, 0) or out.qty > before["qty"]:
+            if room is None or out.qty > room or out.qty > before["qty"] or out.qty < 1:
                 return False
             if out.status == "partial" and out.qty >= before["qty"]:
                 return False

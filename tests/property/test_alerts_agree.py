@@ -3,12 +3,18 @@
 The engine keeps each position's alert conditions as a bit set and fires on edges
 (``engine.alerts``). Here the same edges are derived from scratch, from the figures of
 ``tests.property.naive.NaiveModel`` before and after each event, with the contract's wording
-(docs/events.md §11) and nothing imported from ``engine.alerts``:
+(docs/events.md §11, CONTRACT §4, §11) and nothing imported from ``engine.alerts``:
 
 - ``stockout``: atp == 0 (rising edge); ``back_in_stock``: the same condition falling;
 - ``low_stock``: 0 < atp <= the low-stock threshold;
 - ``oversold``: reserved > on_hand;
-- ``replenish``: atp + all expected supply < the reorder point.
+- ``replenish``: atp + all expected supply < the reorder point;
+- ``stockout_soon``: atp > 0 and atp x 7 < stockout_days x sold_7d.
+
+The thresholds are the position's as the model has them before and after the event (set there
+by ``set_alert_thresholds``, else the policy's ``alerts``, else the settings'), so an event that
+changes a threshold fires the alerts its new value makes true. Each alert carries the position's
+figures after the change, ``unsellable``, ``sold_7d`` and ``stockout_eta`` included.
 
 A position the model has never seen has the figures of an empty one. An event changes its own
 position and, for a ``transfer_out``, the destination's (which settles with its own before
@@ -19,31 +25,50 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.book import EngineConfig
 from engine.events import TransferOut, parse
 from engine.outputs import Alert, Rejected
+from engine.policy import DEFAULT_POLICY, Policy, load
 from engine.replay import Replay
 from engine.rules import expire
 from tests.factories import at
-from tests.property.naive import WEEK_MS, NaiveModel, NaivePosition
-from tests.property.strategies import event_logs
+from tests.property.naive import WEEK_MS, NaiveModel
+from tests.property.strategies import event_logs, policy_cases
 
 common = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# (low_stock, reorder_point): the defaults most of the time, and a few others.
-thresholds = st.sampled_from([(2, 5), (2, 5), (2, 5), (0, 0), (5, 3), (3, 10)])
+# (low_stock, reorder_point, stockout_days) of the settings: the defaults most of the time, and
+# a few others (a policy's ``alerts`` override them).
+thresholds = st.sampled_from(
+    [(2, 5, 2), (2, 5, 2), (2, 5, 2), (0, 0, 0), (5, 3, 4), (3, 10, 1), (2, 5, 7)]
+)
 windows = st.sampled_from([WEEK_MS, 60_000, 200_000])
 
 # The order the kinds are emitted in, for one position's change.
-KINDS = ("stockout", "back_in_stock", "low_stock", "oversold", "replenish")
+KINDS = ("stockout", "back_in_stock", "low_stock", "oversold", "replenish", "stockout_soon")
 
 Key = tuple[str, str]
-Figures = tuple[int, int, int, int]  # on_hand, reserved, safety_stock, expected supply
+
+
+class Figures(NamedTuple):
+    """What the alerts of a position read, as the model has it."""
+
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    unsellable: int
+    supply: int  # all expected supply
+    sold_7d: int
+    stockout_eta: datetime | None
+    low_stock: int
+    reorder_point: int
+    stockout_days: int
 
 
 # -- the independent alert logic --------------------------------------------------------------
@@ -51,18 +76,27 @@ Figures = tuple[int, int, int, int]  # on_hand, reserved, safety_stock, expected
 
 def figures_of(model: NaiveModel, key: Key) -> Figures:
     """A position's figures in the model; a position never seen is an empty one."""
-    p = model.positions.get(key) or NaivePosition()
-    return (p.on_hand, p.reserved, p.safety_stock, sum(q for q, _ in p.inbound.values()))
+    p = model.view(key)
+    return Figures(
+        p.on_hand,
+        p.reserved,
+        model.safety_stock(key),
+        p.unsellable,
+        sum(q for q, _ in p.inbound.values()),
+        model.sold_7d(key),
+        model.stockout_eta(key),
+        *model.thresholds(key),
+    )
 
 
-def conditions_of(figures: Figures, low_stock: int, reorder_point: int) -> dict[str, bool]:
-    on_hand, reserved, safety_stock, supply = figures
-    atp = max(0, on_hand - reserved - safety_stock)
+def conditions_of(f: Figures) -> dict[str, bool]:
+    atp = max(0, f.on_hand - f.reserved - f.safety_stock)
     return {
         "stockout": atp == 0,
-        "low_stock": 0 < atp <= low_stock,
-        "oversold": reserved > on_hand,
-        "replenish": atp + supply < reorder_point,
+        "low_stock": 0 < atp <= f.low_stock,
+        "oversold": f.reserved > f.on_hand,
+        "replenish": atp + f.supply < f.reorder_point,
+        "stockout_soon": atp > 0 and atp * 7 < f.stockout_days * f.sold_7d,
     }
 
 
@@ -78,17 +112,24 @@ def kinds_fired(before: dict[str, bool], after: dict[str, bool]) -> list[str]:
 
 
 def expected_alerts(
-    key: Key, before: Figures, after: Figures, ts: datetime, low_stock: int, reorder_point: int
+    key: Key, before: Figures, after: Figures, ts: datetime
 ) -> list[tuple[Any, ...]]:
     """The alerts one position's change fires, as ``alert_tuple`` would show them."""
-    kinds = kinds_fired(
-        conditions_of(before, low_stock, reorder_point),
-        conditions_of(after, low_stock, reorder_point),
+    kinds = kinds_fired(conditions_of(before), conditions_of(after))
+    available = after.on_hand - after.reserved - after.safety_stock
+    shown = (
+        after.on_hand,
+        after.reserved,
+        after.safety_stock,
+        after.unsellable,
+        available,
+        max(0, available),
+        max(0, after.reserved - after.on_hand),
+        after.supply,
+        after.sold_7d,
+        after.stockout_eta,
     )
-    on_hand, reserved, safety_stock, supply = after
-    available = on_hand - reserved - safety_stock
-    shown = (on_hand, reserved, safety_stock, available, max(0, available))
-    return [(kind, *key, ts, *shown, max(0, reserved - on_hand), supply) for kind in kinds]
+    return [(kind, *key, ts, *shown) for kind in kinds]
 
 
 def alert_tuple(alert: Alert) -> tuple[Any, ...]:
@@ -100,10 +141,13 @@ def alert_tuple(alert: Alert) -> tuple[Any, ...]:
         alert.on_hand,
         alert.reserved,
         alert.safety_stock,
+        alert.unsellable,
         alert.available,
         alert.atp,
         alert.oversold,
         alert.inbound_qty,
+        alert.sold_7d,
+        alert.stockout_eta,
     )
 
 
@@ -124,9 +168,7 @@ class AlertRecorder:
         return [alert_tuple(a) for a in taken]
 
 
-def tick_expected(
-    model: NaiveModel, now: datetime, low_stock: int, reorder_point: int
-) -> dict[Key, list[tuple[Any, ...]]]:
+def tick_expected(model: NaiveModel, now: datetime) -> dict[Key, list[tuple[Any, ...]]]:
     """Expire on the clock in the model; the alerts of each position that touched."""
     due = {
         (loc, r.sku)
@@ -135,12 +177,7 @@ def tick_expected(
     }
     before = {key: figures_of(model, key) for key in due}
     model.finish(now)
-    return {
-        key: expected_alerts(
-            key, before[key], figures_of(model, key), now, low_stock, reorder_point
-        )
-        for key in due
-    }
+    return {key: expected_alerts(key, before[key], figures_of(model, key), now) for key in due}
 
 
 def tick_engine(replay: Replay, now: datetime) -> dict[Key, list[tuple[Any, ...]]]:
@@ -168,17 +205,25 @@ def without_empty(alerts: dict[Key, list[tuple[Any, ...]]]) -> dict[Key, list[tu
     return {key: found for key, found in alerts.items() if found}
 
 
-# -- the properties -----------------------------------------------------------------------------
-
-
-@common
-@given(event_logs(), thresholds, windows, st.data())
-def test_alerts_agree_with_edges_of_the_naive_figures(lines, threshold, window, data):
-    low_stock, reorder_point = threshold
-    config = EngineConfig(dedup_window_ms=window, low_stock=low_stock, reorder_point=reorder_point)
+def check_alerts(
+    lines: list[bytes],
+    threshold: tuple[int, int, int],
+    window: int,
+    policy: Policy,
+    data: st.DataObject,
+) -> None:
+    """Every event's alerts, the wall clock's now and then, and the final expiry's, as the
+    edges of the naive figures say."""
+    low_stock, reorder_point, stockout_days = threshold
+    config = EngineConfig(
+        dedup_window_ms=window,
+        low_stock=low_stock,
+        reorder_point=reorder_point,
+        stockout_days=stockout_days,
+    ).with_policy(policy)
     recorder = AlertRecorder()
     replay = Replay(config, on_outputs=recorder)
-    model = NaiveModel(window)
+    model = NaiveModel(window, policy, low_stock, reorder_point, stockout_days)
     latest = at(0)
     for raw in lines:
         event: Any = parse(raw)
@@ -194,33 +239,50 @@ def test_alerts_agree_with_edges_of_the_naive_figures(lines, threshold, window, 
         expected = [
             alert
             for key, was in zip(keys, before, strict=True)
-            for alert in expected_alerts(
-                key, was, figures_of(model, key), event.ts, low_stock, reorder_point
-            )
+            for alert in expected_alerts(key, was, figures_of(model, key), event.ts)
         ]
         if model.revoked is not None:
             # a hold under an id claimed elsewhere was made, then revoked: both edges fire
             key, qty = model.revoked
-            on_hand, reserved, safety, supply = after = figures_of(model, key)
-            held = (on_hand, reserved + qty, safety, supply)
+            after = figures_of(model, key)
+            model.positions[key].reserved += qty
+            held = figures_of(model, key)
+            model.positions[key].reserved -= qty
             expected = [
-                *expected_alerts(key, before[0], held, event.ts, low_stock, reorder_point),
-                *expected_alerts(key, held, after, event.ts, low_stock, reorder_point),
+                *expected_alerts(key, before[0], held, event.ts),
+                *expected_alerts(key, held, after, event.ts),
             ]
         assert recorder.take() == expected, raw
         # now and then the wall clock moves on and expires what is due
         if data.draw(st.integers(0, 4), label="tick") == 0:
             now = latest + timedelta(seconds=data.draw(st.sampled_from([0, 30, 300])))
-            want = without_empty(tick_expected(model, now, low_stock, reorder_point))
+            want = without_empty(tick_expected(model, now))
             assert tick_engine(replay, now) == want
     # the end of a replay: expire as of the last event, or later
     if replay.max_ts is not None:
         as_of = replay.max_ts + timedelta(seconds=data.draw(st.sampled_from([0, 60, 600])))
-        want = without_empty(tick_expected(model, as_of, low_stock, reorder_point))
+        want = without_empty(tick_expected(model, as_of))
         found: dict[Key, list[tuple[Any, ...]]] = {}
         replay.on_outputs = _by_position(found)
         replay.finish(as_of)
         assert found == want
 
 
-# -- what the contract says about a duplicate transfer ------------------------------------------
+# -- the properties -----------------------------------------------------------------------------
+
+
+@common
+@given(event_logs(), thresholds, windows, st.data())
+def test_alerts_agree_with_edges_of_the_naive_figures(lines, threshold, window, data):
+    check_alerts(lines, threshold, window, DEFAULT_POLICY, data)
+
+
+@common
+@given(policy_cases(), thresholds, windows, st.data())
+def test_alerts_agree_with_edges_of_the_naive_figures_under_any_policy(
+    case, threshold, window, data
+):
+    """v2 events (restock, write_off, set_alert_thresholds, sales over several UTC dates) under
+    a policy with safety stock by sku and, maybe, thresholds of its own."""
+    spec, lines = case
+    check_alerts(lines, threshold, window, load(orjson.dumps(spec)), data)
