@@ -10,8 +10,9 @@ position to answer a ``reserve`` of an id claims it; the claiming location's own
 - its answer to a ``reserve`` is replaced by the claim's first outcome as a repeat
   (``repeat: true``, the reservation as it stands now beside), carrying the loser's
   ``event_id`` so that its sender recognises the answer;
-- if it held stock, a ``Revoke`` event is written back to the loser's location, which ends the
-  hold silently and forgets the id (``engine.rules``);
+- a ``Revoke`` event is written back to the loser's location, which ends the hold (if it held
+  stock) silently and forgets the id, held or refused, so that the loser's book never answers
+  for the id after the claim is gone (``engine.rules``);
 - a try of a reservation at a group (``location_group``) after a refused try of the same
   group is no loser: its answer claims the id anew (docs/policy.md);
 - any later outcome of its hold (released, expired, fulfilled, revoked) never reaches the
@@ -125,7 +126,7 @@ def decide(
         # sender is answered too.
         return claim, ([] if outcome.event_id is None else [repeat_of(claim, outcome)])
     out: list[Any] = [repeat_of(claim, outcome)]
-    if not outcome.repeat and outcome.status in HELD and not lost:
+    if not outcome.repeat and outcome.status in FIRST and not lost:
         out.append(revoke(outcome, first.location_id))
     return claim, out
 

@@ -335,9 +335,9 @@ class NaiveModel:
 
     def _claim(self, loc: str, sku: str, e: Any) -> None:
         """One reservation per id across locations: a reserve of an id another location still
-        remembers holds nothing (its hold is given back, the id forgotten here); a rejected one
-        stays remembered here, as it held nothing. A try of a reservation at a group after a
-        refused try of the same group is no loser: it claims the id."""
+        remembers holds nothing (its hold is given back) and the id is forgotten here, held or
+        refused, so that this location never answers for it. A try of a reservation at a
+        group after a refused try of the same group is no loser: it claims the id."""
         rid = e.reservation_id
         claim = self.claims.get(rid)
         if claim is not None and claim != (loc, sku):
@@ -353,7 +353,7 @@ class NaiveModel:
                     if lost.active:
                         self._pos(loc, sku).reserved -= lost.qty
                         self.revoked = ((loc, sku), lost.qty)
-                        del self.reservations[(loc, rid)]
+                    del self.reservations[(loc, rid)]
                     return
         self.claims[rid] = (loc, sku)
         self._note(loc, rid)

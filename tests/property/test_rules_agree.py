@@ -273,16 +273,14 @@ def test_a_policy_loads_as_drawn(spec):
     )
 
 
-# -- a known engine disagreement -------------------------------------------------------------
+# -- a loser's refusal, and an id freed ---------------------------------------------------------
 #
-# ENGINE BUG (kept as a strict xfail: it passes, and so fails the suite, once the engine is
-# fixed; then drop the marker). A loser's refused reserve stays remembered at its location (S2).
-# When the claiming location (S1) has forgotten the id, a repeat of that reserve at S2 makes a
-# claim from S2's own record (``engine.claims.claim_of`` of a repeat): the repeat now answers
-# "S2 rejected insufficient_stock" where it first answered "S1 confirmed" (CONTRACT §3: a
-# repeat answers the first outcome), and a fresh reserve at S1, which has stock and holds
-# nothing under the id, is revoked and answered with S2's refusal. The naive model keeps the id
-# free once S1 forgot it: S1's new reserve is confirmed, and the ledger says so.
+# Found by reasoning about the claims, kept as an example: a loser's refused reserve (S2) once
+# stayed remembered at its location, so that after the claiming location (S1) forgot the id, a
+# repeat at S2 made a claim from S2's own record, answering "S2 rejected" where it had first
+# answered "S1 confirmed". A loser's book now forgets the id whether it held stock or not (the
+# claims revoke a refusal too, docs/events.md §8.7): S2's later reserve of the freed id is a new
+# reservation (refused: no stock there), which S1's next reserve then answers as a repeat.
 FORGOTTEN_CLAIM = [
     b'{"event_id":"e1","type":"receipt","location_id":"S1","sku":"A","ts":1795000000000,"qty":5}',
     b'{"event_id":"e2","type":"reserve","location_id":"S1","sku":"A","ts":1795000000000,'
@@ -294,18 +292,14 @@ FORGOTTEN_CLAIM = [
     b'"reservation_id":"R1"}',
     # S1's clock moves past the 60 s window: S1 forgets R1
     b'{"event_id":"e5","type":"receipt","location_id":"S1","sku":"A","ts":1795000200000,"qty":1}',
-    # S2 still remembers its refusal: a repeat
+    # S2 forgot the id when it lost: the freed id is a new reservation here (refused)
     b'{"event_id":"e6","type":"reserve","location_id":"S2","sku":"A","ts":1795000030000,'
     b'"reservation_id":"R1","qty":1}',
-    # a new reservation R1 at S1: confirmed by S1's book, then revoked by the claims
+    # R1 at S1: S2's refusal claims the id now; S1's hold is revoked, its answer a repeat
     b'{"event_id":"e7","type":"reserve","location_id":"S1","sku":"A","ts":1795000201000,'
     b'"reservation_id":"R1","qty":1}',
 ]
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    reason="engine bug: a loser's repeat claims an id its claimer forgot (see FORGOTTEN_CLAIM)",
-)
 def test_a_losers_repeat_does_not_claim_a_forgotten_id():
     check_agreement(FORGOTTEN_CLAIM, 60_000, DEFAULT_POLICY)

@@ -33,10 +33,14 @@ def test_the_first_answer_claims_and_another_locations_hold_is_revoked():
     assert (revocation.claimed_by, revocation.reserve_event_id) == ("S1", "e2")
 
 
-def test_a_rejected_loser_held_nothing_and_is_not_revoked():
+def test_a_rejected_loser_held_nothing_and_is_revoked_to_forget_the_id():
+    """Its book must not answer for the id once the claim is gone (tests/property:
+    FORGOTTEN_CLAIM): the revocation makes it forget its refusal."""
     claim, _ = decide(None, outcome("S1", "confirmed", 2, "e1"))
     _, out = decide(claim, outcome("S2", "rejected", 0, "e2"))
-    assert len(out) == 1 and out[0].repeat and out[0].status == "confirmed"
+    answer, revocation = out
+    assert answer.repeat and answer.status == "confirmed"
+    assert isinstance(revocation, Revoke) and revocation.location_id == "S2"
 
 
 def test_a_rejected_first_answer_claims_too():
