@@ -12,7 +12,6 @@ from typing import Any
 
 import msgspec
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
