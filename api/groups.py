@@ -53,10 +53,11 @@ def group_atp(
     readmodel: ReadModel, policy: Policy, group_id: str, sku: str, channel: str
 ) -> dict[str, Any]:
     """``GET /v1/atp/group/{group_id}/{sku}``: the sum of the channel's ATP over the group."""
+    group = members(policy, group_id)  # an unknown group is 404 whatever the channel
     name = channel_name(policy, channel)
     locations = [
         {"location_id": location_id, "atp": channel_atp(readmodel, location_id, sku, name)}
-        for location_id in members(policy, group_id)
+        for location_id in group
     ]
     return {
         "group_id": group_id,
@@ -67,36 +68,46 @@ def group_atp(
     }
 
 
-def candidates(
+def next_try(
     readmodel: ReadModel,
     policy: Policy,
     group_id: str,
     sku: str,
     channel: str,
     need: int,
+    tried: list[str],
     rank: dict[str, tuple[Any, float]] | None = None,
-) -> list[str]:
-    """The locations a reservation at ``group_id`` tries, in order, at most ``MAX_TRIES``.
+    in_flight: dict[tuple[str, str], int] | None = None,
+) -> str | None:
+    """The location a reservation at ``group_id`` tries next, or ``None``: of the group's
+    locations not yet ``tried`` whose channel ATP is at least ``need``, the first by ``rank``
+    when given (``location_id -> (deliver_by or None, distance_km)``: earliest first, then
+    nearest), else by channel ATP, most first; then ``location_id``.
 
-    The group's locations whose channel ATP is at least ``need``: by ``rank`` when given
-    (``location_id -> (deliver_by or None, distance_km)``: earliest first, then nearest),
-    else by channel ATP, most first; then ``location_id``. With none, the first location of
-    that order over the whole group, so that the reservation id is still decided (and
-    remembered) by a book.
-    """
+    The ATP is the read model's less what this replica's own tries now in flight ask of the
+    location (``in_flight``, ``(location_id, sku) -> units``), and it is asked again after each
+    refused try: buyers racing for one group spread over its locations as their holds land,
+    rather than all trying the same five."""
+    if len(tried) >= MAX_TRIES:
+        return None
     found = policy.channel(channel)
-    group = members(policy, group_id)
-    atp = {
-        location_id: 0 if found is None else channel_atp(readmodel, location_id, sku, found.name)
-        for location_id in group
-    }
-
-    def key(location_id: str) -> tuple[Any, ...]:
+    if found is None:
+        return None
+    best: tuple[Any, ...] | None = None
+    choice = None
+    for location_id in members(policy, group_id):
+        if location_id in tried:
+            continue
+        atp = channel_atp(readmodel, location_id, sku, found.name)
+        if in_flight:
+            atp -= in_flight.get((location_id, sku), 0)
+        if atp < need:
+            continue
         if rank is not None:
             day, km = rank.get(location_id, (None, float("inf")))
-            return (day is None, day or date.max, km, location_id)
-        return (-atp[location_id], location_id)
-
-    ordered = sorted(group, key=key)
-    able = [location_id for location_id in ordered if atp[location_id] >= need]
-    return (able or ordered[:1])[:MAX_TRIES]
+            key: tuple[Any, ...] = (day is None, day or date.max, km, location_id)
+        else:
+            key = (-atp, location_id)
+        if best is None or key < best:
+            best, choice = key, location_id
+    return choice

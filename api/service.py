@@ -22,7 +22,15 @@ from api.errors import ApiError
 from api.readmodel import ReservationView
 from api.schemas import FulfilIn, ReserveIn
 from engine.events import Event, clock_limit, in_future, parse
-from engine.outputs import Duplicate, Rejected, ReservationChanged, first_reason, outcome_record
+from engine.outputs import (
+    INSUFFICIENT_STOCK,
+    UNKNOWN_CHANNEL,
+    Duplicate,
+    Rejected,
+    ReservationChanged,
+    first_reason,
+    outcome_record,
+)
 from engine.policy import DEFAULT_POLICY, Policy
 from engine.timefmt import from_ms, parse_instant, to_ms
 
@@ -55,6 +63,7 @@ class Reservations:
         self.clock = clock
         self.max_future_s = max_future_s
         self.pending: dict[str, dict[str, Any]] = {}  # sent, not yet decided, by reservation id
+        self.in_flight: dict[tuple[str, str], int] = {}  # a group's tries out, by position
 
     async def reserve(self, body: ReserveIn) -> Result:
         if body.location_group is not None:
@@ -77,12 +86,12 @@ class Reservations:
             if answer.repeat:
                 return 200, outcome_record(answer)
             if answer.status == "rejected":
-                raise ApiError(
-                    409,
-                    "rejected",
-                    f"not enough stock of {body.sku} at {body.location_id} for {body.qty}",
-                    outcome_record(answer),
+                message = (
+                    f"not enough stock of {body.sku} at {body.location_id} for {body.qty}"
+                    if answer.reason != UNKNOWN_CHANNEL
+                    else f"channel {body.channel!r} is not a channel of the policy"
                 )
+                raise ApiError(409, "rejected", message, outcome_record(answer))
             return 201, outcome_record(answer)
         if isinstance(answer, Duplicate):
             return self._seen_before(body.reservation_id, answer, reserve=True)
@@ -90,8 +99,9 @@ class Reservations:
 
     async def reserve_at_group(self, body: ReserveIn) -> Result:
         """A reservation at a location group (docs/policy.md): each try an ordinary
-        ``reserve`` at one of its locations, decided by that location's book, in the order of
-        ``api.groups.candidates``; the first that holds stock answers, else 409."""
+        ``reserve`` at one of its locations, decided by that location's book, each the best
+        of those left as the read model stands then (``api.groups.next_try``); the first that
+        holds stock answers, else 409."""
         group_id = body.location_group
         assert group_id is not None
         members = groups.members(self.policy, group_id)
@@ -110,25 +120,45 @@ class Reservations:
                     raise
                 raise ApiError(422, code, str(exc)) from None
         need = 1 if body.allow_partial else body.qty
-        tries = groups.candidates(
-            self.readmodel, self.policy, group_id, body.sku, body.channel, need, rank
-        )
         fields = body.model_dump(exclude_none=True, exclude={"destination", "location_group"})
         first_event_id = fields.pop("event_id", None)
         last: ReservationChanged | None = None
-        for location_id in tries:
+        tries: list[str] = []
+        while True:
+            location_id = groups.next_try(
+                self.readmodel,
+                self.policy,
+                group_id,
+                body.sku,
+                body.channel,
+                need,
+                tries,
+                rank,
+                self.in_flight,
+            )
+            if location_id is None:
+                break
+            tries.append(location_id)
+            key = (location_id, body.sku)
             event_id = (
                 new_event_id() if first_event_id is None else _try_id(first_event_id, location_id)
             )
-            answer = await self._send(
-                "reserve",
-                {
-                    **fields,
-                    "location_id": location_id,
-                    "location_group": group_id,
-                    "event_id": event_id,
-                },
-            )
+            self.in_flight[key] = self.in_flight.get(key, 0) + body.qty
+            try:
+                answer = await self._send(
+                    "reserve",
+                    {
+                        **fields,
+                        "location_id": location_id,
+                        "location_group": group_id,
+                        "event_id": event_id,
+                    },
+                )
+            finally:
+                left = self.in_flight.pop(key) - body.qty
+                if left > 0:
+                    self.in_flight[key] = left
+
             if isinstance(answer, Pending):
                 return self._pending(answer, location_id, body.sku)
             if isinstance(answer, Duplicate):
@@ -138,14 +168,26 @@ class Reservations:
             if answer.status != "rejected":
                 return (200 if answer.repeat else 201), outcome_record(answer)
             last = answer
-        assert last is not None
+        tried = f"tried {', '.join(tries)}" if tries else "no location has enough"
         raise ApiError(
             409,
             "rejected",
-            f"no location of group {group_id} could hold {body.qty} of {body.sku} "
-            f"(tried {', '.join(tries)})",
-            outcome_record(last),
+            f"no location of group {group_id} could hold {body.qty} of {body.sku} ({tried})",
+            outcome_record(last) if last is not None else self._refusal(body, group_id),
         )
+
+    def _refusal(self, body: ReserveIn, group_id: str) -> dict[str, Any]:
+        """The 409's details when no location of the group could be tried: nothing was sent,
+        so nothing is recorded (a later request may find stock)."""
+        return {
+            "reservation_id": body.reservation_id,
+            "location_id": None,
+            "sku": body.sku,
+            "status": "rejected",
+            "qty": 0,
+            "reason": INSUFFICIENT_STOCK,
+            "location_group": group_id,
+        }
 
     async def release(self, reservation_id: str, event_id: str | None) -> Result:
         known = self._active(reservation_id)

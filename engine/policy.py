@@ -14,6 +14,7 @@ beyond one dict read. A channel's ATP at a position is ``engine.position.Positio
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Final, NamedTuple
 
@@ -49,7 +50,7 @@ class _Group(msgspec.Struct, forbid_unknown_fields=True):
 
 class _SafetyStock(msgspec.Struct, forbid_unknown_fields=True):
     default: Units = 0
-    skus: dict[Id, Units] = {}
+    skus: dict[Id, int] = {}  # each checked by ``load``, which names the sku
 
 
 class _Component(msgspec.Struct, forbid_unknown_fields=True):
@@ -166,10 +167,11 @@ def load(text: bytes | str) -> Policy:
         ConfigError: the text is not a valid policy; the message names the entry.
     """
     try:
+        json.loads(text, object_pairs_hook=_unique_keys)  # a key twice: refused, not kept last
         spec = msgspec.json.decode(text, type=_File)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"policy: {_where(str(exc))}") from None
-    except msgspec.DecodeError as exc:
+    except ValueError as exc:  # not JSON, for json or msgspec (both subclass ValueError)
         raise ConfigError(f"policy: not JSON ({exc})") from None
     groups = _groups(spec.groups)
     channels = _channels(spec.channels, groups)
@@ -181,8 +183,12 @@ def load(text: bytes | str) -> Policy:
     default_channel = spec.default_channel
     if spec.channels is None and default_channel is None:
         default_channel = "web"
-    for sku in spec.safety_stock.skus:
+    for sku, units in spec.safety_stock.skus.items():
         _check_id(sku, f"safety_stock.skus[{sku!r}]")
+        if not 0 <= units <= MAX_QTY:
+            raise ConfigError(
+                f"policy: safety_stock.skus[{sku!r}]: {units} is out of range 0..{MAX_QTY}"
+            )
     return Policy(
         channels,
         default_channel,
@@ -194,6 +200,16 @@ def load(text: bytes | str) -> Policy:
         spec.alerts.reorder_point,
         spec.alerts.stockout_days,
     )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs, refusing a key given twice (JSON would keep the last silently)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ConfigError(f"policy: the key {key!r} is given twice in one object")
+        found[key] = value
+    return found
 
 
 def _check_id(value: str, entry: str) -> None:

@@ -52,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.topic_prefix is not None:  # the benchmarks and the commands they start read it
         os.environ["OMNISTOCK_TOPIC_PREFIX"] = args.topic_prefix
-    if args.policy is not None:  # checked here (exit 2), then read by what the benchmarks start
-        Settings.from_env().load_policy(args.policy)
+    # The policy (--policy, else OMNISTOCK_POLICY) is checked here, exit 2, then read by what
+    # the benchmarks start.
+    Settings.from_env().load_policy(args.policy)
+    if args.policy is not None:
         os.environ["OMNISTOCK_POLICY"] = str(Path(args.policy).resolve())
     chosen = SECTIONS if args.what == "all" else (args.what,)
     out = args.out or Path("benchmarks") / "results" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from dataflows.progress import Progress  # noqa: PLC0415
 
     settings = Settings.from_env()
+    config = settings.engine(settings.load_policy(args.policy))  # a bad file: exit 2, first
     prefix = args.topic_prefix if args.topic_prefix is not None else settings.topic_prefix
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     flow = build_flow(
         source,
         kafka.PublishSink(args.bootstrap, topics, flush_every_batch=args.recovery_dir is not None),
-        settings.engine(settings.load_policy(args.policy)),
+        config,
         args.sku_shards,
         progress=progress,
     )

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from api.app import create_app
@@ -120,6 +121,15 @@ def test_no_location_of_the_group_can_hold_it(client):
     assert refused.status_code == 409
     assert refused.json()["error"]["details"]["location_group"] == "northeast"
     assert refused.json()["error"]["details"]["reason"] == "insufficient_stock"
+    # no location could be tried: nothing was sent, nothing is made (no position appears)
+    assert (
+        client.post(
+            "/v1/reservations",
+            json={"reservation_id": "g-big", "location_group": "northeast", "sku": "NEW", "qty": 1},
+        ).status_code
+        == 409
+    )
+    assert client.get("/v1/atp/S1/NEW").status_code == 404
     # partial: the largest ATP of one location
     partial = reserve(client, "g-part", 21, allow_partial=True)
     assert partial.status_code == 201
@@ -196,3 +206,34 @@ def test_many_buyers_at_one_group_hold_exactly_its_channel_atp():
         held = {loc: httpx.get(f"{base}/v1/atp/{loc}/A").json()["reserved"] for loc in STOCK}
         assert held == {"S1": 5, "S2": 10, "DC1": 20, "DC2": 0, "S9": 0}
         assert httpx.get(f"{base}/v1/atp/group/northeast/A").json()["atp"] == 0
+
+
+def test_buyers_spread_over_a_group_of_more_locations_than_tries():
+    """Eight stocked locations, five tries each: every buyer asks the read model afresh after a
+    refused try, so the race still holds every unit of the group."""
+    stores = [f"T{n}" for n in range(8)]
+    policy = load(
+        orjson.dumps(
+            {"channels": [{"name": "web"}], "groups": [{"id": "many", "locations": stores}]}
+        )
+    )
+    backend = EmbeddedBackend(ReadModel(), EngineConfig().with_policy(policy))
+    app = create_app(backend, policy=policy)
+    with uvicorn_thread(app) as port:
+        base = f"http://127.0.0.1:{port}"
+        events = [receipt(3, store) for store in stores]
+        assert httpx.post(f"{base}/v1/events", json=events).status_code == 202
+
+        async def buyers() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+                body = {"location_group": "many", "sku": "A", "qty": 1}
+                return await asyncio.gather(
+                    *[
+                        http.post("/v1/reservations", json={**body, "reservation_id": f"b{i}"})
+                        for i in range(60)
+                    ]
+                )
+
+        codes = [a.status_code for a in asyncio.run(buyers())]
+        assert codes.count(201) == 24 and codes.count(409) == 36, codes
+        assert httpx.get(f"{base}/v1/atp/group/many/A").json()["atp"] == 0
