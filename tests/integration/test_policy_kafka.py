@@ -140,13 +140,24 @@ def test_run_with_a_policy_publishes_what_replay_prints(bootstrap, prefix, tmp_p
         stop(process)
 
 
-def test_buyers_at_one_group_through_two_replicas_hold_exactly_its_atp(bootstrap, prefix, tmp_path):
+# (location, units received): web holds one unit back at each, 35 units of web ATP either way;
+# the second spreads them over more locations than a reservation tries
+LAYOUTS = {
+    "three": (("S1", 21), ("S2", 11), ("S3", 6)),
+    "seven": tuple((f"S{n}", 6) for n in range(1, 8)),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_buyers_at_one_group_through_two_replicas_hold_exactly_its_atp(
+    bootstrap, prefix, tmp_path, layout
+):
     policy_file = tmp_path / "policy.json"
     policy_file.write_bytes(
         orjson.dumps(
             {
                 "channels": [{"name": "web"}, {"name": "pos", "safety_stock": False}],
-                "groups": [{"id": "metro", "locations": ["S1", "S2", "S3"]}],
+                "groups": [{"id": "metro", "locations": [loc for loc, _ in LAYOUTS[layout]]}],
                 "safety_stock": {"default": 1},
             }
         )
@@ -173,11 +184,11 @@ def test_buyers_at_one_group_through_two_replicas_hold_exactly_its_atp(bootstrap
                 "qty": qty,
                 "ts": now,
             }
-            for loc, qty in (("S1", 21), ("S2", 11), ("S3", 6), ("S4", 50))
+            for loc, qty in (*LAYOUTS[layout], ("S9", 50))
         ]
         assert httpx.post(f"{urls[0]}/v1/events", json=stock, timeout=10).status_code == 202
         deadline = time.monotonic() + 60
-        for url in urls:  # web holds one unit back everywhere: 20 + 10 + 5
+        for url in urls:  # web holds one unit back everywhere
             while httpx.get(f"{url}/v1/atp/group/metro/A", timeout=5).json().get("atp") != 35:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
@@ -190,15 +201,15 @@ def test_buyers_at_one_group_through_two_replicas_hold_exactly_its_atp(bootstrap
         with ThreadPoolExecutor(max_workers=40) as pool:
             answers = list(pool.map(one, range(100)))
         assert Counter(code for code, _ in answers) == {201: 35, 409: 65}, answers
-        assert {loc for code, loc in answers if code == 201} <= {"S1", "S2", "S3"}
+        assert {loc for code, loc in answers if code == 201} <= {loc for loc, _ in LAYOUTS[layout]}
         for url in urls:
             deadline = time.monotonic() + 30
             while (
                 held := [
                     httpx.get(f"{url}/v1/atp/{loc}/A", timeout=5).json()["reserved"]
-                    for loc in ("S1", "S2", "S3", "S4")
+                    for loc, _ in (*LAYOUTS[layout], ("S9", 50))
                 ]
-            ) != [20, 10, 5, 0]:
+            ) != [qty - 1 for _, qty in LAYOUTS[layout]] + [0]:
                 assert time.monotonic() < deadline, held
                 time.sleep(0.1)
     finally:
