@@ -319,7 +319,8 @@ def test_a_fulfil_read_after_an_outage_still_finds_its_hold(bootstrap, prefix, t
     try:
         now = int(time.time() * 1000)
         fields = {"location_id": "S1", "sku": "A"}
-        hold = {"reservation_id": "R", "qty": 2, "ttl_s": 3}
+        # 8 s: the first run must be killed before the hold expires, even on a loaded machine
+        hold = {"reservation_id": "R", "qty": 2, "ttl_s": 8}
         produce(
             bootstrap,
             topics.events,
@@ -334,9 +335,10 @@ def test_a_fulfil_read_after_an_outage_still_finds_its_hold(bootstrap, prefix, t
             outcomes.poll(0.2)
         time.sleep(1.5)  # a snapshot holds the hold
         stop(process, signal.SIGKILL)
+        assert time.time() * 1000 < now + 8000, "the first run outlived the hold: no test"
         fulfil = _event(event_id="e3", type="fulfil", reservation_id="R", ts=now + 1000, **fields)
-        produce(bootstrap, topics.events, [fulfil])  # made a second after the hold, 2 s to spare
-        time.sleep(4)  # the dataflow is down while the hold's expires_at passes
+        produce(bootstrap, topics.events, [fulfil])  # made a second after the hold
+        time.sleep(max(0.0, now / 1000 + 9 - time.time()))  # down while expires_at passes
         process = start_run(bootstrap, prefix, tmp_path / "run.log", *flags)
         deadline = time.monotonic() + 60
         while outcomes.last["R"]["status"] not in ("fulfilled", "expired"):
