@@ -57,6 +57,7 @@ import orjson
 
 from engine.policy import load
 from workload import MODEL_VERSION, Catalogue, WorkloadParams, generate, network_workload
+from workload.builtin import five_channels as contract_channels
 
 CACHE = Path(__file__).resolve().parent / "results" / "cache"
 LIMIT = 1.25
@@ -145,18 +146,7 @@ def policy(cat: Catalogue, locations: set[str], skus: Counter[str]) -> dict[str,
     if not dcs or not east:
         raise SystemExit(f"the log names {len(dcs)} DCs and {len(east)} stores in {EAST_ZONE}")
     return {
-        "channels": [
-            {"name": "web"},
-            {"name": "app"},
-            {"name": "call_centre", "locations": ["group:east"]},
-            {"name": "pos", "safety_stock": False},
-            {
-                "name": "marketplace",
-                "buffer_pct": 20,
-                "protect_units": 1,
-                "locations": ["group:dcs"],
-            },
-        ],
+        "channels": contract_channels("east", "dcs"),
         "default_channel": "web",
         "groups": [
             {"id": "dcs", "locations": dcs},

@@ -192,6 +192,24 @@ def stock_events(
         }
 
 
+def five_channels(call_centre_group: str, marketplace_group: str) -> list[dict[str, Any]]:
+    """The contract's five channels (docs/policy.md §2): web, app, a call centre limited to one
+    group, the till using the safety stock, and a marketplace limited to another group with a
+    20 % buffer and one unit protected."""
+    return [
+        {"name": "web"},
+        {"name": "app"},
+        {"name": "call_centre", "locations": [f"group:{call_centre_group}"]},
+        {"name": "pos", "safety_stock": False},
+        {
+            "name": "marketplace",
+            "buffer_pct": 20,
+            "protect_units": 1,
+            "locations": [f"group:{marketplace_group}"],
+        },
+    ]
+
+
 def generate_policy(network: dict[str, Any]) -> dict[str, Any]:
     """The demo's policy file (docs/policy.md) on a network of ``generate_network``: every
     feature once. A marketplace that sells from the DCs only, keeping a 20 % buffer and one
@@ -203,18 +221,7 @@ def generate_policy(network: dict[str, Any]) -> dict[str, Any]:
     east = [loc["id"] for loc in stores if loc["lon"] >= -90]
     west = [loc["id"] for loc in stores if loc["lon"] < -90]
     return {
-        "channels": [
-            {"name": "web"},
-            {"name": "app"},
-            {"name": "call_centre", "locations": ["group:east_and_dcs"]},
-            {"name": "pos", "safety_stock": False},
-            {
-                "name": "marketplace",
-                "buffer_pct": 20,
-                "protect_units": 1,
-                "locations": ["group:dcs"],
-            },
-        ],
+        "channels": five_channels("east_and_dcs", "dcs"),
         "default_channel": "web",
         "groups": [
             {"id": "dcs", "locations": dcs},

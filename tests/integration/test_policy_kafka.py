@@ -33,6 +33,7 @@ from tests.integration.test_run import (
     stop,
     wait_for,
 )
+from workload.builtin import five_channels
 
 pytestmark = pytest.mark.kafka
 
@@ -41,18 +42,7 @@ def policy_for(locations: list[str]) -> dict[str, Any]:
     dcs = [loc for loc in locations if loc.startswith("DC")]
     stores = [loc for loc in locations if loc not in dcs]
     return {
-        "channels": [
-            {"name": "web"},
-            {"name": "app"},
-            {"name": "pos", "safety_stock": False},
-            {"name": "call_centre", "locations": ["group:east"]},
-            {
-                "name": "marketplace",
-                "buffer_pct": 20,
-                "protect_units": 1,
-                "locations": ["group:dcs"],
-            },
-        ],
+        "channels": five_channels("east", "dcs"),
         "default_channel": "web",
         "groups": [
             {"id": "dcs", "locations": dcs},
