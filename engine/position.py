@@ -34,6 +34,19 @@ from engine.timefmt import NEVER, later
 
 NO_EXPIRY: Final = NEVER
 WEEK_S: Final = 7 * 86_400
+_SECONDS: Final[dict[int, timedelta]] = {}  # Final: a C static, not a module dict lookup
+
+
+def _seconds(seconds: int) -> timedelta:
+    """``timedelta(seconds=...)``, made once per figure: a constructor call costs thousands of
+    instructions, and a stock-out's distance (atp and the week's sales, small numbers) repeats
+    across positions and events."""
+    found = _SECONDS.get(seconds)
+    if found is None:
+        if len(_SECONDS) >= 65_536:
+            _SECONDS.clear()
+        found = _SECONDS[seconds] = timedelta(0, seconds)
+    return found
 SALES: Final = 2  # where a position's units by date start in ``Position.sales``
 
 
@@ -272,7 +285,7 @@ class Position:
         atp = self.on_hand - self.reserved - self.safety_stock
         if sold_7d <= 0 or atp <= 0 or self.as_of is None:
             return None
-        return later(self.as_of, timedelta(0, atp * WEEK_S // sold_7d))  # (days, seconds)
+        return later(self.as_of, _seconds(atp * WEEK_S // sold_7d))
 
     def supplies(self) -> list[tuple[str, int, datetime]]:
         """The expected supplies, ``(supply_id, qty, eta)``, soonest first (then by id)."""

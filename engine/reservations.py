@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from engine.book import Book
 from engine.outputs import INSUFFICIENT_STOCK, UNKNOWN_CHANNEL, ReservationChanged
@@ -116,7 +116,7 @@ def fulfil(book: Book, position: Position, event: Any, outputs: list[Any]) -> No
     consume(book, position, found, qty, event, outputs)
 
 
-_TTLS: dict[int, timedelta] = {}
+_TTLS: Final[dict[int, timedelta]] = {}  # Final: a C static, not a module dict lookup
 
 
 def _ttl(seconds: int) -> timedelta:
