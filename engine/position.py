@@ -47,6 +47,8 @@ def _seconds(seconds: int) -> timedelta:
             _SECONDS.clear()
         found = _SECONDS[seconds] = timedelta(0, seconds)
     return found
+
+
 SALES: Final = 2  # where a position's units by date start in ``Position.sales``
 
 
