@@ -32,7 +32,7 @@ from engine.outputs import (
     outcome_record,
 )
 from engine.policy import DEFAULT_POLICY, Policy
-from engine.timefmt import from_ms, parse_instant, to_ms
+from engine.timefmt import parse_instant, to_ms
 
 Result = tuple[int, dict[str, Any]]
 MAX_PENDING = 10_000  # pending requests this replica remembers for GET, the oldest forgotten
@@ -111,7 +111,7 @@ class Reservations:
         rank = None
         if body.destination is not None and self.promiser is not None:
             destination = body.destination.model_dump(exclude_none=True)
-            at = self.clock() if body.ts is None else _instant(body.ts)
+            at = self.clock() if body.ts is None else parse_instant(str(body.ts))
             try:
                 rank = self.promiser.rank(members, destination, at)
             except Exception as exc:
@@ -317,10 +317,6 @@ def _try_id(event_id: str, location_id: str) -> str:
     if len(made) <= MAX_EVENT_ID:
         return made
     return "try:" + hashlib.sha256(made.encode()).hexdigest()
-
-
-def _instant(ts: Any) -> datetime:
-    return from_ms(ts) if isinstance(ts, int) else parse_instant(ts)
 
 
 def _pending_record(pending: Pending) -> dict[str, Any]:

@@ -6,7 +6,7 @@ channels: the generator draws ``web``, ``app``, ``pos`` and ``call_centre`` (a l
 it did spelt ``call_center``: renamed here), and half of the ``web`` and ``app`` reserves at a DC
 become ``marketplace`` (chosen by the reservation id, so a duplicate
 line stays the duplicate of its original). Then it writes a policy on the log's own ids
-(CONTRACT section 8):
+(docs/policy.md §2):
 
 - channels ``web``, ``app``, ``call_centre`` (only at the group ``east``: the stores in the
   ``America/New_York`` zone and the DCs), ``pos`` (no safety stock held back) and

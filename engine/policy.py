@@ -126,10 +126,6 @@ class Policy(msgspec.Struct, frozen=True):
             return self.channel(self.default_channel)
         return None
 
-    def names(self, name: str) -> bool:
-        """Whether the policy names channel ``name`` itself (no default applies)."""
-        return any(channel.name == name for channel in self.channels)
-
     def channels_at(self, location_id: str) -> tuple[ChannelAt, ...]:
         """Every channel as it applies at ``location_id``, in the policy's order."""
         return tuple(
@@ -322,13 +318,3 @@ def _where(message: str) -> str:
     if not found:
         return message
     return f"{found.group(1) or 'the file'}: {message[: found.start()]}"
-
-
-def describe(policy: Policy) -> dict[str, Any]:
-    """The policy as JSON-ready data (``GET /v1/health``'s summary, docs)."""
-    return {
-        "channels": [c.name for c in policy.channels],
-        "default_channel": policy.default_channel,
-        "groups": {gid: list(members) for gid, members in policy.groups.items()},
-        "kits": sorted(policy.kits),
-    }

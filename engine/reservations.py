@@ -49,7 +49,7 @@ def reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> N
     its channel here (docs/policy.md); a channel the policy does not know, with no default
     channel, is ``rejected`` as ``unknown_channel``."""
     rid = event.reservation_id
-    channel = book.by_channel.get(event.channel) or book.default_channel
+    channel = book.channel(event.channel)
     expires_at = later(event.ts, _ttl(event.ttl_s))
     if channel is None:
         room, reason = 0, UNKNOWN_CHANNEL

@@ -108,9 +108,7 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         or cls is WRITE_OFF
         or (cls is SET_SAFETY_STOCK and event.channel is not None)
     ):
-        rejected = (
-            _check_held(book, event) if cls is RELEASE or cls is FULFIL else _check(book, event)
-        )
+        rejected = _check(book, event)
         if rejected is not None:
             if len(seen) > known:
                 del seen[event_id]
@@ -245,9 +243,13 @@ def _check_held(book: Book, event: Any) -> Rejected | None:
 
 
 def _check(book: Book, event: Any) -> Rejected | None:
-    """A ``restock`` or ``write_off`` takes at most the unsellable stock there is; a
+    """A ``release`` or ``fulfil`` names a reservation held here (``_check_held``); a
+    ``restock`` or ``write_off`` takes at most the unsellable stock there is; a
     ``set_safety_stock`` for a channel names one of the policy's."""
-    if type(event) is SET_SAFETY_STOCK:
+    cls = type(event)
+    if cls is RELEASE or cls is FULFIL:
+        return _check_held(book, event)
+    if cls is SET_SAFETY_STOCK:
         if event.channel in book.by_channel:
             return None
         return Rejected(

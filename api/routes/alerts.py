@@ -1,4 +1,4 @@
-"""``GET /v1/alerts`` and ``GET /v1/alerts/stream`` (docs/api.md §6.13-6.14, CONTRACT 11).
+"""``GET /v1/alerts`` and ``GET /v1/alerts/stream`` (docs/api.md §6.13-6.14, docs/events.md §11.4).
 
 Both read the read model's ``AlertLog`` (``api.alertlog``): the latest 10,000 alerts this
 replica has received, in either mode.

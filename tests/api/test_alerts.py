@@ -1,4 +1,4 @@
-"""``GET /v1/alerts`` and ``GET /v1/alerts/stream`` in embedded mode (CONTRACT 11).
+"""``GET /v1/alerts`` and ``GET /v1/alerts/stream`` in embedded mode (docs/api.md §6.13-6.14).
 
 Events go in through ``POST /v1/events``; the in-process dataflow's alerts reach the read
 model, and both routes answer them. The stream runs under uvicorn, read with httpx.

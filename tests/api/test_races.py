@@ -1,5 +1,5 @@
 """One reservation id at two locations through the embedded API: the stream decides
-(CONTRACT 12, docs/events.md §8.7), not the replica's read model."""
+(docs/events.md §8.7), not the replica's read model."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The fault suite (CONTRACT 12): races of a few hundred buyers on a real broker, each with a
-fault in its middle, each leaving the invariants of ``tests/integration/faults.py`` standing:
-nothing oversold, positions equal to a replay of the events topic, one hold per reservation id,
-every client answered and none hung.
+"""The fault suite (docs/events.md §2, §8.4, §8.7; docs/api.md §7): races of a few hundred
+buyers on a real broker, each with a fault in its middle, each leaving the invariants of
+``tests/integration/faults.py`` standing: nothing oversold, positions equal to a replay of the
+events topic, one hold per reservation id, every client answered and none hung.
 """
 
 from __future__ import annotations

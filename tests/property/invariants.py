@@ -63,10 +63,10 @@ def channels_before(book: Book, sku: str, ts: datetime) -> dict[str, int]:
 
 
 def reserve_within_channel_atp(before: BeforeReserve, outputs: list[Any]) -> bool:
-    """A reserve holds at most the ATP of its channel at that moment (CONTRACT §3, §8): every
-    confirmed or partial outcome it makes (repeats aside) holds ``qty <= atp_c`` and at most
-    what was asked, a partial one less than was asked, and nothing at all for a channel the
-    policy does not take."""
+    """A reserve holds at most the ATP of its channel at that moment (docs/events.md §8.1,
+    docs/policy.md §5): every confirmed or partial outcome it makes (repeats aside) holds
+    ``qty <= atp_c`` and at most what was asked, a partial one less than was asked, and nothing
+    at all for a channel the policy does not take."""
     room = before["channel_atp"]
     for out in outputs:
         if (

@@ -1,5 +1,5 @@
-"""A deliberately naive implementation of docs/events.md §2-3, §8, §11 and the contract's policy
-(CONTRACT §8, §11), for differential tests.
+"""A deliberately naive implementation of docs/events.md §2-3, §8, §11 and the policy
+(docs/policy.md, docs/events.md §4, §11), for differential tests.
 
 Written for clarity, not speed: flat dicts keyed by tuples, every rule spelled out in one place,
 every derived figure computed afresh when asked, nothing shared with ``engine.rules``,
@@ -183,7 +183,7 @@ class NaiveModel:
         return low, reorder, days
 
     def record(self, key: Key) -> dict[str, Any]:
-        """The position as ``omnistock.atp`` carries it (docs/events.md §4, CONTRACT §8, §11)."""
+        """The position as ``omnistock.atp`` carries it (docs/events.md §4, docs/policy.md §3)."""
         p = self.view(key)
         safety = self.safety_stock(key)
         available = p.on_hand - p.reserved - safety

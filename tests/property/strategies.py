@@ -3,7 +3,7 @@ interact.
 
 - ``event_logs``: the v1 event types under the default policy's channel names (what the first
   properties and ``tests/unit/test_snapshot.py`` draw), timestamps near ``T0``.
-- ``policy_specs``: a policy file (CONTRACT §8) as JSON-ready data: 1-5 channels, each with
+- ``policy_specs``: a policy file (docs/policy.md §2) as JSON-ready data: 1-5 channels, each with
   or without safety stock, a buffer, protected units and locations (ids, groups, nested groups),
   with and without ``default_channel``, sku-level and default safety stock, alert thresholds.
 - ``v2_event_logs``: every event type a client may send, the v2 fields included (a reserve's

@@ -3,7 +3,7 @@
 The engine keeps each position's alert conditions as a bit set and fires on edges
 (``engine.alerts``). Here the same edges are derived from scratch, from the figures of
 ``tests.property.naive.NaiveModel`` before and after each event, with the contract's wording
-(docs/events.md §11, CONTRACT §4, §11) and nothing imported from ``engine.alerts``:
+(docs/events.md §4, §11.4) and nothing imported from ``engine.alerts``:
 
 - ``stockout``: atp == 0 (rising edge); ``back_in_stock``: the same condition falling;
 - ``low_stock``: 0 < atp <= the low-stock threshold;
