@@ -85,6 +85,7 @@ class Book:
         "expiries",
         "gc_due",
         "initial_flags",
+        "kits",
         "location_id",
         "low_stock",
         "plain_safety",
@@ -129,6 +130,8 @@ class Book:
             None if policy.default_channel is None else self.by_channel[policy.default_channel]
         )
         self.plain_safety = not policy.safety_skus and policy.safety_default == 0
+        # kit sku -> ((component sku, qty), ...); None without kits: one test on the hot path
+        self.kits: dict[str, tuple[tuple[str, int], ...]] | None = policy.kits or None
 
     def configure(self, config: EngineConfig) -> None:
         """Take this process's settings (a book restored from a snapshot kept the ones it was

@@ -41,6 +41,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from msgspec.structs import replace
+
 from engine.outputs import Claim, ReservationChanged
 from engine.schema import Revoke
 from engine.timefmt import BEFORE_ALL
@@ -59,24 +61,25 @@ def claim_of(outcome: ReservationChanged) -> Claim | None:
     """The claim an outcome makes when no claim is known: a reserve's answer (or a repeat of
     one, whose first outcome it carries); ``None`` for an outcome of a hold's later life."""
     if outcome.repeat:
-        first = ReservationChanged(
-            outcome.reservation_id,
-            outcome.location_id,
-            outcome.sku,
-            outcome.status,
-            outcome.qty,
-            outcome.expires_at,
-            outcome.ts,
-            None,
-            outcome.reason,
-            location_group=outcome.location_group,
+        first = replace(
+            outcome,
+            event_id=None,
+            repeat=False,
+            current_status=None,
+            current_qty=None,
+            current_lines=None,
         )
         status = outcome.current_status or outcome.status
         qty = outcome.qty if outcome.current_qty is None else outcome.current_qty
-        return Claim(first, status, qty, outcome.expires_at)
+        lines = outcome.lines if outcome.current_lines is None else outcome.current_lines
+        return Claim(first, status, qty, outcome.expires_at, lines)
     if outcome.status in FIRST:
-        return Claim(outcome, outcome.status, outcome.qty, outcome.expires_at)
+        return _claim(outcome)
     return None
+
+
+def _claim(outcome: ReservationChanged) -> Claim:
+    return Claim(outcome, outcome.status, outcome.qty, outcome.expires_at, outcome.lines)
 
 
 def decide(
@@ -105,10 +108,11 @@ def decide(
         if outcome.repeat:
             return claim, [outcome]
         if outcome.status in FIRST:
-            return Claim(outcome, outcome.status, outcome.qty, outcome.expires_at), [outcome]
+            return _claim(outcome), [outcome]
         claim.status = outcome.status
         claim.qty = outcome.qty
         claim.expires_at = outcome.expires_at
+        claim.lines = outcome.lines
         return claim, [outcome]
     if (
         claim.status == "rejected"
@@ -119,7 +123,7 @@ def decide(
     ):
         # The next try of a reservation at a group, after a refused one (docs/policy.md): a
         # refusal does not hold the id, so this try's answer claims it.
-        return Claim(outcome, outcome.status, outcome.qty, outcome.expires_at), [outcome]
+        return _claim(outcome), [outcome]
     if not outcome.repeat and outcome.status not in FIRST:
         # The later life of a loser's hold before its revocation. An expiry is dropped; an
         # event's (a release, a fulfil, a sale) is answered with the reservation, so that its
@@ -133,21 +137,14 @@ def decide(
 
 def repeat_of(claim: Claim, asked: ReservationChanged) -> ReservationChanged:
     """The claim's first outcome, answering the ``reserve`` that ``asked`` is the answer to."""
-    first = claim.first
-    return ReservationChanged(
-        first.reservation_id,
-        first.location_id,
-        first.sku,
-        first.status,
-        first.qty,
-        first.expires_at,
-        asked.ts,
-        asked.event_id,
-        first.reason,
-        True,
-        claim.status,
-        claim.qty,
-        first.location_group,
+    return replace(
+        claim.first,
+        ts=asked.ts,
+        event_id=asked.event_id,
+        repeat=True,
+        current_status=claim.status,
+        current_qty=claim.qty,
+        current_lines=claim.lines,
     )
 
 

@@ -42,6 +42,7 @@ from engine.outputs import Rejected
 from engine.schema import (
     DEFAULT_TTL_S,
     EVENT_TYPES,
+    MAX_LINES,
     MAX_QTY,
     MAX_TTL_S,
     Adjust,
@@ -104,7 +105,7 @@ _CLASSIFY: Final = (
     (
         re.compile(
             r"^Expected `str` of length .* - at "
-            r"`\$\.(location_id|sku|to_location_id|channel|claimed_by)`"
+            r"`\$\.(lines\[\d+\]\.)?(location_id|sku|to_location_id|channel|claimed_by)`"
         ),
         "bad_identifier",
     ),
@@ -179,8 +180,32 @@ def _bad_common(event: Any) -> Rejected | None:
         return _bad_token("event_id")
     if not _valid_code(event.location_id):
         return _bad_code("location_id")
-    if not _valid_code(event.sku):
+    sku = event.sku
+    if sku is None:
+        cls = type(event)
+        if cls is RELEASE or cls is FULFIL or cls is REVOKE:
+            return None  # the reservation names its skus
+        if cls is RESERVE and event.lines is not None:
+            return None  # a cart: its lines name them
+        return Rejected("missing_field", "Object missing required field `sku`")
+    if not _valid_code(sku):
         return _bad_code("sku")
+    return None
+
+
+def _check_lines(lines: list[Any], least: int) -> Rejected | None:
+    """A cart's lines: at least ``least``, distinct skus of the right syntax."""
+    if not least <= len(lines) <= MAX_LINES:
+        return Rejected(
+            "bad_lines", f"a cart has {least} to {MAX_LINES} lines, not {len(lines)} - at `$.lines`"
+        )
+    skus: set[str] = set()
+    for i, line in enumerate(lines):
+        if not _valid_code(line.sku):
+            return _bad_code(f"lines[{i}].sku")
+        if line.sku in skus:
+            return Rejected("bad_lines", f"sku {line.sku!r} is on two lines - at `$.lines[{i}]`")
+        skus.add(line.sku)
     return None
 
 
@@ -199,6 +224,22 @@ def _check_supply_id(event: Any) -> Rejected | None:
 
 
 def _check_reserve(event: Any) -> Rejected | None:
+    lines = event.lines
+    if lines is None:
+        if event.qty is None:
+            return Rejected("missing_field", "Object missing required field `qty`")
+    else:
+        if event.sku is not None or event.qty is not None:
+            return Rejected(
+                "bad_lines", "a cart's lines take the place of sku and qty - at `$.lines`"
+            )
+        if event.allow_partial:
+            return Rejected(
+                "bad_lines", "a cart is held whole: allow_partial is not allowed - at `$.lines`"
+            )
+        bad = _check_lines(lines, 2)
+        if bad is not None:
+            return bad
     if not _valid_code(event.channel):
         return _bad_code("channel")
     if event.location_group is not None and not _valid_code(event.location_group):
@@ -322,8 +363,15 @@ def parse(raw: bytes | str) -> Event | Rejected:
         bad = _check_reserve(event)
     elif cls is RECEIPT or cls is INBOUND_CANCEL:
         bad = _check_supply_id(event)
-    elif cls is RELEASE or cls is FULFIL:
+    elif cls is RELEASE:
         bad = _check_reservation_id(event)
+    elif cls is FULFIL:
+        bad = _check_reservation_id(event)
+        if bad is None and event.lines is not None:
+            if event.qty is not None:
+                bad = Rejected("bad_lines", "a fulfil takes qty or lines, not both - at `$.lines`")
+            else:
+                bad = _check_lines(event.lines, 1)
     elif cls is INBOUND:
         bad = _check_supply(event)
     elif cls is TRANSFER_OUT:

@@ -58,11 +58,16 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
     ``ts`` is the instant of the change or answer (the event's time; for an expiry, on events or
     on the clock, its ``expires_at``);
     ``event_id`` the event that caused it, if any.
+
+    A cart's (docs/events.md §12) has ``sku`` ``None``, ``qty`` the sum of ``lines``
+    (``(sku, qty)``: what each line holds now, or for a repeat what its first outcome held,
+    with ``current_lines`` beside), ``short`` (``(sku, qty, atp)``) on a refusal for want of
+    stock, and ``kit``, the kit sku, when a kit was reserved.
     """
 
     reservation_id: str
     location_id: str
-    sku: str
+    sku: str | None
     status: str
     qty: int
     expires_at: datetime
@@ -73,6 +78,10 @@ class ReservationChanged(msgspec.Struct, frozen=True, gc=False):
     current_status: str | None = None
     current_qty: int | None = None
     location_group: str | None = None
+    lines: tuple[tuple[str, int], ...] | None = None
+    short: tuple[tuple[str, int, int], ...] | None = None
+    kit: str | None = None
+    current_lines: tuple[tuple[str, int], ...] | None = None
 
 
 class Claim(msgspec.Struct, gc=False):
@@ -83,6 +92,7 @@ class Claim(msgspec.Struct, gc=False):
     status: str
     qty: int
     expires_at: datetime
+    lines: tuple[tuple[str, int], ...] | None = None
 
 
 class SupplyExpected(msgspec.Struct, frozen=True, gc=False):
@@ -184,7 +194,21 @@ def outcome_record(outcome: ReservationChanged) -> dict[str, Any]:
         record["current_qty"] = outcome.current_qty
     if outcome.location_group is not None:
         record["location_group"] = outcome.location_group
+    if outcome.lines is not None:  # a cart: its lines in place of sku and qty
+        del record["sku"], record["qty"]
+        record["lines"] = lines_record(outcome.lines)
+        if outcome.repeat:
+            record["current_lines"] = lines_record(outcome.current_lines or ())
+        if outcome.short is not None:
+            record["short"] = [{"sku": s, "qty": q, "atp": a} for s, q, a in outcome.short]
+        if outcome.kit is not None:
+            record["kit"] = outcome.kit
     return record
+
+
+def lines_record(lines: tuple[tuple[str, int], ...]) -> list[dict[str, Any]]:
+    """A cart's lines as JSON: ``[{"sku", "qty"}]``."""
+    return [{"sku": sku, "qty": qty} for sku, qty in lines]
 
 
 def alert_record(alert: Alert) -> dict[str, Any]:

@@ -58,17 +58,26 @@ class Reservation:
     ``status`` is ``confirmed`` or ``partial`` while active, then ``released``, ``expired`` or
     ``fulfilled``; a refused one is ``rejected`` from the start. ``qty`` is what it holds now,
     ``first_qty`` what its first outcome granted.
+
+    A cart (``engine.carts``) has ``sku`` ``None`` and ``lines``, ``sku -> qty`` it holds now
+    (``qty`` their sum), ``first_lines`` its first outcome's, ``short`` the lines a refusal
+    fell short on, and ``kit`` the kit sku when a kit was reserved. Its object sits in the
+    ``holds`` of every line's position.
     """
 
     __slots__ = (
         "ended_at",
         "expires_at",
+        "first_lines",
         "first_qty",
         "first_reason",
         "first_status",
+        "kit",
+        "lines",
         "location_group",
         "qty",
         "reservation_id",
+        "short",
         "sku",
         "status",
     )
@@ -76,7 +85,7 @@ class Reservation:
     def __init__(
         self,
         reservation_id: str,
-        sku: str,
+        sku: str | None,
         status: str,
         qty: int,
         expires_at: datetime,
@@ -93,6 +102,10 @@ class Reservation:
         self.first_reason = reason
         self.location_group = location_group
         self.ended_at: datetime | None = None
+        self.lines: dict[str, int] | None = None
+        self.first_lines: tuple[tuple[str, int], ...] | None = None
+        self.short: tuple[tuple[str, int, int], ...] | None = None
+        self.kit: str | None = None
 
     @property
     def active(self) -> bool:
@@ -116,6 +129,10 @@ class Reservation:
             self.ended_at,
             self.first_reason,
             self.location_group,
+            self.lines,
+            self.first_lines,
+            self.short,
+            self.kit,
         )
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
@@ -130,7 +147,15 @@ class Reservation:
             self.ended_at,
             self.first_reason,
             self.location_group,
+            self.lines,
+            self.first_lines,
+            self.short,
+            self.kit,
         ) = state
+
+    def current_lines(self) -> tuple[tuple[str, int], ...] | None:
+        """A cart's lines as they stand, in their order; ``None`` for one sku."""
+        return None if self.lines is None else tuple(self.lines.items())
 
 
 class Position:

@@ -18,7 +18,7 @@ from engine.book import DEFAULT_CONFIG, Book, EngineConfig
 from engine.claims import Claims, Losers
 from engine.events import clock_limit, in_future, parse
 from engine.kinds import DUPLICATE, REJECTED, RESERVATION_CHANGED, REVOKE, TRANSFER_OUT
-from engine.outputs import PositionRecord, dead_letter
+from engine.outputs import PositionRecord, dead_letter, lines_record
 from engine.position import Position
 from engine.routing import supply_of
 from engine.rules import apply, expire
@@ -66,6 +66,7 @@ class Replay:
         self.limit = None if now is None else clock_limit(now, config.max_future_s)
         self.on_outputs = on_outputs
         self.ledger: dict[str, tuple[str, int]] | None = {} if ledger else None
+        self.lines: dict[str, tuple[tuple[str, int], ...]] = {}  # a cart's, by id
         self.applied = 0
         self.duplicates = 0
         self.dead_letters = 0
@@ -115,7 +116,7 @@ class Replay:
             if observe is not None:
                 observe(outputs)
             if ledger is not None:
-                _enter(ledger, outputs)
+                _enter(ledger, self.lines, outputs)
             if self._revocations:
                 self._revoke()
             if type(event) is TRANSFER_OUT:  # its supply at the destination: engine.routing
@@ -163,7 +164,7 @@ class Replay:
             if self.on_outputs is not None:
                 self.on_outputs(outputs)
             if self.ledger is not None:
-                _enter(self.ledger, outputs)
+                _enter(self.ledger, self.lines, outputs)
 
     @property
     def max_ts(self) -> datetime | None:
@@ -184,7 +185,7 @@ class Replay:
                 if self.on_outputs is not None:
                     self.on_outputs(outputs)
                 if self.ledger is not None:
-                    _enter(self.ledger, outputs)
+                    _enter(self.ledger, self.lines, outputs)
                 self._revoke()
         return at
 
@@ -210,10 +211,17 @@ class Replay:
         (docs/api.md §8: ``active`` for ``confirmed``); needs ``ledger=True``."""
         if self.ledger is None:
             raise ValueError("Replay(ledger=True) lists reservations")
-        rows: list[dict[str, Any]] = [
-            {"reservation_id": rid, "status": LISTED_STATUS.get(status, status), "qty": qty}
-            for rid, (status, qty) in sorted(self.ledger.items())
-        ]
+        rows: list[dict[str, Any]] = []
+        for rid, (status, qty) in sorted(self.ledger.items()):
+            row: dict[str, Any] = {
+                "reservation_id": rid,
+                "status": LISTED_STATUS.get(status, status),
+                "qty": qty,
+            }
+            lines = self.lines.get(rid)
+            if lines is not None:  # a cart: qty is the sum of its lines
+                row["lines"] = lines_record(lines)
+            rows.append(row)
         return iter(rows)
 
 
@@ -230,8 +238,15 @@ def revocations(lines: Iterable[bytes]) -> Losers:
     return losers
 
 
-def _enter(ledger: dict[str, tuple[str, int]], outputs: list[Any]) -> None:
-    """Note each reservation's latest outcome; a repeat answers, it changes nothing."""
+def _enter(
+    ledger: dict[str, tuple[str, int]],
+    lines: dict[str, tuple[tuple[str, int], ...]],
+    outputs: list[Any],
+) -> None:
+    """Note each reservation's latest outcome (a cart's lines apart); a repeat answers, it
+    changes nothing."""
     for output in outputs:
         if type(output) is RESERVATION_CHANGED and not output.repeat:
             ledger[output.reservation_id] = (output.status, output.qty)
+            if output.lines is not None:
+                lines[output.reservation_id] = output.lines

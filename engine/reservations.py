@@ -12,6 +12,7 @@ import heapq
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from engine import carts
 from engine.book import Book
 from engine.outputs import INSUFFICIENT_STOCK, UNKNOWN_CHANNEL, ReservationChanged
 from engine.position import NO_EXPIRY, Position, Reservation
@@ -27,6 +28,26 @@ def sale_uses_reservation(book: Book, position: Position, event: Any, outputs: l
 
 def repeat(book: Book, found: Reservation, event: Any) -> ReservationChanged:
     """The answer to a ``reserve`` of a known id: its first outcome, as it stands now beside."""
+    if found.lines is not None:  # a cart's: its lines
+        return ReservationChanged(
+            found.reservation_id,
+            book.location_id,
+            None,
+            found.first_status,
+            found.first_qty,
+            found.expires_at,
+            event.ts,
+            event.event_id,
+            found.first_reason,
+            True,
+            found.status,
+            found.qty,
+            found.location_group,
+            found.first_lines,
+            found.short,
+            found.kit,
+            found.current_lines(),
+        )
     return ReservationChanged(
         found.reservation_id,
         book.location_id,
@@ -116,6 +137,11 @@ def fulfil(book: Book, position: Position, event: Any, outputs: list[Any]) -> No
     consume(book, position, found, qty, event, outputs)
 
 
+def expires_at(event: Any) -> datetime:
+    """When a ``reserve``'s hold ends: its ``ts`` plus ``ttl_s``."""
+    return later(event.ts, _ttl(event.ttl_s))
+
+
 _TTLS: Final[dict[int, timedelta]] = {}  # Final: a C static, not a module dict lookup
 
 
@@ -132,7 +158,11 @@ def _ttl(seconds: int) -> timedelta:
 def consume(
     book: Book, position: Position, found: Reservation, qty: int, event: Any, outputs: list[Any]
 ) -> None:
-    """A sale or fulfil takes ``qty`` of what the reservation holds."""
+    """A sale or fulfil takes ``qty`` of what the reservation holds (of this sku's line, for a
+    cart)."""
+    if found.lines is not None:
+        carts.consume_line(book, position, found, qty, event, outputs)
+        return
     if qty >= found.qty:
         end_hold(book, position, found, "fulfilled", event.ts, event.event_id, outputs)
         return
@@ -190,8 +220,21 @@ def end_hold(
     )
 
 
-def expire_due(book: Book, position: Position, ts: datetime, outputs: list[Any]) -> None:
+def expire_due(
+    book: Book,
+    position: Position,
+    ts: datetime,
+    outputs: list[Any],
+    touched: dict[str, Position] | None = None,
+) -> None:
+    """The position's reservations due by ``ts`` expire; a cart's, every line at once (its
+    other lines' positions are added to ``touched``, for the caller to publish)."""
     due = [r for r in position.holds.values() if r.expires_at <= ts]  # type: ignore[union-attr]
     due.sort(key=lambda r: (r.expires_at, r.reservation_id))
     for found in due:
-        end_hold(book, position, found, "expired", found.expires_at, None, outputs)
+        if found.lines is None:
+            end_hold(book, position, found, "expired", found.expires_at, None, outputs)
+            continue
+        for other in carts.end(book, found, "expired", found.expires_at, None, outputs):
+            if touched is not None and other is not position:
+                touched[other.sku] = other

@@ -27,7 +27,7 @@ def supply_of(transfer: TransferOut) -> SupplyExpected:
     """The expected supply a transfer creates at its destination."""
     return SupplyExpected(
         transfer.to_location_id,
-        transfer.sku,
+        transfer.sku,  # type: ignore[arg-type]  # a transfer names its sku (engine.events)
         transfer.supply_id,
         transfer.qty,
         transfer.eta,  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ import heapq
 from datetime import datetime
 from typing import Any
 
-from engine import reservations
+from engine import carts, reservations
 from engine.alerts import conditions, fired
 from engine.book import Book
 from engine.events import Event
@@ -66,7 +66,7 @@ from engine.outputs import (
     ReservationChanged,
     SupplyExpected,
 )
-from engine.position import Position
+from engine.position import Position, Reservation
 
 Output = Position | ReservationChanged | SupplyExpected | Alert | Rejected | Duplicate
 Message = Event | SupplyExpected
@@ -101,12 +101,15 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         if first_ts >= book.watermark - book.window:
             return book, [Duplicate(event_id)]
         seen[event_id] = ts  # out of the window: applied again
+    sku = fields[SKU]
+    kits = book.kits
     if (
         cls is RELEASE
         or cls is FULFIL
         or cls is RESTOCK
         or cls is WRITE_OFF
         or (cls is SET_SAFETY_STOCK and event.channel is not None)
+        or (kits is not None and sku in kits and cls is not RESERVE and cls is not SALE)
     ):
         rejected = _check(book, event)
         if rejected is not None:
@@ -115,19 +118,29 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
             else:
                 seen[event_id] = first_ts
             return book, [rejected]
+        if cls is RELEASE or cls is FULFIL:
+            held = book.reservations[event.reservation_id]
+            if held.lines is not None:
+                return book, _cart_event(book, event, held)
+            sku = held.sku
     elif cls is RESERVE:
         found = book.reservation(event.reservation_id)
         if found is not None:  # a promise made once: the first outcome, and nothing changes
             _advance(book, ts)
             return book, [reservations.repeat(book, found, event)]
+        if event.lines is not None or (kits is not None and sku in kits):
+            return book, _cart_event(book, event, None)
     elif cls is REVOKE:
         return book, _revoke(book, event)
-    sku = fields[SKU]
+    elif cls is SALE and kits is not None and sku in kits:
+        return book, _cart_event(book, event, None)
     position = book.positions.get(sku) or book.position(sku)
     before = position.flags
     outputs: list[Any] = []
+    others: dict[str, Position] | None = None
     if position.holds is not None and position.next_expiry <= ts:  # None: no datetime compare
-        reservations.expire_due(book, position, ts, outputs)
+        others = {}
+        reservations.expire_due(book, position, ts, outputs, others)
     if cls is SALE:
         qty: int = fields[SALE_QTY]
         position.on_hand -= qty
@@ -170,6 +183,9 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         _set_thresholds(position, event)
     position.as_of = ts
     _advance(book, ts)
+    if others:  # a cart's expiry ended lines at other positions
+        for other in others.values():
+            _settle(book, other, other.flags, ts, outputs)
     outputs.append(position)
     # No condition can hold while atp stays at or above ``book.quiet_from`` and nothing is
     # oversold: skip the full check when none held before either (alerts.quiet_from).
@@ -204,13 +220,55 @@ def expire(book: Book, now: datetime) -> tuple[Book, list[Any]]:
         found = book.due(heapq.heappop(heap))
         if found is None:
             continue
-        position = book.positions[found.sku]
-        if found.sku not in touched:
-            touched[found.sku] = (position, position.flags)
+        if found.lines is not None:  # a cart: every line at once
+            for position in carts.end(book, found, "expired", found.expires_at, None, outputs):
+                touched.setdefault(position.sku, (position, position.flags))
+            continue
+        position = book.positions[found.sku]  # type: ignore[index]
+        touched.setdefault(position.sku, (position, position.flags))
         reservations.end_hold(book, position, found, "expired", found.expires_at, None, outputs)
     for position, before in touched.values():
         _settle(book, position, before, now, outputs)
     return book, outputs
+
+
+def _cart_event(book: Book, event: Any, found: Reservation | None) -> list[Any]:
+    """An event of a cart or kit (``engine.carts``): a cart or kit ``reserve``, a cart's
+    ``release`` or ``fulfil`` (``found``, checked), a kit's ``sale``. Its positions are every
+    line's: made when new, their due expiries first (for a reserve, the whole location's), then
+    the effect, ``as_of``, and each changed position published once with its alerts."""
+    ts = event.ts
+    cls = type(event)
+    outputs: list[Any] = []
+    if cls is RESERVE:
+        book, outputs = expire(book, ts)
+        skus = [sku for sku, _ in carts.parts_of(book, event)[0]]
+    elif cls is SALE:
+        skus = [sku for sku, _ in (book.kits or {})[event.sku]]
+    else:
+        skus = list(found.lines or ())  # type: ignore[union-attr]
+    touched: dict[str, Position] = {}
+    positions = []
+    for sku in skus:
+        position = book.position(sku)
+        if position.holds is not None and position.next_expiry <= ts:
+            reservations.expire_due(book, position, ts, outputs, touched)
+        touched[sku] = position
+        positions.append(position)
+    if cls is RESERVE:
+        carts.reserve(book, event, reservations.expires_at(event), positions, outputs)
+    elif cls is SALE:
+        carts.sale_of_kit(book, event, touched, outputs)
+    elif cls is RELEASE:
+        carts.release(book, found, event, outputs)  # type: ignore[arg-type]
+    else:
+        carts.fulfil(book, found, event, touched, outputs)  # type: ignore[arg-type]
+    for position in positions:
+        position.as_of = ts
+    _advance(book, ts)
+    for position in touched.values():
+        _settle(book, position, position.flags, ts, outputs)
+    return outputs
 
 
 # -- checks: an impossible event is rejected before anything changes --------------------------
@@ -223,7 +281,8 @@ def _check_held(book: Book, event: Any) -> Rejected | None:
         return Rejected(
             "unknown_reservation", f"no reservation {event.reservation_id!r} at {book.location_id}"
         )
-    if found.sku != event.sku:
+    cart = found.lines is not None
+    if not cart and event.sku is not None and found.sku != event.sku:
         return Rejected(
             "reservation_elsewhere",
             f"reservation {event.reservation_id!r} is held for sku {found.sku!r}",
@@ -234,7 +293,14 @@ def _check_held(book: Book, event: Any) -> Rejected | None:
         )
     if found.expires_at <= event.ts:
         return Rejected("reservation_ended", f"reservation {event.reservation_id!r} has expired")
-    if type(event) is FULFIL and event.qty is not None and event.qty > found.qty:
+    if type(event) is not FULFIL:
+        return None
+    if cart:
+        why = carts.check_fulfil(found, event)
+        return None if why is None else Rejected(*why)
+    if event.lines is not None:
+        return Rejected("bad_lines", f"reservation {event.reservation_id!r} is not a cart")
+    if event.qty is not None and event.qty > found.qty:
         return Rejected(
             "fulfil_exceeds_held",
             f"fulfil of {event.qty} but reservation {event.reservation_id!r} holds {found.qty}",
@@ -249,6 +315,12 @@ def _check(book: Book, event: Any) -> Rejected | None:
     cls = type(event)
     if cls is RELEASE or cls is FULFIL:
         return _check_held(book, event)
+    kits = book.kits
+    if kits is not None and event.sku in kits:
+        return Rejected(
+            "kit_has_no_stock",
+            f"{event.sku} is a kit: its stock is its components' - at `$.sku`",
+        )
     if cls is SET_SAFETY_STOCK:
         if event.channel in book.by_channel:
             return None
@@ -333,11 +405,14 @@ def _revoke(book: Book, event: Any) -> list[Any]:
     ``revoked``, which the claims step keeps from the reservations topic. Nothing else moves
     (no ``as_of``, no expiry): the claim's verdict, not an event of this location's."""
     found = book.reservations.get(event.reservation_id)
-    if found is None or found.sku != event.sku:
+    if found is None or (found.lines is None and found.sku != event.sku):
         return []
     outputs: list[Any] = []
-    if found.active:
-        position = book.positions[found.sku]
+    if found.active and found.lines is not None:
+        for position in carts.end(book, found, "revoked", event.ts, event.event_id, outputs):
+            _settle(book, position, position.flags, event.ts, outputs)
+    elif found.active:
+        position = book.positions[found.sku]  # type: ignore[index]
         before = position.flags
         reservations.end_hold(book, position, found, "revoked", event.ts, event.event_id, outputs)
         _settle(book, position, before, event.ts, outputs)
@@ -350,6 +425,8 @@ def _revoke(book: Book, event: Any) -> list[Any]:
 
 
 def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:
+    if book.kits is not None and supply.sku in book.kits:
+        return []  # a transfer of a kit: its sending location dead-letters it
     key = (supply.from_location_id, supply.event_id)
     first_ts = book.seen.get(key)
     if first_ts is not None and first_ts >= book.watermark - book.window:

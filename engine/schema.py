@@ -16,6 +16,7 @@ import msgspec
 
 MAX_QTY: Final = 1_000_000
 DEFAULT_TTL_S: Final = 900
+MAX_LINES: Final = 100
 MAX_TTL_S: Final = 604_800
 
 # Identifier syntax is checked by ``engine.events`` after decoding, not by a
@@ -31,12 +32,28 @@ Instant = int | Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class _Event(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
-    """Fields common to every event. ``ts`` is an aware datetime once ``parse`` has returned."""
+    """Fields common to every event. ``ts`` is an aware datetime once ``parse`` has returned.
+
+    ``sku`` is required of every event but a cart's (docs/events.md §12): a ``reserve`` with
+    ``lines``, a ``release`` or ``fulfil`` (the reservation names its skus) and an engine's
+    ``revoke``. ``engine.events.parse`` says so; the schema cannot, as a subclass that
+    redeclared the field would move it out of the common tail (``engine.kinds``).
+    """
 
     event_id: Token
     location_id: Code
-    sku: Code
+    sku: Code | None = None
     ts: Instant
+
+
+class Line(msgspec.Struct, frozen=True, gc=False):
+    """One line of a cart: a sku and its quantity (docs/events.md §12)."""
+
+    sku: Code
+    qty: Qty
+
+
+Lines = list[Line]  # 1 to MAX_LINES, distinct skus: checked by ``engine.events``
 
 
 class Receipt(_Event, tag="receipt"):
@@ -80,12 +97,16 @@ class InboundCancel(_Event, tag="inbound_cancel"):
 
 
 class Reserve(_Event, tag="reserve"):
+    """One sku (``sku``, ``qty``), or a cart (``lines``, 2 to 100 distinct skus), at one
+    location; a kit sku is a cart of its components (docs/events.md §12)."""
+
     reservation_id: Token
-    qty: Qty
+    qty: Qty | None = None
     ttl_s: TtlS = DEFAULT_TTL_S
     channel: Code = "web"
     allow_partial: bool = False
     location_group: Code | None = None  # a try of a reservation at a group (docs/policy.md)
+    lines: Lines | None = None
 
 
 class Release(_Event, tag="release"):
@@ -93,8 +114,11 @@ class Release(_Event, tag="release"):
 
 
 class Fulfil(_Event, tag="fulfil"):
+    """``qty`` of a one-sku reservation, or ``lines`` of a cart; by default all it holds."""
+
     reservation_id: Token
     qty: Qty | None = None
+    lines: Lines | None = None
 
 
 class SetSafetyStock(_Event, tag="set_safety_stock"):

@@ -108,8 +108,10 @@ def test_two_replicas_racing_one_id_at_two_locations(bootstrap, prefix, tmp_path
     ids = 60
     # a patient API: every buyer here gets an outcome, not a 202, even on a loaded machine
     with system(bootstrap, prefix, tmp_path, replicas=2, api_timeout_s="15") as running:
-        running.stock("S1", "A", STOCK)
-        running.stock("S2", "A", STOCK)
+        # stock for every id at both locations: each book confirms every reserve, so 240 units
+        # would be held without the claims, and no refusal races a revocation for the stock
+        running.stock("S1", "A", 2 * ids)
+        running.stock("S2", "A", 2 * ids)
         first, second = running.urls
         requests = []
         for i in range(ids):
