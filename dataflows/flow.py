@@ -102,24 +102,22 @@ def build_flow(
         source: the events.
         sink: where ``Published`` items go.
         config: the rules' settings.
-        sku_shards: books per location. 1 (the default) keys by location, exactly the
-            contract's scope of ids. More split a location's skus over that many books by a
-            hash of the sku, so a snapshot pickles only the touched shards of a big store
-            (``benchmarks/snapshot_cost.py``); event ids are then scoped to (location, shard),
-            which differs only for an id reused for another sku at the same location;
-            reservation ids stay one across everything (the claims).
+        sku_shards: how many shards each book's positions are pickled in at a snapshot
+            (``EngineConfig.sku_shards``): above 1, a snapshot re-pickles only the shards
+            whose positions changed (``benchmarks/snapshot_cost.py``). The books stay one per
+            location, so a cart is decided in one step.
         acknowledge: emit an ``ack`` for every event whose origin is a ``Ticket``, after the
             outputs of the book that applied it (embedded mode waits on them).
         progress: what the source reports of its catching up (``dataflows.progress``): the
             wall clock expires reservations only once it has caught up. ``None`` (a testing
             source): always caught up.
     """
+    if sku_shards != config.sku_shards:
+        config = msgspec.structs.replace(config, sku_shards=sku_shards)
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
     keyed = op.flat_map_batch(
-        "parse_and_route",
-        incoming,
-        lambda items: parse_and_route(items, sku_shards, config.max_future_s),
+        "parse_and_route", incoming, lambda items: parse_and_route(items, config.max_future_s)
     )
     folded = op.stateful_batch(
         "fold", keyed, lambda state: LocationLogic(state, config, acknowledge, progress)
@@ -130,10 +128,7 @@ def build_flow(
     published = op.flat_map_batch("publications", folded, _publications)
     by_bucket = op.flat_map_batch("by_reservation_id", folded, _by_bucket)
     window = timedelta(milliseconds=config.dedup_window_ms)
-    by_sku = sku_shards > 1
-    claimed = op.stateful_batch(
-        "claims", by_bucket, lambda state: ClaimLogic(state, window, by_sku)
-    )
+    claimed = op.stateful_batch("claims", by_bucket, lambda state: ClaimLogic(state, window))
     op.output("publish", op.merge("published", published, claimed), sink)
     return flow
 
@@ -155,21 +150,16 @@ def _by_bucket(items: list[tuple[str, Folded]]) -> list[tuple[str, list[Reservat
     return claim_groups([item[1].outcomes for item in items if item[1].__class__ is ForClaims])
 
 
-def parse_and_route(
-    items: list[Any], shards: int, max_future_s: int
-) -> list[tuple[str, list[Envelope]]]:
+def parse_and_route(items: list[Any], max_future_s: int) -> list[tuple[str, list[Envelope]]]:
     """``engine.batch.route_batch`` of a batch, with the wall clock's limit on ``ts`` (read once
     a batch: the flow runs live)."""
     limit = clock_limit(datetime.now(UTC), max_future_s)
     if items and items[0].__class__ is Incoming:
-        return route_batch(
-            [i.value for i in items], [i.origin for i in items], shards, limit, max_future_s
-        )
+        return route_batch([i.value for i in items], [i.origin for i in items], limit, max_future_s)
     # confluent-kafka Messages; the origin stays a tuple until a dead letter formats it
     return route_batch(
         [m.value() or b"" for m in items],
         [(m.topic(), m.partition(), m.offset()) for m in items],
-        shards,
         limit,
         max_future_s,
     )
@@ -280,8 +270,8 @@ class ClaimLogic(StatefulBatchLogic[list[ReservationChanged], list[Publish], Cla
     timer: a bucket forgets what has left the window as its outcomes come (a timer per key
     would cost Bytewax a scan of every key's schedule at each activation)."""
 
-    def __init__(self, state: Claims | None, window: timedelta, by_sku: bool = False) -> None:
-        self.claims = Claims(window, None, by_sku) if state is None else state
+    def __init__(self, state: Claims | None, window: timedelta) -> None:
+        self.claims = Claims(window) if state is None else state
 
     def on_batch(self, values: list[list[ReservationChanged]]) -> tuple[Iterable[Any], bool]:
         out = claim_batch(self.claims, values)

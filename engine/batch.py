@@ -50,7 +50,6 @@ _encode = msgspec.json.Encoder().encode
 def route_batch(
     values: list[bytes],
     origins: list[Any],
-    shards: int = 1,
     limit: datetime | None = None,
     max_future_s: int = 0,
 ) -> list[tuple[str, list[Envelope]]]:
@@ -59,8 +58,7 @@ def route_batch(
     as one.
 
     A ``transfer_out`` goes to two books: its own, and its expected supply to the
-    destination's. ``origins[i]`` is where ``values[i]`` came from. With ``shards`` above 1 the
-    key is ``location_id/shard`` (a hash of the sku: ``shard_key``). With ``limit`` (the live
+    destination's. ``origins[i]`` is where ``values[i]`` came from. With ``limit`` (the live
     modes: ``engine.events.clock_limit`` of the wall clock and ``max_future_s``), an event
     dated after it is refused as ``ts_in_future``.
     """
@@ -73,14 +71,8 @@ def route_batch(
             _add(groups, UNREADABLE, (event, raw, origins[i]))
             continue
         for location_id, message in route(event):
-            key = location_id if shards == 1 else shard_key(location_id, message.sku, shards)
-            _add(groups, key, (message, raw, origins[i]))
+            _add(groups, location_id, (message, raw, origins[i]))
     return list(groups.items())
-
-
-def shard_key(location_id: str, sku: str, shards: int) -> str:
-    """The key of a location's book of ``sku`` when its skus are split over ``shards`` books."""
-    return f"{location_id}/{crc32(sku.encode()) % shards}"
 
 
 def _add(groups: dict[str, list[Envelope]], key: str, envelope: Envelope) -> None:

@@ -11,14 +11,26 @@ several books by sku, see ``dataflows``), with what idempotency needs and no mor
   for the dedup window after it ended (so a repeated ``reserve`` gets its first outcome back),
   then dropped.
 - ``expiries``: a heap of ``(expires_at, reservation_id)`` for live expiry on the clock.
+
+A book is one location, whatever its size: a cart's lines are decided in one step of it
+(docs/events.md §12). A snapshot of a big store need not re-pickle every position for one
+that changed, though: with ``EngineConfig.sku_shards`` above 1 the book pickles its positions
+as that many shards by a hash of the sku, and keeps each shard's pickled bytes until one of
+its positions changes (``touched``, which the rules call with every position they publish:
+a position changes only by a message that publishes it). The active reservations sit in the
+shards' positions and in ``reservations`` alike; a shard carries its positions without them,
+and a restored book puts each back from ``reservations`` (docs/decisions.md, D94).
 """
 
 from __future__ import annotations
 
 import heapq
+import pickle
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from sys import intern
 from typing import Any, Final
+from zlib import crc32
 
 import msgspec
 
@@ -46,6 +58,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
         stockout_days: ``stockout_soon`` fires when atp lasts fewer days than this at the
             pace of the last 7 days' sales. Default 2.
         policy: channels, groups, safety stock, kits (``engine.policy``).
+        sku_shards: how many shards a book's positions are pickled in (the module
+            docstring); 1 pickles them whole. ``omnistock run --sku-shards``.
     """
 
     dedup_window_ms: int = 7 * DAY_MS
@@ -54,6 +68,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_future_s: int = 300
     stockout_days: int = 2
     policy: Policy = DEFAULT_POLICY
+    sku_shards: int = 1
 
     def with_policy(self, policy: Policy) -> EngineConfig:
         """These settings under ``policy``: its alert thresholds, where it gives them, win."""
@@ -95,6 +110,10 @@ class Book:
         "reservations",
         "sales_keep",
         "seen",
+        "shard_bytes",
+        "shard_skus",
+        "shards",
+        "stale",
         "stockout_days",
         "watermark",
         "window",
@@ -112,6 +131,7 @@ class Book:
         self.watermark = BEFORE_ALL
         self.gc_due = BEFORE_ALL
         self._derive()
+        self._unshard()
 
     def _derive(self) -> None:
         """Copies of the settings the hot path reads, one attribute away."""
@@ -132,16 +152,36 @@ class Book:
         self.plain_safety = not policy.safety_skus and policy.safety_default == 0
         # kit sku -> ((component sku, qty), ...); None without kits: one test on the hot path
         self.kits: dict[str, tuple[tuple[str, int], ...]] | None = policy.kits or None
+        self.shards = config.sku_shards
+
+    def _unshard(self) -> None:
+        """Forget every shard's pickled bytes: each is made anew at the next snapshot."""
+        shards = self.shards
+        self.shard_skus: list[list[str]] = [[] for _ in range(shards)] if shards > 1 else []
+        self.shard_bytes: list[bytes | None] = [None] * shards if shards > 1 else []
+        self.stale: set[int] = set()
+        if shards > 1:
+            for sku in self.positions:
+                self.shard_skus[shard_of(sku, shards)].append(sku)
 
     def configure(self, config: EngineConfig) -> None:
         """Take this process's settings (a book restored from a snapshot kept the ones it was
         made with): the policy's safety stock applies anew where no event set one."""
         self.config = config
         self._derive()
+        self._unshard()
         policy = config.policy
         for position in self.positions.values():
             if position.own_safety_stock < 0:
                 position.safety_stock = policy.safety_stock_of(position.sku)
+
+    def touched(self, skus: Iterable[str]) -> None:
+        """These positions changed: their shards are pickled anew at the next snapshot."""
+        if self.shards > 1:
+            stale = self.stale
+            shards = self.shards
+            for sku in skus:
+                stale.add(shard_of(sku, shards))
 
     def channel(self, name: str) -> ChannelAt | None:
         """The channel a request naming ``name`` is taken as here (``Policy.channel``)."""
@@ -158,6 +198,10 @@ class Book:
             safety = 0 if self.plain_safety else self.config.policy.safety_stock_of(sku)
             position = Position(self.location_id, sku, self.initial_flags, safety)
             self.positions[sku] = position
+            if self.shards > 1:
+                shard = shard_of(sku, self.shards)
+                self.shard_skus[shard].append(sku)
+                self.stale.add(shard)
         return position
 
     def reservation(self, reservation_id: str) -> Reservation | None:
@@ -223,7 +267,7 @@ class Book:
         return (
             self.location_id,
             self.config,
-            self.positions,
+            self.positions if self.shards == 1 else self._pickled_shards(),
             self.seen,
             self.reservations,
             self.ended,
@@ -234,10 +278,11 @@ class Book:
         )
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
+        positions: Any
         (
             self.location_id,
             self.config,
-            self.positions,
+            positions,
             self.seen,
             self.reservations,
             self.ended,
@@ -247,6 +292,51 @@ class Book:
             self.initial_flags,
         ) = state
         self._derive()
+        if type(positions) is list:  # pickled in shards
+            self._restore_shards(positions)
+        else:
+            self.positions = positions
+            self._unshard()
+
+    def _pickled_shards(self) -> list[bytes]:
+        """The positions, a pickle per shard, each made anew only when one of its positions
+        changed since the last; without their holds (``_restore_shards`` puts them back)."""
+        made: list[bytes] = []
+        positions = self.positions
+        for shard, cached in enumerate(self.shard_bytes):
+            pickled = cached
+            if pickled is None or shard in self.stale:
+                states = [positions[sku].bare_state() for sku in self.shard_skus[shard]]
+                pickled = self.shard_bytes[shard] = pickle.dumps(states, pickle.HIGHEST_PROTOCOL)
+            made.append(pickled)
+        self.stale = set()
+        return made
+
+    def _restore_shards(self, shards: list[bytes]) -> None:
+        self.positions = {}
+        self.shard_skus = [[] for _ in shards]
+        self.shard_bytes = list(shards)  # still what each shard holds
+        self.stale = set()
+        for shard, pickled in enumerate(shards):
+            for state in pickle.loads(pickled):
+                position = Position(state[0], state[1], state[10])
+                position.__setstate__(state)
+                self.positions[position.sku] = position
+                self.shard_skus[shard].append(position.sku)
+        for found in self.reservations.values():
+            if not found.active:
+                continue
+            for sku in (found.sku,) if found.lines is None else tuple(found.lines):
+                position = self.positions[sku]  # type: ignore[index]
+                if position.holds is None:
+                    position.holds = {}
+                position.holds[found.reservation_id] = found
+                position.next_expiry = min(position.next_expiry, found.expires_at)
+
+
+def shard_of(sku: str, shards: int) -> int:
+    """The shard of a sku's position in a book pickled in ``shards`` (stable across runs)."""
+    return crc32(sku.encode()) % shards
 
 
 def _leading_older(entries: dict[Any, datetime], horizon: datetime) -> list[Any]:

@@ -1,7 +1,7 @@
 """One reservation id, one reservation, across every location (docs/events.md §8.7).
 
-A book knows only the ids used at its own location, so two locations (or two books of one
-location split by sku) can each hold stock under one ``reservation_id``. The claims step sits
+A book knows only the ids used at its own location, so two locations can each hold stock under
+one ``reservation_id``. The claims step sits
 after the books, keyed by a bucket of ``reservation_id`` (``engine.batch.claim_groups``), and
 sees every reservation outcome: the first
 position to answer a ``reserve`` of an id claims it; the claiming location's own answers stand
@@ -86,13 +86,9 @@ def decide(
     claim: Claim | None,
     outcome: ReservationChanged,
     losers: Losers | None = None,
-    by_sku: bool = False,
 ) -> tuple[Claim | None, list[Any]]:
     """One outcome through the claims: the claim after it, and what to emit (the outcome to
     publish, as it is or as a repeat, and a ``Revoke`` for a loser that held stock).
-
-    ``by_sku``: a location's skus are split over several books (``--sku-shards``), so only
-    the claiming position's own book answers for the id; otherwise its whole location's does.
     """
     if outcome.status == REVOKED:
         return claim, []  # a loser's hold ended: nothing the reservation's readers should see
@@ -102,7 +98,7 @@ def decide(
             return None, []
         return claim_of(outcome), [outcome]
     first = claim.first
-    if outcome.location_id == first.location_id and (not by_sku or outcome.sku == first.sku):
+    if outcome.location_id == first.location_id:
         # The claiming location's own book knows the id: its answer stands. A first answer
         # there (not a repeat) means the book had forgotten the id: a new reservation claims it.
         if outcome.repeat:
@@ -173,13 +169,12 @@ class Claims:
     the event time of the outcomes seen here (the largest ``ts``; the clock rule keeps it
     honest). ``replay`` passes ``remembered(location_id, reservation_id)`` instead, the claiming
     book's own memory of the id (docs/events.md §8.6), which a single location would have.
-    ``losers`` as in the module docstring; ``by_sku`` as in ``decide``.
+    ``losers`` as in the module docstring.
     """
 
-    def __init__(self, window: timedelta, losers: Losers | None = None, by_sku: bool = False):
+    def __init__(self, window: timedelta, losers: Losers | None = None):
         self.window = window
         self.losers = losers
-        self.by_sku = by_sku
         self.claims: dict[str, Claim] = {}
         self.ended: dict[str, datetime] = {}  # when each ended claim's reservation ended
         self.latest = BEFORE_ALL
@@ -197,7 +192,7 @@ class Claims:
         ):
             self._drop(rid)  # forgotten: the id is free again
             claim = None
-        made, out = decide(claim, outcome, self.losers, self.by_sku)
+        made, out = decide(claim, outcome, self.losers)
         if made is not None:
             if made is not claim:  # a new claim goes to the end: the oldest stay in front
                 self.claims.pop(rid, None)
@@ -214,7 +209,7 @@ class Claims:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A compiled class pickles by its constructor's arguments, then its state (a snapshot).
-        return (Claims, (self.window, self.losers, self.by_sku), self.__getstate__())
+        return (Claims, (self.window, self.losers), self.__getstate__())
 
     def __getstate__(self) -> tuple[Any, ...]:
         return (self.claims, self.ended, self.latest, self._takes)

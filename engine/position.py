@@ -359,6 +359,12 @@ class Position:
     def __reduce__(self) -> tuple[Any, ...]:
         return (Position, (self.location_id, self.sku, self.flags), self.__getstate__())
 
+    def bare_state(self) -> tuple[Any, ...]:
+        """``__getstate__`` without the holds (and so with no next expiry): what a book's
+        pickled shard keeps of a position (``engine.book``)."""
+        state = self.__getstate__()
+        return (*state[:8], None, NO_EXPIRY, *state[10:])
+
     def __getstate__(self) -> tuple[Any, ...]:
         return (
             self.location_id,

@@ -187,6 +187,8 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         for other in others.values():
             _settle(book, other, other.flags, ts, outputs)
     outputs.append(position)
+    if book.shards > 1:
+        book.touched((sku,))
     # No condition can hold while atp stays at or above ``book.quiet_from`` and nothing is
     # oversold: skip the full check when none held before either (alerts.quiet_from).
     # A position with thresholds of its own is checked every time; one that sells, when its
@@ -445,6 +447,8 @@ def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:
 def _settle(book: Book, position: Position, before: int, ts: datetime, outputs: list[Any]) -> None:
     """Record the changed position and the alerts its change fires."""
     outputs.append(position)
+    if book.shards > 1:
+        book.touched((position.sku,))
     after = conditions(position, book.low_stock, book.reorder_point, book.stockout_days)
     if after != before:
         position.flags = after

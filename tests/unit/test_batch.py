@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.batch import UNREADABLE, route_batch, shard_key
+from engine.batch import UNREADABLE, route_batch
 from engine.outputs import Rejected, SupplyExpected
 from tests.factories import T0, line
 
@@ -32,14 +32,14 @@ def test_events_are_grouped_by_book_in_their_order():
     assert isinstance(groups[UNREADABLE][0][0], Rejected)
 
 
-def test_shards_split_a_location_by_sku():
+def test_a_location_is_one_book_whatever_its_skus():
     values = [
         line("receipt", location_id="S1", sku=sku, qty=1, event_id=f"e{n}")
         for n, sku in enumerate(["A", "B", "C", "A"])
     ]
-    groups = dict(route_batch(values, list(range(4)), shards=8))
-    assert set(groups) == {shard_key("S1", sku, 8) for sku in "ABC"}
-    assert [origin for _, _, origin in groups[shard_key("S1", "A", 8)]] == [0, 3]
+    groups = dict(route_batch(values, list(range(4))))
+    assert set(groups) == {"S1"}
+    assert [origin for _, _, origin in groups["S1"]] == [0, 1, 2, 3]
 
 
 def test_an_event_dated_past_the_clock_limit_is_refused_as_ts_in_future():
@@ -54,7 +54,7 @@ def test_an_event_dated_past_the_clock_limit_is_refused_as_ts_in_future():
         line("receipt", qty=1, event_id="e1", ts=T0 + 300_000),  # at the limit: accepted
         line("receipt", qty=1, event_id="e2", ts=T0 + 300_001),  # a millisecond past it
     ]
-    groups = dict(route_batch(values, [0, 1], 1, limit, 300))
+    groups = dict(route_batch(values, [0, 1], limit, 300))
     assert [origin for _, _, origin in groups["S1"]] == [0]
     refused = groups[UNREADABLE][0][0]
     assert isinstance(refused, Rejected) and refused.code == "ts_in_future"
