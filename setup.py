@@ -17,6 +17,7 @@ COMPILED = [
     "engine/alerts.py",
     "engine/batch.py",
     "engine/book.py",
+    "engine/carts.py",
     "engine/claims.py",
     "engine/events.py",
     "engine/kinds.py",
@@ -24,6 +25,7 @@ COMPILED = [
     "engine/reservations.py",
     "engine/replay.py",
     "engine/routing.py",
+    "engine/shelves.py",
     "engine/rules.py",
     "engine/timefmt.py",
 ]

@@ -13,30 +13,26 @@ several books by sku, see ``dataflows``), with what idempotency needs and no mor
 - ``expiries``: a heap of ``(expires_at, reservation_id)`` for live expiry on the clock.
 
 A book is one location, whatever its size: a cart's lines are decided in one step of it
-(docs/events.md §12). A snapshot of a big store need not re-pickle every position for one
-that changed, though: with ``EngineConfig.sku_shards`` above 1 the book pickles its positions
-as that many shards by a hash of the sku, and keeps each shard's pickled bytes until one of
-its positions changes (``touched``, which the rules call with every position they publish:
-a position changes only by a message that publishes it). The active reservations sit in the
-shards' positions and in ``reservations`` alike; a shard carries its positions without them,
-and a restored book puts each back from ``reservations`` (docs/decisions.md, D94).
+(docs/events.md §12). A snapshot of a big store need not re-pickle all it holds for one thing
+that changed, though: with ``EngineConfig.sku_shards`` above 1 the book pickles its positions,
+event ids and reservations in that many shards, each made anew only when something in it
+changed since the last snapshot (``engine.shelves``; the rules tell it what changed:
+``engine.rules.apply``). Docs/decisions.md, D94.
 """
 
 from __future__ import annotations
 
 import heapq
-import pickle
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from sys import intern
 from typing import Any, Final
-from zlib import crc32
 
 import msgspec
 
 from engine.alerts import initial, quiet_from
 from engine.policy import DEFAULT_POLICY, ChannelAt, Policy
 from engine.position import Position, Reservation
+from engine.shelves import Sharded, restore
 from engine.timefmt import BEFORE_ALL, later
 
 DAY_MS: Final = 86_400_000
@@ -110,10 +106,8 @@ class Book:
         "reservations",
         "sales_keep",
         "seen",
-        "shard_bytes",
-        "shard_skus",
+        "sharded",
         "shards",
-        "stale",
         "stockout_days",
         "watermark",
         "window",
@@ -155,14 +149,9 @@ class Book:
         self.shards = config.sku_shards
 
     def _unshard(self) -> None:
-        """Forget every shard's pickled bytes: each is made anew at the next snapshot."""
+        """Forget what the last snapshot pickled: everything is pickled anew at the next."""
         shards = self.shards
-        self.shard_skus: list[list[str]] = [[] for _ in range(shards)] if shards > 1 else []
-        self.shard_bytes: list[bytes | None] = [None] * shards if shards > 1 else []
-        self.stale: set[int] = set()
-        if shards > 1:
-            for sku in self.positions:
-                self.shard_skus[shard_of(sku, shards)].append(sku)
+        self.sharded: Sharded | None = Sharded(shards, self.positions) if shards > 1 else None
 
     def configure(self, config: EngineConfig) -> None:
         """Take this process's settings (a book restored from a snapshot kept the ones it was
@@ -174,14 +163,6 @@ class Book:
         for position in self.positions.values():
             if position.own_safety_stock < 0:
                 position.safety_stock = policy.safety_stock_of(position.sku)
-
-    def touched(self, skus: Iterable[str]) -> None:
-        """These positions changed: their shards are pickled anew at the next snapshot."""
-        if self.shards > 1:
-            stale = self.stale
-            shards = self.shards
-            for sku in skus:
-                stale.add(shard_of(sku, shards))
 
     def channel(self, name: str) -> ChannelAt | None:
         """The channel a request naming ``name`` is taken as here (``Policy.channel``)."""
@@ -198,10 +179,8 @@ class Book:
             safety = 0 if self.plain_safety else self.config.policy.safety_stock_of(sku)
             position = Position(self.location_id, sku, self.initial_flags, safety)
             self.positions[sku] = position
-            if self.shards > 1:
-                shard = shard_of(sku, self.shards)
-                self.shard_skus[shard].append(sku)
-                self.stale.add(shard)
+            if self.sharded is not None:
+                self.sharded.added(sku)
         return position
 
     def reservation(self, reservation_id: str) -> Reservation | None:
@@ -250,13 +229,19 @@ class Book:
     def forget_old(self) -> None:
         """Drop dedup entries and ended reservations that have left the window."""
         horizon = self.watermark - self.window
+        sharded = self.sharded
         for key in _leading_older(self.seen, horizon):
             del self.seen[key]
+            if sharded is not None:
+                sharded.seen.mark(key)
         for key in _leading_older(self.ended, horizon):
             del self.ended[key]
             found = self.reservations.get(key)
             if found is not None and found.ended_at is not None and found.ended_at < horizon:
                 del self.reservations[key]
+            if sharded is not None:
+                sharded.ended.mark(key)
+                sharded.reservations.mark(key)
         self.gc_due = later(self.watermark, GC_EVERY)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -264,10 +249,24 @@ class Book:
         return (Book, (self.location_id, self.config), self.__getstate__())
 
     def __getstate__(self) -> tuple[Any, ...]:
+        sharded = self.sharded
+        if sharded is not None:  # the dicts in shards, the expiry heap made anew on restore
+            return (
+                self.location_id,
+                self.config,
+                sharded.pickled(self.positions, self),
+                None,
+                None,
+                None,
+                None,
+                self.watermark,
+                self.gc_due,
+                self.initial_flags,
+            )
         return (
             self.location_id,
             self.config,
-            self.positions if self.shards == 1 else self._pickled_shards(),
+            self.positions,
             self.seen,
             self.reservations,
             self.ended,
@@ -279,64 +278,34 @@ class Book:
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         positions: Any
+        seen: Any
+        reservations: Any
+        ended: Any
+        expiries: Any
         (
             self.location_id,
             self.config,
             positions,
-            self.seen,
-            self.reservations,
-            self.ended,
-            self.expiries,
+            seen,
+            reservations,
+            ended,
+            expiries,
             self.watermark,
             self.gc_due,
             self.initial_flags,
         ) = state
         self._derive()
-        if type(positions) is list:  # pickled in shards
-            self._restore_shards(positions)
-        else:
-            self.positions = positions
-            self._unshard()
-
-    def _pickled_shards(self) -> list[bytes]:
-        """The positions, a pickle per shard, each made anew only when one of its positions
-        changed since the last; without their holds (``_restore_shards`` puts them back)."""
-        made: list[bytes] = []
-        positions = self.positions
-        for shard, cached in enumerate(self.shard_bytes):
-            pickled = cached
-            if pickled is None or shard in self.stale:
-                states = [positions[sku].bare_state() for sku in self.shard_skus[shard]]
-                pickled = self.shard_bytes[shard] = pickle.dumps(states, pickle.HIGHEST_PROTOCOL)
-            made.append(pickled)
-        self.stale = set()
-        return made
-
-    def _restore_shards(self, shards: list[bytes]) -> None:
-        self.positions = {}
-        self.shard_skus = [[] for _ in shards]
-        self.shard_bytes = list(shards)  # still what each shard holds
-        self.stale = set()
-        for shard, pickled in enumerate(shards):
-            for state in pickle.loads(pickled):
-                position = Position(state[0], state[1], state[10])
-                position.__setstate__(state)
-                self.positions[position.sku] = position
-                self.shard_skus[shard].append(position.sku)
-        for found in self.reservations.values():
-            if not found.active:
-                continue
-            for sku in (found.sku,) if found.lines is None else tuple(found.lines):
-                position = self.positions[sku]  # type: ignore[index]
-                if position.holds is None:
-                    position.holds = {}
-                position.holds[found.reservation_id] = found
-                position.next_expiry = min(position.next_expiry, found.expires_at)
-
-
-def shard_of(sku: str, shards: int) -> int:
-    """The shard of a sku's position in a book pickled in ``shards`` (stable across runs)."""
-    return crc32(sku.encode()) % shards
+        if type(positions) is tuple:  # pickled in shards
+            self.sharded = restore(positions, self)
+            if self.shards != self.sharded.shards:
+                self._unshard()
+            return
+        self.positions = positions
+        self.seen = seen
+        self.reservations = reservations
+        self.ended = ended
+        self.expiries = expiries
+        self._unshard()
 
 
 def _leading_older(entries: dict[Any, datetime], horizon: datetime) -> list[Any]:

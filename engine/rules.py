@@ -82,11 +82,18 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     Returns:
         The same book, updated, and the outputs (see the module docstring).
     """
+    outputs = _apply(book, message)
+    if book.sharded is not None:  # what changed, for the next snapshot (engine.shelves)
+        book.sharded.marked(message, outputs)
+    return book, outputs
+
+
+def _apply(book: Book, message: Message) -> list[Any]:
     # Written flat on purpose: this runs once per event of every stream, and each Python call
     # or attribute chain saved here is throughput (benchmarks/replay_throughput.py).
     cls = type(message)
     if cls is SUPPLY_EXPECTED:
-        return book, _supply_arrives(book, message)  # type: ignore[arg-type]
+        return _supply_arrives(book, message)  # type: ignore[arg-type]
     event: Any = message
     fields = fields_of(event)  # one C call instead of an attribute read per field (kinds)
     event_id = fields[EVENT_ID]
@@ -99,7 +106,7 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
     first_ts = seen.setdefault(event_id, ts)
     if len(seen) == known:  # the id was applied here before
         if first_ts >= book.watermark - book.window:
-            return book, [Duplicate(event_id)]
+            return [Duplicate(event_id)]
         seen[event_id] = ts  # out of the window: applied again
     sku = fields[SKU]
     kits = book.kits
@@ -117,23 +124,23 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
                 del seen[event_id]
             else:
                 seen[event_id] = first_ts
-            return book, [rejected]
+            return [rejected]
         if cls is RELEASE or cls is FULFIL:
             held = book.reservations[event.reservation_id]
             if held.lines is not None:
-                return book, _cart_event(book, event, held)
+                return _cart_event(book, event, held)
             sku = held.sku
     elif cls is RESERVE:
         found = book.reservation(event.reservation_id)
         if found is not None:  # a promise made once: the first outcome, and nothing changes
             _advance(book, ts)
-            return book, [reservations.repeat(book, found, event)]
+            return [reservations.repeat(book, found, event)]
         if event.lines is not None or (kits is not None and sku in kits):
-            return book, _cart_event(book, event, None)
+            return _cart_event(book, event, None)
     elif cls is REVOKE:
-        return book, _revoke(book, event)
+        return _revoke(book, event)
     elif cls is SALE and kits is not None and sku in kits:
-        return book, _cart_event(book, event, None)
+        return _cart_event(book, event, None)
     position = book.positions.get(sku) or book.position(sku)
     before = position.flags
     outputs: list[Any] = []
@@ -187,8 +194,6 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         for other in others.values():
             _settle(book, other, other.flags, ts, outputs)
     outputs.append(position)
-    if book.shards > 1:
-        book.touched((sku,))
     # No condition can hold while atp stays at or above ``book.quiet_from`` and nothing is
     # oversold: skip the full check when none held before either (alerts.quiet_from).
     # A position with thresholds of its own is checked every time; one that sells, when its
@@ -205,7 +210,7 @@ def apply(book: Book, message: Message) -> tuple[Book, list[Any]]:
         if after != before:
             position.flags = after
             _alert(position, before, after, ts, outputs)
-    return book, outputs
+    return outputs
 
 
 def expire(book: Book, now: datetime) -> tuple[Book, list[Any]]:
@@ -214,6 +219,13 @@ def expire(book: Book, now: datetime) -> tuple[Book, list[Any]]:
     Live expiry on the wall clock, and ``replay``'s final ``--as-of``. It applies no event:
     no ``as_of`` moves.
     """
+    outputs = _expire(book, now)
+    if book.sharded is not None:
+        book.sharded.outputs(outputs)
+    return book, outputs
+
+
+def _expire(book: Book, now: datetime) -> list[Any]:
     outputs: list[Any] = []
     book.compact_expiries()
     heap = book.expiries
@@ -231,7 +243,7 @@ def expire(book: Book, now: datetime) -> tuple[Book, list[Any]]:
         reservations.end_hold(book, position, found, "expired", found.expires_at, None, outputs)
     for position, before in touched.values():
         _settle(book, position, before, now, outputs)
-    return book, outputs
+    return outputs
 
 
 def _cart_event(book: Book, event: Any, found: Reservation | None) -> list[Any]:
@@ -243,7 +255,7 @@ def _cart_event(book: Book, event: Any, found: Reservation | None) -> list[Any]:
     cls = type(event)
     outputs: list[Any] = []
     if cls is RESERVE:
-        book, outputs = expire(book, ts)
+        outputs = _expire(book, ts)
         skus = [sku for sku, _ in carts.parts_of(book, event)[0]]
     elif cls is SALE:
         skus = [sku for sku, _ in (book.kits or {})[event.sku]]
@@ -447,8 +459,6 @@ def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:
 def _settle(book: Book, position: Position, before: int, ts: datetime, outputs: list[Any]) -> None:
     """Record the changed position and the alerts its change fires."""
     outputs.append(position)
-    if book.shards > 1:
-        book.touched((position.sku,))
     after = conditions(position, book.low_stock, book.reorder_point, book.stockout_days)
     if after != before:
         position.flags = after
