@@ -193,11 +193,11 @@ def _bad_common(event: Any) -> Rejected | None:
     return None
 
 
-def _check_lines(lines: list[Any], least: int) -> Rejected | None:
+def _check_lines(lines: list[Any], least: int, what: str) -> Rejected | None:
     """A cart's lines: at least ``least``, distinct skus of the right syntax."""
     if not least <= len(lines) <= MAX_LINES:
         return Rejected(
-            "bad_lines", f"a cart has {least} to {MAX_LINES} lines, not {len(lines)} - at `$.lines`"
+            "bad_lines", f"{what} {least} to {MAX_LINES} lines, not {len(lines)} - at `$.lines`"
         )
     skus: set[str] = set()
     for i, line in enumerate(lines):
@@ -237,7 +237,7 @@ def _check_reserve(event: Any) -> Rejected | None:
             return Rejected(
                 "bad_lines", "a cart is held whole: allow_partial is not allowed - at `$.lines`"
             )
-        bad = _check_lines(lines, 2)
+        bad = _check_lines(lines, 2, "a cart has")
         if bad is not None:
             return bad
     if not _valid_code(event.channel):
@@ -371,7 +371,7 @@ def parse(raw: bytes | str) -> Event | Rejected:
             if event.qty is not None:
                 bad = Rejected("bad_lines", "a fulfil takes qty or lines, not both - at `$.lines`")
             else:
-                bad = _check_lines(event.lines, 1)
+                bad = _check_lines(event.lines, 1, "a fulfil names")
     elif cls is INBOUND:
         bad = _check_supply(event)
     elif cls is TRANSFER_OUT:

@@ -49,8 +49,8 @@ def add_parser(commands: Any) -> None:
         "--sku-shards",
         type=int,
         default=1,
-        help="books per location, split by sku hash: smaller snapshots for big stores; event "
-        "ids are then scoped to (location, shard) (default 1: by location)",
+        help="pickle each location's state in this many shards, each re-pickled only when "
+        "something in it changed: snapshots of big stores cost what changed (default 1: whole)",
     )
     parser.add_argument(
         "--topic-prefix",
