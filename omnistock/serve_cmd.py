@@ -145,7 +145,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     _port_free(args.host, args.port)
     built = generate_network(stores=args.stores)
-    policy = load(orjson.dumps(generate_policy(built)))
+    policy = load(orjson.dumps(generate_policy(built, skus=args.skus)))
     app, backend, _ = build(args, settings, orjson.dumps(built), policy)
     backend.start()  # the dataflow, before the stream: the app's start-up finds it running
     stop, seeded = threading.Event(), threading.Event()
@@ -164,6 +164,8 @@ def run_demo(args: argparse.Namespace) -> int:
             skus=args.skus,
             location_id=location_id,
             sku=sku,
+            kit=next(iter(policy.kits), "KIT-0001"),
+            kits=", ".join(policy.kits) or "none",
         ),
         flush=True,
     )
@@ -198,8 +200,13 @@ Try:
   curl -s -X POST {base}/v1/reservations -H 'content-type: application/json' \\
        -d '{{"reservation_id": "demo-2", "location_group": "east", "sku": "{sku}", "qty": 1}}'
   curl -s '{base}/v1/alerts?limit=5'
+A cart (held whole) and a kit (its components' ATP):
+  curl -s -X POST {base}/v1/reservations -H 'content-type: application/json' \\
+       -d '{{"reservation_id": "demo-3", "location_id": "{location_id}",
+            "lines": [{{"sku": "{sku}", "qty": 1}}, {{"sku": "{kit}", "qty": 1}}]}}'
+  curl -s {base}/v1/atp/{location_id}/{kit}
 Policy: channels web, app, call_centre (east stores and DCs), pos, marketplace (DCs, 20 % buffer);
-groups dcs, east, west, east_and_dcs (docs/policy.md).
+groups dcs, east, west, east_and_dcs; kits {kits} (docs/policy.md).
 Ctrl-C stops it."""
 
 
@@ -219,11 +226,13 @@ def _feed(
     wall-clock time, event time following the wall clock. A log that runs out starts over with a
     new seed (its first lines then add stock)."""
     from workload import (  # noqa: PLC0415
+        CART_MIX,
         WorkloadParams,
         generate,
         network_workload,
         seeding_lines,
     )
+    from workload.builtin import DEMO_KITS  # noqa: PLC0415
 
     rounds = 0
     while not stop.is_set():
@@ -237,6 +246,8 @@ def _feed(
                 events_per_s=args.rate,
                 dup_rate=0.0,
                 bad_rate=0.0,
+                mix=CART_MIX,  # carts and kits too, at a small rate
+                kits=DEMO_KITS if args.skus >= 2 else 0,  # the policy's (generate_policy)
             ),
             stores=args.stores,
             skus=args.skus,

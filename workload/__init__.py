@@ -39,17 +39,27 @@ that run low are replenished (receipts, DC transfers) to their demand. The first
 for byte, bad lines rotate through ``BAD_KINDS``. Mix weights are normalised; a release or
 fulfil with nothing to name becomes a reserve and is owed to a later reserve draw, so observed
 shares follow the mix.
+
+Carts and kits (docs/events.md §12) are optional, off in ``DEFAULT_MIX`` (whose logs stay the
+same bytes): a mix naming ``"cart"`` (``CART_MIX``: 3 %, the demo's stream) draws cart reserves
+(2-4 skus at one location, held whole or refused) and their releases, fulfils (whole or by
+lines) and sales; ``kits = n`` adds kit skus ``KIT-0001``.. that those draws also reserve and
+sell (``carts.py``). Their components are drawn from the catalogue's first skus and ranked
+among the best sellers; ``policy_kits`` gives the policy's ``kits`` entries for them
+(``kits.py``): a log with kits is meant to be applied under that policy.
 """
 
 from __future__ import annotations
 
 from .bad import BAD_KINDS
 from .curve import DAILY_CURVE, DayProfile
+from .kits import kit_entries, kit_ids, kit_parts, policy_kits
 from .model import generate, write_log
 from .network import NETWORK_SEED, describe, network_catalogue, network_workload
 from .params import (
     ABANDON_SHARE,
     BOPIS_SHARE,
+    CART_MIX,
     CASE_PACKS,
     CHANNELS,
     DEFAULT_MIX,
@@ -77,6 +87,7 @@ __all__ = [
     "ABANDON_SHARE",
     "BAD_KINDS",
     "BOPIS_SHARE",
+    "CART_MIX",
     "CASE_PACKS",
     "CHANNELS",
     "DAILY_CURVE",
@@ -102,8 +113,12 @@ __all__ = [
     "default_catalogue",
     "describe",
     "generate",
+    "kit_entries",
+    "kit_ids",
+    "kit_parts",
     "network_catalogue",
     "network_workload",
+    "policy_kits",
     "seeding_lines",
     "write_log",
 ]

@@ -15,6 +15,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from .kits import kit_entries
+
 DC_CITIES: Final = (("Memphis", "TN"), ("Columbus", "OH"), ("Reno", "NV"), ("Dallas", "TX"))
 CARRIER_HOLIDAYS: Final = (
     "New Year's Day",
@@ -25,6 +27,7 @@ CARRIER_HOLIDAYS: Final = (
     "Christmas Day",
 )
 STORE_CLOSED: Final = ("Thanksgiving Day", "Christmas Day")
+DEMO_KITS: Final = 4  # kit skus of the demo's policy and stream (``workload.kits``)
 WEEK: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -210,12 +213,17 @@ def five_channels(call_centre_group: str, marketplace_group: str) -> list[dict[s
     ]
 
 
-def generate_policy(network: dict[str, Any]) -> dict[str, Any]:
+def generate_policy(
+    network: dict[str, Any], skus: int = 200, kits: int = DEMO_KITS
+) -> dict[str, Any]:
     """The demo's policy file (docs/policy.md) on a network of ``generate_network``: every
     feature once. A marketplace that sells from the DCs only, keeping a 20 % buffer and one
     unit back; a call centre limited to the eastern stores and the DCs; the till using the
     safety stock; groups of DCs, east and west (by longitude, the Mississippi's -90), and a
-    nested ``east_and_dcs``; two units of safety stock on the ten best sellers."""
+    nested ``east_and_dcs``; two units of safety stock on the ten best sellers; ``kits`` kits
+    ``KIT-0001``.. of best sellers of a catalogue of ``skus`` (``sku_names``): those a stream
+    of ``WorkloadParams(kits=kits)`` on that catalogue reserves and sells
+    (``workload.kits``)."""
     stores = [loc for loc in network["locations"] if loc["kind"] == "store"]
     dcs = [loc["id"] for loc in network["locations"] if loc["kind"] == "dc"]
     east = [loc["id"] for loc in stores if loc["lon"] >= -90]
@@ -230,5 +238,6 @@ def generate_policy(network: dict[str, Any]) -> dict[str, Any]:
             {"id": "east_and_dcs", "locations": ["group:east", "group:dcs"]},
         ],
         "safety_stock": {"default": 0, "skus": {sku: 2 for sku in sku_names(10)}},
+        "kits": kit_entries(sku_names(skus), kits if skus >= 2 else 0),
         "alerts": {"low_stock": 2, "reorder_point": 5, "stockout_days": 2},
     }

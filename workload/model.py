@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from .bad import bad_kind, break_event
+from .carts import Carts
 from .params import (
     ABANDON_SHARE,
     BOPIS_SHARE,
@@ -24,10 +25,10 @@ from .params import (
     default_catalogue,
     seeding_lines,
 )
-from .state import ONLINE, SHELF, TILL, Hold, State
+from .state import ONLINE, SHELF, TILL, Hold
 
 
-class Workload(State):
+class Workload(Carts):
     """The generator: draws each line's type and builds it against the shadow state."""
 
     def __init__(self, p: WorkloadParams, cat: Catalogue) -> None:

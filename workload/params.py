@@ -20,6 +20,10 @@ DEFAULT_MIX: tuple[tuple[str, float], ...] = (
     ("inbound_cancel", 0.005),
     ("set_safety_stock", 0.005),
 )
+# Optional kinds a mix may name besides those of DEFAULT_MIX (``workload.carts``): "cart" draws
+# carts (reserves with lines) and their releases, fulfils and sales, and kits with ``kits`` on.
+EXTRA_KINDS = ("cart",)
+CART_MIX: tuple[tuple[str, float], ...] = (*DEFAULT_MIX, ("cart", 0.03))  # the demo's stream
 TS_FORMATS = ("rfc3339", "epoch_ms", "mixed")
 SEED_FRACTION, ZIPF_EXPONENT, STORE_ZIPF = 0.02, 1.1, 0.8
 LATE_SHARE, MAX_LATE_MS, LOCAL_TS_SHARE, EPOCH_SHARE_MIXED = 0.02, 3000, 0.2, 0.4
@@ -54,6 +58,7 @@ class WorkloadParams:
     ts_format: str = "rfc3339"  # "rfc3339", "epoch_ms" or "mixed"
     mix: tuple[tuple[str, float], ...] = DEFAULT_MIX
     daily_curve: bool = False  # event rate follows DAILY_CURVE by local hour (mean events_per_s)
+    kits: int = 0  # kit skus "KIT-0001".. (``workload.kits``), reserved and sold by "cart" draws
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,5 +116,8 @@ def check(p: WorkloadParams) -> None:
         raise ValueError("need events, seed >= 0, stores, dcs, skus >= 1 and events_per_s > 0")
     if not (0 <= p.dup_rate < 1 and 0 <= p.bad_rate < 1) or p.ts_format not in TS_FORMATS:
         raise ValueError(f"need dup_rate, bad_rate in [0, 1) and ts_format in {TS_FORMATS}")
-    if any(t not in dict(DEFAULT_MIX) or w < 0 for t, w in p.mix) or sum(dict(p.mix).values()) <= 0:
+    known = (*dict(DEFAULT_MIX), *EXTRA_KINDS)
+    if any(t not in known or w < 0 for t, w in p.mix) or sum(dict(p.mix).values()) <= 0:
         raise ValueError("mix: known event types, weights >= 0 with a positive sum")
+    if not 0 <= p.kits <= 9999:
+        raise ValueError("kits: 0..9999")

@@ -6,13 +6,14 @@ import random
 from collections import deque
 from collections.abc import Callable
 from heapq import heappop
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from .curve import DayProfile
 from .draws import draws, event_clock, zipf
+from .kits import kit_parts
 from .params import (
     CASE_PACKS,
     CHANNELS,
@@ -40,6 +41,24 @@ class Hold:
         self.alive = True
 
 
+class Cart:
+    """A cart or kit reservation believed active: ``lines`` maps each sku held (a kit's
+    components) to the units it still holds; ``kit`` (an index of ``State.kits``) and ``n``
+    (kits asked for) for a kit."""
+
+    __slots__ = ("alive", "expires", "ident", "kit", "lines", "loc", "n")
+
+    def __init__(
+        self, ident: str, loc: int, lines: dict[int, int], expires: int, kit: int = -1, n: int = 0
+    ) -> None:
+        self.ident, self.loc, self.lines, self.expires = ident, loc, lines, expires
+        self.kit, self.n = kit, n
+        self.alive = True
+
+
+H = TypeVar("H", Hold, Cart)
+
+
 class State:
     """Catalogue draws and the shadow of positions, reservations and supplies the log implies."""
 
@@ -56,6 +75,14 @@ class State:
         if cat.store_weights is not None:  # e.g. city population (``network.py``)
             store_w = np.array(cat.store_weights, dtype=np.float64)
         sku_w, rank_sku = zipf(self.n_skus, ZIPF_EXPONENT), np.argsort(gen.random(self.n_skus))
+        # kits (``workload.kits``): names and ((sku index, qty), ...); components sell well
+        index = {sku: i for i, sku in enumerate(cat.skus)} if p.kits else {}
+        self.kits = [
+            (kit, tuple((index[sku], qty) for sku, qty in parts))
+            for kit, parts in kit_parts(cat.skus, p.kits).items()
+        ]
+        if self.kits:
+            _promote(rank_sku, [i for _, parts in self.kits for i, _ in parts])
         self.store: Callable[[], int] = draws(gen, store_w)
         self.dc_draw = draws(gen, zipf(len(cat.dcs), 1.0))
         self.sku = draws(gen, sku_w, rank_sku)
@@ -85,13 +112,15 @@ class State:
         self.stock: dict[int, list[int]] = {}  # loc * n_skus + sku -> [on_hand, reserved, safety]
         self.res_store: deque[Hold] = deque()
         self.res_dc: deque[Hold] = deque()
-        self.expiry: list[tuple[int, int, Hold]] = []
+        self.expiry: list[tuple[int, int, Hold | Cart]] = []  # (expires, tie, held)
         self.expired: deque[Hold] = deque(maxlen=64)
+        self.carts: deque[Cart] = deque()  # believed active, for the "cart" kind (``carts.py``)
+        self.expired_carts: deque[Cart] = deque(maxlen=64)
         self.owed: deque[Callable[[int], dict[str, Any]]] = deque()
         self.supplies: deque[Hold] = deque()
         self.replen: deque[int] = deque()
         self.pending: set[int] = set()
-        self.n_ev = self.n_res = self.n_sup = self.n_bad = 0
+        self.n_ev = self.n_res = self.n_sup = self.n_bad = self.n_cart = 0
 
     def clock(self) -> Callable[[], int]:
         """Event times: flat (exponential gaps), or following the daily curve."""
@@ -104,8 +133,12 @@ class State:
         heap = self.expiry
         while heap and heap[0][0] <= ms:
             if (r := heappop(heap)[2]).alive:
-                self._end(r)
-                self.expired.append(r)
+                if isinstance(r, Hold):
+                    self._end(r)
+                    self.expired.append(r)
+                else:
+                    self._end_cart(r)
+                    self.expired_carts.append(r)
 
     def _ev(self, typ: str, loc: int, sku: int, ms: int, **extra: Any) -> dict[str, Any]:
         self.n_ev += 1
@@ -165,7 +198,13 @@ class State:
         self._pos(r.loc, r.sku)[1] -= r.qty
         r.qty, r.alive = 0, False
 
-    def _take(self, dq: deque[Hold]) -> Hold | None:
+    def _end_cart(self, c: Cart) -> None:
+        for sku, qty in c.lines.items():
+            self._pos(c.loc, sku)[1] -= qty
+            c.lines[sku] = 0
+        c.alive = False
+
+    def _take(self, dq: deque[H]) -> H | None:
         """A live reservation or supply, older ones likelier (dead ones are dropped lazily)."""
         while dq:
             r = dq[i := int(self.rng.random() ** 2 * min(len(dq), 32))]
@@ -186,3 +225,15 @@ class State:
     def _eta(self, ms: int, min_days: int, max_days: int) -> str | int:
         half_hours = ms // 1_800_000 + self.rng.randint(min_days * 48, max_days * 48)
         return self.stamp.instant(half_hours * 1_800_000)
+
+
+def _promote(rank_sku: Any, skus: list[int]) -> None:
+    """Move ``skus`` (distinct, in first-seen order) to popularity ranks 0, 2, 4.. of the
+    permutation ``rank_sku`` (rank -> sku), swapping out what held those ranks."""
+    rank_of = np.argsort(rank_sku)  # sku -> rank
+    for n, sku in enumerate(dict.fromkeys(skus)):
+        if (to := 2 * n) >= len(rank_sku):
+            break
+        other, at = int(rank_sku[to]), int(rank_of[sku])
+        rank_sku[to], rank_sku[at] = sku, other
+        rank_of[sku], rank_of[other] = to, at

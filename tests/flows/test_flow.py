@@ -9,6 +9,7 @@ the end of its input.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,38 +26,44 @@ from dataflows.flow import (
     Published,
     build_flow,
 )
-from engine.book import EngineConfig
+from engine.book import DEFAULT_CONFIG, EngineConfig
 from engine.events import parse
+from engine.policy import load
 from engine.replay import Replay
-from workload import WorkloadParams, generate
+from workload import DEFAULT_MIX, WorkloadParams, generate, policy_kits
 
 AHEAD = EngineConfig(max_future_s=86_400)  # the logs below are dated an hour ahead
 
 
-def make_log(events: int, seed: int) -> list[bytes]:
-    start = int(time.time() * 1000) + 3_600_000
-    params = WorkloadParams(
+def log_params(events: int, seed: int, **more: Any) -> WorkloadParams:
+    return WorkloadParams(
         events=events,
         stores=6,
         dcs=2,
         skus=40,
         seed=seed,
-        start_ms=start,
+        start_ms=int(time.time() * 1000) + 3_600_000,
         events_per_s=50.0,
         dup_rate=0.02,
         bad_rate=0.01,
+        **more,
     )
-    return list(generate(params))
+
+
+def make_log(events: int, seed: int) -> list[bytes]:
+    return list(generate(log_params(events, seed)))
 
 
 Pairs = list[tuple[str | None, bytes]]  # (message key, JSON value) of one topic
 
 
-def run_flow(lines: list[bytes], workers: int = 1, sku_shards: int = 1) -> dict[str, Pairs]:
+def run_flow(
+    lines: list[bytes], workers: int = 1, sku_shards: int = 1, config: EngineConfig = AHEAD
+) -> dict[str, Pairs]:
     published: list[Published] = []
     items = [Incoming(line, f"log:{i}") for i, line in enumerate(lines, 1)]
     flow = build_flow(
-        TestingSource(items, batch_size=64), TestingSink(published), AHEAD, sku_shards
+        TestingSource(items, batch_size=64), TestingSink(published), config, sku_shards
     )
     if workers == 1:
         run_main(flow)
@@ -69,14 +76,14 @@ def run_flow(lines: list[bytes], workers: int = 1, sku_shards: int = 1) -> dict[
     return outs
 
 
-def replayed(lines: list[bytes]) -> Replay:
-    replay = Replay(ledger=True)
+def replayed(lines: list[bytes], config: EngineConfig = DEFAULT_CONFIG) -> Replay:
+    replay = Replay(config, ledger=True)
     replay.feed(lines)
     replay.finish(datetime.now(UTC))
     return replay
 
 
-def last_values(pairs: Pairs) -> dict[str | None, Any]:
+def last_values(pairs: Iterable[tuple[str | None, bytes]]) -> dict[str | None, Any]:
     last: dict[str | None, Any] = {}
     for key, value in pairs:
         last[key] = orjson.loads(value)
@@ -107,6 +114,50 @@ def test_reservation_outcomes_end_as_replay_lists_them(log):
     assert {rid: (status.get(v["status"], v["status"]), v["qty"]) for rid, v in final.items()} == {
         rid: (row["status"], row["qty"]) for rid, row in listed.items()
     }
+
+
+@pytest.fixture(scope="module")
+def cart_log() -> tuple[list[bytes], EngineConfig]:
+    """A log with carts and kits (15 % "cart" draws, 3 kits), and the flow's settings under a
+    policy declaring those kits (the same settings replay with)."""
+    params = log_params(4000, seed=5, mix=(*DEFAULT_MIX, ("cart", 0.15)), kits=3)
+    policy = load(orjson.dumps({"kits": policy_kits(params)}))
+    return list(generate(params)), AHEAD.with_policy(policy)
+
+
+def _ending(record: dict[str, Any]) -> tuple[str, int, list[dict[str, Any]] | None]:
+    """An outcome on the topic or a row of ``replay --reservations``: status as listed, units
+    held (a cart's: its lines' sum) and a cart's lines."""
+    status = {"confirmed": "active"}.get(record["status"], record["status"])
+    lines = record.get("lines")
+    return status, record["qty"] if lines is None else sum(x["qty"] for x in lines), lines
+
+
+@pytest.mark.parametrize(("workers", "sku_shards"), [(1, 1), (2, 1), (2, 8)])
+def test_carts_and_kits_in_the_flow_end_as_replay_leaves_them(cart_log, workers, sku_shards):
+    lines, config = cart_log
+    outs = run_flow(lines, workers, sku_shards, config)
+    replay = replayed(lines, config)
+    expected = {
+        f"{p.location_id}:{p.sku}": orjson.loads(msgspec.json.encode(p)) for p in replay.records()
+    }
+    assert last_values(outs["atp"]) == expected
+    assert not any(key.startswith("KIT-") for key in expected)  # a kit is never a position
+    outcomes = [orjson.loads(v) for _, v in outs["reservations"]]
+    carts = [o for o in outcomes if "lines" in o]
+    assert carts and all("sku" not in o and "qty" not in o for o in carts)  # lines instead
+    assert {o["status"] for o in carts} >= {"confirmed", "rejected", "fulfilled", "released"}
+    assert any(o.get("kit") for o in carts) and any(o.get("short") for o in carts)
+    final = last_values(
+        (k, v) for k, v in outs["reservations"] if not orjson.loads(v).get("repeat")
+    )
+    listed = {row["reservation_id"]: row for row in replay.reservations()}
+    assert {rid: _ending(v) for rid, v in final.items()} == {
+        rid: _ending(row) for rid, row in listed.items()
+    }
+    carts_listed = [row for row in listed.values() if "lines" in row]
+    assert len(carts_listed) > 100
+    assert all(row["qty"] == sum(x["qty"] for x in row["lines"]) for row in carts_listed)
 
 
 def test_every_bad_line_becomes_a_dead_letter_and_the_flow_goes_on(log):

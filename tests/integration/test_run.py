@@ -196,9 +196,7 @@ def test_atp_topic_matches_replay(bootstrap, prefix, layout, tmp_path: Path):
 
 
 @pytest.mark.parametrize("shards", ["1", "8"])
-def test_kill_9_and_restart_with_recovery_gives_the_same_state(
-    bootstrap, prefix, tmp_path, shards
-):
+def test_kill_9_and_restart_with_recovery_gives_the_same_state(bootstrap, prefix, tmp_path, shards):
     """With ``--sku-shards 8`` the snapshots are sharded (docs/decisions.md D94): a restored
     book, made of shards pickled at different epochs, must be the book."""
     topics = Topics(prefix)

@@ -1,30 +1,45 @@
-"""The workload generator: determinism, mix, dup and bad rates, contract-valid lines, references."""
+"""The workload generator: determinism, mix, dup and bad rates, contract-valid lines, references,
+carts and kits."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib.util
 import re
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from functools import cache
-from itertools import accumulate
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
+import orjson
 import pytest
 from msgspec import Meta, Struct
 
+from engine.book import EngineConfig
+from engine.events import parse
+from engine.kinds import REJECTED, RESERVATION_CHANGED
+from engine.policy import load
+from engine.replay import Replay
 from workload import (
     BAD_KINDS,
     DEFAULT_MIX,
     Catalogue,
     WorkloadParams,
+    default_catalogue,
     generate,
+    kit_ids,
+    network_workload,
+    policy_kits,
     seeding_lines,
     write_log,
 )
+from workload.builtin import DEMO_KITS, generate_network, generate_policy
 from workload.cli import main
+from workload.kits import KIT_POOL
 
 N = 50_000
 Id = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]  # location_id, sku
@@ -372,3 +387,157 @@ def test_example_log_is_reproducible(tmp_path: Path) -> None:
     assert sum(isinstance(r, str) for r in results) == 3  # three malformed lines
     assert {kind(r) for r in results if isinstance(r, Event)} == set(TYPES)
     assert all(str(r.ts).startswith("2026-11-20") for r in results if isinstance(r, Event))
+
+
+# --- carts and kits (the optional "cart" kind, workload/carts.py) ----------------------------
+
+CART_SHARE = 0.1
+DEFAULT_HASH_20K = "5e0c8d0c4f342c8b1c28174adfa12e462251ced0f317af589f3acc1f8b994303"
+
+
+def test_the_default_mix_makes_the_same_bytes_as_before_carts() -> None:
+    """Benchmarks compare logs of the default mix: carts and kits changed none of its lines
+    (the hash of the first 20,000 lines of the default log, taken before they came)."""
+    digest = hashlib.sha256()
+    for line in islice(generate(WorkloadParams()), 20_000):
+        digest.update(line + b"\n")
+    assert digest.hexdigest() == DEFAULT_HASH_20K
+    with_kits = islice(generate(WorkloadParams(events=3000, kits=3)), 3000)  # no "cart" draws
+    assert not any(b"KIT-" in line or b'"lines"' in line for line in with_kits)
+
+
+def cart_params(events: int = 20_000, **more: Any) -> WorkloadParams:
+    return WorkloadParams(
+        events=events,
+        stores=8,
+        dcs=2,
+        skus=60,
+        seed=4,
+        events_per_s=5.0,  # 4000 s: some carts expire
+        mix=(*DEFAULT_MIX, ("cart", CART_SHARE)),
+        **more,
+    )
+
+
+@cache
+def cart_log(kits: int = 3) -> tuple[bytes, ...]:
+    return tuple(generate(cart_params(kits=kits)))
+
+
+def is_cart_kind(ev: dict[str, Any]) -> bool:
+    """An event of a "cart" draw: it names a cart or kit reservation, or a kit."""
+    return str(ev.get("reservation_id", ""))[:1] in ("c", "k") or ev.get("sku", "").startswith(
+        "KIT-"
+    )
+
+
+def test_cart_draws_make_valid_carts_and_kits() -> None:
+    made: Counter[str] = Counter()
+    for line in cart_log():
+        ev = _json(line)
+        if not isinstance(ev, dict) or "type" not in ev or not is_cart_kind(ev):
+            continue
+        parsed = parse(line)
+        assert type(parsed) is not REJECTED, (line, parsed)
+        kit = ev.get("sku", "").startswith("KIT-")
+        if "lines" in ev:
+            assert "sku" not in ev and "qty" not in ev
+            skus = [x["sku"] for x in ev["lines"]]
+            assert len(set(skus)) == len(skus) and all(x["qty"] >= 1 for x in ev["lines"])
+            assert ev["type"] == "fulfil" or 2 <= len(skus) <= 5
+            kit = any(sku.startswith("KIT-") for sku in skus)
+        elif ev["type"] in ("release", "fulfil"):
+            assert "sku" not in ev and "qty" not in ev
+        made[ev["type"] + (":kit" if kit else "") + (":lines" if "lines" in ev else "")] += 1
+    assert set(made) >= {
+        "reserve:lines",  # a cart
+        "reserve:kit:lines",  # a cart with a kit on a line
+        "reserve:kit",  # a kit
+        "release",
+        "fulfil",  # a whole cart
+        "fulfil:lines",  # some lines
+        "sale",  # a cart's line collected
+        "sale:kit",  # a kit sold
+    }, made
+
+
+def test_cart_draws_follow_their_share_of_the_mix() -> None:
+    lines = cart_log()[seeding_lines(len(cart_log())) :]
+    events = [ev for line in lines if isinstance(ev := _json(line), dict) and "type" in ev]
+    share = sum(is_cart_kind(ev) for ev in events) / len(events)
+    weight = CART_SHARE / (sum(w for _, w in DEFAULT_MIX) + CART_SHARE)
+    assert abs(share - weight) < 0.2 * weight, share
+    reserves = sum(ev["type"] == "reserve" and not is_cart_kind(ev) for ev in events)
+    assert abs(reserves / len(events) - 0.14 / (1 + CART_SHARE)) < 0.02  # the rest as before
+
+
+def _json(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def test_carts_replayed_under_the_kits_policy_confirm_or_are_refused() -> None:
+    params = cart_params(kits=3)
+    policy = load(orjson.dumps({"kits": policy_kits(params)}))
+    first: dict[str, Any] = {}
+
+    def note(outputs: list[Any]) -> None:
+        for out in outputs:
+            if type(out) is RESERVATION_CHANGED and out.lines is not None and not out.repeat:
+                first.setdefault(out.reservation_id, out)
+
+    replay = Replay(EngineConfig().with_policy(policy), on_outputs=note, ledger=True)
+    dead: Counter[str] = Counter()
+    replay.feed(cart_log(), on_dead_letter=lambda r: dead.update([r["reason"].split(":")[0]]))
+    replay.finish()
+    decided = Counter(
+        (rid[0], out.status, out.reason) for rid, out in first.items() if out.kit or rid[0] == "c"
+    )
+    for prefix in ("c", "k"):  # carts, kits
+        held = decided[(prefix, "confirmed", None)] + decided[(prefix, "partial", None)]
+        refused = decided[(prefix, "rejected", "insufficient_stock")]
+        assert held > 2 * refused > 0, decided
+    assert any(out.short for out in first.values())
+    ended = Counter(row["status"] for row in replay.reservations() if "lines" in row)
+    assert set(ended) >= {"fulfilled", "released", "expired", "rejected"}
+    # what the generator names is what the engine holds: no cart event is refused for its lines
+    assert not {"bad_lines", "fulfil_exceeds_held", "kit_has_no_stock"} & set(dead), dead
+    bad_lines = round(params.events * params.bad_rate)
+    assert dead.total() - bad_lines < 0.02 * params.events  # stale names, as for reserves
+
+
+def test_kits_are_the_policys_whatever_the_seed_and_sell_well() -> None:
+    params = cart_params(kits=5)
+    entries = policy_kits(params)
+    assert [e["sku"] for e in entries] == kit_ids(5) == [f"KIT-{i:04d}" for i in range(1, 6)]
+    assert policy_kits(dataclasses.replace(params, seed=99)) == entries
+    assert policy_kits(dataclasses.replace(params, kits=3)) == entries[:3]
+    catalogue = default_catalogue(params)
+    pool = catalogue.skus[:KIT_POOL]
+    for entry in entries:
+        parts = [c["sku"] for c in entry["components"]]
+        assert 2 <= len(parts) <= 3 and len(set(parts)) == len(parts) and set(parts) <= set(pool)
+    load(orjson.dumps({"kits": entries}))  # a valid policy
+    sold = Counter(
+        ev["sku"]
+        for line in cart_log(5)
+        if isinstance(ev := _json(line), dict) and ev.get("type") == "sale" and "sku" in ev
+    )
+    top = {sku for sku, _ in sold.most_common(20)}
+    components = {c["sku"] for e in entries for c in e["components"]}
+    assert len(components & top) >= len(components) - 1  # components rank among best sellers
+    with pytest.raises(ValueError, match="at least 2 skus"):
+        generate(WorkloadParams(events=10, skus=1, kits=1))
+    with pytest.raises(ValueError):
+        generate(WorkloadParams(events=10, mix=(("cart", -1.0), ("sale", 1.0))))
+
+
+def test_the_demo_policy_declares_the_kits_of_the_demo_stream() -> None:
+    network = generate_network(stores=12)
+    policy = generate_policy(network, skus=150)
+    params, catalogue = network_workload(WorkloadParams(kits=DEMO_KITS), stores=12, skus=150)
+    assert policy["kits"] == policy_kits(params, catalogue) and len(policy["kits"]) == DEMO_KITS
+    assert load(orjson.dumps(policy)).kits
+    assert generate_policy(network, skus=1)["kits"] == []  # too few skus for a kit
