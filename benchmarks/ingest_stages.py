@@ -100,7 +100,7 @@ def _flow(stage: str, bootstrap: str, topics: Topics, count: int) -> Dataflow:
         stream = op.flat_map_batch("drop", stream, lambda items: [])
     else:
         stream = op.flat_map_batch(
-            "parse_and_route", stream, lambda i: parse_and_route(i, 1, MAX_FUTURE_S)
+            "parse_and_route", stream, lambda i: parse_and_route(i, MAX_FUTURE_S)
         )
     if stage == "flow-fold":
         stream = op.stateful_batch("fold", stream, lambda state: LocationLogic(state, config))
