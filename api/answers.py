@@ -100,14 +100,38 @@ class GroupAtp(TypedDict):
     locations: list[GroupLocation]
 
 
+class Line(TypedDict):
+    """A cart's line: what it holds (docs/events.md §12)."""
+
+    sku: str
+    qty: int
+    location_id: NotRequired[
+        Annotated[str, Field(description="a cart across locations: where the line is held")]
+    ]
+
+
+class Short(TypedDict):
+    """A line a cart was refused for: asked ``qty``, the channel's ATP was ``atp``."""
+
+    sku: str
+    qty: int
+    atp: int
+    location_id: NotRequired[Annotated[str, Field(description="a cart across locations")]]
+
+
+_CART = "a cart's (docs/events.md §12): what each line holds, in place of sku and qty"
+
+
 class Outcome(TypedDict):
-    """A reservation outcome as on ``omnistock.reservations`` (docs/events.md §8.5)."""
+    """A reservation outcome as on ``omnistock.reservations`` (docs/events.md §8.5); a cart's
+    carries ``lines`` in place of ``sku`` and ``qty``; a cart across locations has no
+    ``location_id`` of its own (each line names its) and lists its ``parts``."""
 
     reservation_id: str
-    location_id: str
-    sku: str
+    location_id: NotRequired[str]
+    sku: NotRequired[str]
     status: Status
-    qty: int
+    qty: NotRequired[int]
     expires_at: datetime
     reason: str | None
     ts: datetime
@@ -120,23 +144,51 @@ class Outcome(TypedDict):
     location_group: NotRequired[
         Annotated[str, Field(description="a reservation made at a location group")]
     ]
+    lines: NotRequired[Annotated[list[Line], Field(description=_CART)]]
+    current_lines: NotRequired[
+        Annotated[list[Line], Field(description="a cart's repeat: what each line holds now")]
+    ]
+    short: NotRequired[
+        Annotated[list[Short], Field(description="a cart refused for want of stock")]
+    ]
+    kit: NotRequired[Annotated[str, Field(description="a kit's reservation: the kit sku")]]
+    parts: NotRequired[
+        Annotated[
+            list[dict[str, Any]],
+            Field(description="a cart across locations: each location's part, as GET shows it"),
+        ]
+    ]
 
 
 class Reservation(TypedDict):
-    """A reservation as the read model last saw it: its latest outcome and its first."""
+    """A reservation as the read model last saw it: its latest outcome and its first; a cart's
+    with ``lines`` and ``first_lines`` in place of ``sku``, ``qty`` and ``first_qty``; a cart
+    across locations with its ``parts``."""
 
     reservation_id: str
-    location_id: str
-    sku: str
+    location_id: NotRequired[str]
+    sku: NotRequired[str]
     status: Status
-    qty: int
+    qty: NotRequired[int]
     expires_at: datetime
     updated_at: datetime | None
     reason: str | None
     first_status: Status
-    first_qty: int
+    first_qty: NotRequired[int]
     first_reason: str | None
-    location_group: str | None
+    location_group: NotRequired[str | None]
+    lines: NotRequired[Annotated[list[Line], Field(description=_CART)]]
+    first_lines: NotRequired[list[Line]]
+    short: NotRequired[
+        Annotated[list[Short], Field(description="a cart's first outcome was refused for these")]
+    ]
+    kit: NotRequired[str]
+    parts: NotRequired[
+        Annotated[
+            list[dict[str, Any]],
+            Field(description="a cart across locations: each location's part, as GET shows it"),
+        ]
+    ]
     repeat: NotRequired[
         Annotated[bool, Field(description="release or fulfil: its event_id was applied before")]
     ]
@@ -151,8 +203,46 @@ class Pending(TypedDict):
 
 
 class PendingReservation(Pending):
+    location_id: NotRequired[str]
+    sku: NotRequired[str]
+    lines: NotRequired[list[Line]]
+
+
+class KitComponent(TypedDict):
+    """A kit's component at the location: its position as ``GET /v1/atp`` gives it (only
+    ``atp: 0`` and ``channels`` when no event has named it there), and ``qty`` per kit."""
+
     location_id: str
     sku: str
+    qty: Annotated[int, Field(description="units of it in one kit")]
+    atp: int
+    channels: dict[str, int]
+    on_hand: NotRequired[int]
+    reserved: NotRequired[int]
+    safety_stock: NotRequired[int]
+    unsellable: NotRequired[int]
+    available: NotRequired[int]
+    oversold: NotRequired[int]
+    inbound: NotRequired[list[Supply]]
+    as_of: NotRequired[datetime | None]
+    sold_7d: NotRequired[int]
+    stockout_eta: NotRequired[datetime | None]
+    atp_at: NotRequired[int]
+
+
+class KitPosition(TypedDict):
+    """A kit (policy ``kits``): no stock of its own; its ATP is the least over its components
+    of ``component atp // qty``, for each channel too."""
+
+    location_id: str
+    sku: str
+    kit: Literal[True]
+    atp: int
+    channels: dict[str, int]
+    components: list[KitComponent]
+    atp_at: NotRequired[
+        Annotated[int, Field(description="with `?at=` only: the kit's ATP on that instant")]
+    ]
 
 
 class Refusal(TypedDict):

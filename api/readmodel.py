@@ -15,7 +15,8 @@ What it holds:
   network's location list when one is given (``ReadModel(locations=network_ids)``), so index
   ``i`` here is location ``i`` of the network; locations the network does not list are
   appended after them as they appear. Unknown positions read as 0.
-- ``ReservationView`` per ``reservation_id``: its latest outcome plus its first one. Ids are
+- ``ReservationView`` per ``reservation_id``: its latest outcome plus its first one; a cart's
+  (docs/events.md §12) with its ``lines`` in place of ``sku`` and ``qty``. Ids are
   taken as unique across locations (the engine scopes them to a location; a retailer's ids
   are unique anyway). Like the engine, it forgets a reservation ``window`` after it ended
   (measured by the latest outcome's ``ts``), so memory stays bounded.
@@ -40,6 +41,8 @@ import numpy.typing as npt
 from api.alertlog import AlertLog
 from engine.outputs import PositionRecord, ReservationChanged
 
+LinePairs = tuple[tuple[str, int], ...]
+
 ACTIVE: Final = frozenset({"confirmed", "partial"})
 FIRST: Final = frozenset({"confirmed", "partial", "rejected"})
 _MIN_CAPACITY: Final = 64
@@ -50,9 +53,9 @@ class ReservationView(msgspec.Struct, frozen=True, gc=False):
 
     reservation_id: str
     location_id: str
-    sku: str
+    sku: str | None  # None for a cart
     status: str
-    qty: int
+    qty: int  # a cart's: the sum of its lines
     expires_at: datetime
     updated_at: datetime | None
     reason: str | None
@@ -61,14 +64,108 @@ class ReservationView(msgspec.Struct, frozen=True, gc=False):
     first_event_id: str | None
     first_reason: str | None = None
     location_group: str | None = None
+    lines: LinePairs | None = None  # a cart's: what each line holds now
+    first_lines: LinePairs | None = None  # a cart's first outcome's lines
+    first_short: tuple[tuple[str, int, int], ...] | None = None  # its refusal's short lines
+    kit: str | None = None
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
 
+class _Line(msgspec.Struct, frozen=True, gc=False):
+    sku: str
+    qty: int
+
+
+class _Short(msgspec.Struct, frozen=True, gc=False):
+    sku: str
+    qty: int
+    atp: int
+
+
+class _Outcome(msgspec.Struct, frozen=True, gc=False):
+    """An outcome as ``engine.outputs.outcome_record`` writes it: a cart's carries ``lines``
+    (objects) in place of ``sku`` and ``qty``."""
+
+    reservation_id: str
+    location_id: str
+    status: str
+    expires_at: datetime
+    ts: datetime
+    sku: str | None = None
+    qty: int = 0
+    event_id: str | None = None
+    reason: str | None = None
+    repeat: bool = False
+    current_status: str | None = None
+    current_qty: int | None = None
+    location_group: str | None = None
+    lines: list[_Line] | None = None
+    short: list[_Short] | None = None
+    kit: str | None = None
+    current_lines: list[_Line] | None = None
+
+
+def _pairs(lines: list[_Line] | None) -> LinePairs | None:
+    return None if lines is None else tuple((line.sku, line.qty) for line in lines)
+
+
+_decode_wire = msgspec.json.Decoder(_Outcome).decode
 decode_position = msgspec.json.Decoder(PositionRecord).decode
-decode_outcome = msgspec.json.Decoder(ReservationChanged).decode
+
+
+def decode_outcome(value: bytes) -> ReservationChanged:
+    """An ``omnistock.reservations`` message as the engine's ``ReservationChanged``."""
+    wire = _decode_wire(value)
+    lines = wire.lines
+    if lines is None:
+        return ReservationChanged(
+            wire.reservation_id,
+            wire.location_id,
+            wire.sku,
+            wire.status,
+            wire.qty,
+            wire.expires_at,
+            wire.ts,
+            wire.event_id,
+            wire.reason,
+            wire.repeat,
+            wire.current_status,
+            wire.current_qty,
+            wire.location_group,
+        )
+    current = _pairs(wire.current_lines)
+    return ReservationChanged(
+        wire.reservation_id,
+        wire.location_id,
+        None,
+        wire.status,
+        sum(line.qty for line in lines),
+        wire.expires_at,
+        wire.ts,
+        wire.event_id,
+        wire.reason,
+        wire.repeat,
+        wire.current_status,
+        wire.current_qty
+        if wire.current_qty is not None or current is None
+        else sum(q for _, q in current),
+        wire.location_group,
+        _pairs(lines),
+        None if wire.short is None else tuple((s.sku, s.qty, s.atp) for s in wire.short),
+        wire.kit,
+        current,
+    )
+
+
+def part_base(reservation_id: str, location_id: str) -> str | None:
+    """The cross-location cart a reservation is a part of (``{id}@{location_id}``), if any."""
+    tail = f"@{location_id}"
+    if reservation_id.endswith(tail) and len(reservation_id) > len(tail):
+        return reservation_id[: -len(tail)]
+    return None
 
 
 class ReadModel:
@@ -82,6 +179,7 @@ class ReadModel:
     ) -> None:
         self.positions: dict[str, dict[str, PositionRecord]] = {}  # sku -> location -> record
         self.reservations: dict[str, ReservationView] = {}
+        self.carts: dict[str, dict[str, str]] = {}  # cross-location cart -> location -> part id
         self.location_ids: list[str] = []
         self.location_index: dict[str, int] = {}
         self._atp: dict[str, npt.NDArray[np.int64]] = {}
@@ -122,6 +220,15 @@ class ReadModel:
     def reservation(self, reservation_id: str) -> ReservationView | None:
         return self.reservations.get(reservation_id)
 
+    def parts_of(self, cart_id: str) -> dict[str, ReservationView]:
+        """The known parts of a cross-location cart, by location (empty when none is known)."""
+        found = {}
+        for location_id, part_id in self.carts.get(cart_id, {}).items():
+            view = self.reservations.get(part_id)
+            if view is not None:
+                found[location_id] = view
+        return found
+
     # -- writes -------------------------------------------------------------------------------
 
     def take(self, topic: str, value: bytes) -> ReservationChanged | None:
@@ -157,24 +264,30 @@ class ReadModel:
             self.on_outcome(outcome)
         with self._write:
             before = self.reservations.get(outcome.reservation_id)
-            status, qty = outcome.status, outcome.qty
+            status, qty, lines = outcome.status, outcome.qty, outcome.lines
             if outcome.repeat:  # the first outcome, with the reservation as it stands now
                 if before is not None:
                     return  # a repeat changes nothing
                 first_status, first_qty, first_event = status, qty, None
-                first_reason = outcome.reason
+                first_reason, first_lines, first_short = outcome.reason, lines, outcome.short
                 status = outcome.current_status or status
                 qty = qty if outcome.current_qty is None else outcome.current_qty
+                lines = outcome.current_lines if lines is not None else None
             elif before is None or (status in FIRST and not before.active):
                 # new, or an id used again after the engine forgot it
                 first_status, first_qty, first_event = status, qty, outcome.event_id
-                first_reason = outcome.reason
+                first_reason, first_lines, first_short = outcome.reason, lines, outcome.short
             else:
                 first_status, first_qty = before.first_status, before.first_qty
                 first_event = before.first_event_id
                 first_reason = before.first_reason
+                first_lines, first_short = before.first_lines, before.first_short
             self._remember(outcome, status)
-            self.reservations[outcome.reservation_id] = ReservationView(
+            rid = outcome.reservation_id
+            base = None if "@" not in rid else part_base(rid, outcome.location_id)
+            if base is not None and rid not in self.carts.get(base, {}):
+                self.carts[base] = {**self.carts.get(base, {}), outcome.location_id: rid}
+            self.reservations[rid] = ReservationView(
                 outcome.reservation_id,
                 outcome.location_id,
                 outcome.sku,
@@ -188,6 +301,10 @@ class ReadModel:
                 first_event,
                 first_reason,
                 outcome.location_group,
+                lines,
+                first_lines,
+                first_short,
+                outcome.kit,
             )
 
     def _remember(self, outcome: ReservationChanged, status: str) -> None:
@@ -210,7 +327,14 @@ class ReadModel:
             old.append(key)
         for key in old:
             del self._ended[key]
-            self.reservations.pop(key, None)
+            gone = self.reservations.pop(key, None)
+            base = None if gone is None else part_base(key, gone.location_id)
+            if base is not None and base in self.carts:
+                left = {loc: rid for loc, rid in self.carts[base].items() if rid != key}
+                if left:
+                    self.carts[base] = left
+                else:
+                    del self.carts[base]
 
     def _index_of(self, location_id: str) -> int:
         index = self.location_index.get(location_id)

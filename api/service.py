@@ -7,20 +7,19 @@ id seen before; release and fulfil 200, 404 for an id never seen, 409 when it is
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import msgspec
 import orjson
 
 from api import groups
 from api.backends import Answer, Backend, Pending
+from api.carts import CrossCarts, Result
 from api.errors import ApiError
 from api.readmodel import ReservationView
 from api.schemas import FulfilIn, ReserveIn
+from api.views import new_event_id, status_of, try_id, view_record
 from engine.events import Event, clock_limit, in_future, parse
 from engine.outputs import (
     INSUFFICIENT_STOCK,
@@ -34,13 +33,7 @@ from engine.outputs import (
 from engine.policy import DEFAULT_POLICY, Policy
 from engine.timefmt import parse_instant, to_ms
 
-Result = tuple[int, dict[str, Any]]
 MAX_PENDING = 10_000  # pending requests this replica remembers for GET, the oldest forgotten
-MAX_EVENT_ID = 128
-
-
-def new_event_id() -> str:
-    return f"api-{uuid.uuid4().hex}"
 
 
 class Reservations:
@@ -64,12 +57,20 @@ class Reservations:
         self.max_future_s = max_future_s
         self.pending: dict[str, dict[str, Any]] = {}  # sent, not yet decided, by reservation id
         self.in_flight: dict[tuple[str, str], int] = {}  # a group's tries out, by position
+        self.carts = CrossCarts(self)  # carts across locations
 
     async def reserve(self, body: ReserveIn) -> Result:
+        known = self.readmodel.reservation(body.reservation_id)
+        if known is None and self.readmodel.parts_of(body.reservation_id):
+            # a cart across locations: its first outcome, whatever the new fields say
+            return 200, self.carts.first_outcome(body.reservation_id, body.event_id)
+        if body.across:
+            if known is not None:  # the id names one reservation: its first outcome
+                return 200, self._first_outcome(known, body.event_id)
+            return await self.carts.reserve(body)
         if body.location_group is not None:
             return await self.reserve_at_group(body)
         assert body.location_id is not None  # one of the two: the body's own check
-        known = self.readmodel.reservation(body.reservation_id)
         if known is not None and (
             (known.location_id, known.sku) != (body.location_id, body.sku)
             or (body.event_id is not None and known.first_event_id == body.event_id)
@@ -81,21 +82,16 @@ class Reservations:
         fields = body.model_dump(exclude_none=True, exclude={"destination"})
         answer = await self._send("reserve", fields)
         if isinstance(answer, Pending):
-            return self._pending(answer, body.location_id, body.sku)
+            return self._pending(answer, body.location_id, body.sku, body)
         if isinstance(answer, ReservationChanged):
             if answer.repeat:
                 return 200, outcome_record(answer)
             if answer.status == "rejected":
-                message = (
-                    f"not enough stock of {body.sku} at {body.location_id} for {body.qty}"
-                    if answer.reason != UNKNOWN_CHANNEL
-                    else f"channel {body.channel!r} is not a channel of the policy"
-                )
-                raise ApiError(409, "rejected", message, outcome_record(answer))
+                raise ApiError(409, "rejected", _refused(body, answer), outcome_record(answer))
             return 201, outcome_record(answer)
         if isinstance(answer, Duplicate):
             return self._seen_before(body.reservation_id, answer, reserve=True)
-        raise ApiError(_status_of(answer.code), answer.code, answer.message)
+        raise ApiError(status_of(answer.code), answer.code, answer.message)
 
     async def reserve_at_group(self, body: ReserveIn) -> Result:
         """A reservation at a location group (docs/policy.md): each try an ordinary
@@ -119,6 +115,7 @@ class Reservations:
                 if code is None:
                     raise
                 raise ApiError(422, code, str(exc)) from None
+        assert body.sku is not None and body.qty is not None  # no cart at a group
         need = 1 if body.allow_partial else body.qty
         fields = body.model_dump(exclude_none=True, exclude={"destination", "location_group"})
         first_event_id = fields.pop("event_id", None)
@@ -141,7 +138,7 @@ class Reservations:
             tries.append(location_id)
             key = (location_id, body.sku)
             event_id = (
-                new_event_id() if first_event_id is None else _try_id(first_event_id, location_id)
+                new_event_id() if first_event_id is None else try_id(first_event_id, location_id)
             )
             self.in_flight[key] = self.in_flight.get(key, 0) + body.qty
             try:
@@ -164,7 +161,7 @@ class Reservations:
             if isinstance(answer, Duplicate):
                 return self._seen_before(body.reservation_id, answer, reserve=True)
             if isinstance(answer, Rejected):
-                raise ApiError(_status_of(answer.code), answer.code, answer.message)
+                raise ApiError(status_of(answer.code), answer.code, answer.message)
             if answer.status != "rejected":
                 return (200 if answer.repeat else 201), outcome_record(answer)
             last = answer
@@ -190,14 +187,26 @@ class Reservations:
         }
 
     async def release(self, reservation_id: str, event_id: str | None) -> Result:
+        if self._across(reservation_id):
+            return await self.carts.release(reservation_id, event_id)
         known = self._active(reservation_id)
         fields = {"reservation_id": reservation_id, "event_id": event_id}
         answer = await self._send("release", {**_position(known), **fields})
         return self._ended(answer, reservation_id)
 
     async def fulfil(self, reservation_id: str, body: FulfilIn) -> Result:
+        if self._across(reservation_id):
+            return await self.carts.fulfil(reservation_id, body)
         known = self._active(reservation_id)
         fields = {"reservation_id": reservation_id, **body.model_dump(exclude_none=True)}
+        for line in fields.get("lines", ()):  # a cart's lines are at its one location
+            if line.pop("location_id", known.location_id) != known.location_id:
+                raise ApiError(
+                    422,
+                    "invalid_request",
+                    f"reservation {reservation_id!r} is held at {known.location_id}: a line "
+                    "names another location_id",
+                )
         answer = await self._send("fulfil", {**_position(known), **fields})
         return self._ended(answer, reservation_id)
 
@@ -205,13 +214,33 @@ class Reservations:
         known = self.readmodel.reservation(reservation_id)
         if known is not None:
             self.pending.pop(reservation_id, None)
-            return _view(known)
+            return view_record(known)
+        cart = self.carts.view(reservation_id)
+        if cart is not None:
+            self.pending.pop(reservation_id, None)
+            return cart
         pending = self.pending.get(reservation_id)
         if pending is not None:  # sent by this replica, not decided yet
             return pending
         raise _unknown(reservation_id)
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _across(self, reservation_id: str) -> bool:
+        """Whether the id is a cart across locations (its parts known, no reservation of it)."""
+        return self.readmodel.reservation(reservation_id) is None and bool(
+            self.readmodel.parts_of(reservation_id)
+        )
+
+    async def send(self, type_: str, fields: dict[str, Any]) -> Answer:
+        """One event built from ``fields`` (``api.carts`` sends its parts through it)."""
+        return await self._send(type_, fields)
+
+    def remember_pending(self, reservation_id: str, record: dict[str, Any]) -> None:
+        """What ``GET`` answers for a request sent and not decided yet."""
+        if len(self.pending) >= MAX_PENDING:
+            del self.pending[next(iter(self.pending))]
+        self.pending[reservation_id] = record
 
     async def _send(self, type_: str, fields: dict[str, Any]) -> Answer:
         fields = {k: v for k, v in fields.items() if v is not None}
@@ -245,21 +274,22 @@ class Reservations:
                 409,
                 "reservation_ended",
                 f"reservation {reservation_id!r} is {known.status}: nothing to release or fulfil",
-                _view(known),
+                view_record(known),
             )
         return known
 
-    def _pending(self, pending: Pending, location_id: str, sku: str) -> Result:
+    def _pending(
+        self, pending: Pending, location_id: str, sku: str | None, body: ReserveIn | None = None
+    ) -> Result:
         """202: sent, not decided within the timeout; ``GET`` shows it pending until it is."""
         record = _pending_record(pending)
         if self.readmodel.reservation(pending.reservation_id) is None:
-            if len(self.pending) >= MAX_PENDING:
-                del self.pending[next(iter(self.pending))]
-            self.pending[pending.reservation_id] = {
-                **record,
-                "location_id": location_id,
-                "sku": sku,
-            }
+            shown: dict[str, Any] = {**record, "location_id": location_id}
+            if sku is not None:
+                shown["sku"] = sku
+            elif body is not None and body.lines is not None:
+                shown["lines"] = [{"sku": line.sku, "qty": line.qty} for line in body.lines]
+            self.remember_pending(pending.reservation_id, shown)
         return 202, record
 
     def _ended(self, answer: Answer, reservation_id: str) -> Result:
@@ -269,7 +299,7 @@ class Reservations:
             return 200, outcome_record(answer)
         if isinstance(answer, Duplicate):
             return self._seen_before(reservation_id, answer)
-        raise ApiError(_status_of(answer.code), answer.code, answer.message)
+        raise ApiError(status_of(answer.code), answer.code, answer.message)
 
     def _seen_before(
         self, reservation_id: str, duplicate: Duplicate, reserve: bool = False
@@ -286,7 +316,7 @@ class Reservations:
             )
         if reserve:
             return 200, self._first_outcome(known, duplicate.event_id)
-        return 200, {**_view(known), "repeat": True}
+        return 200, {**view_record(known), "repeat": True}
 
     def _first_outcome(self, known: ReservationView, event_id: str | None) -> dict[str, Any]:
         """What the engine answers to a ``reserve`` of a known id (``engine.rules._repeat``),
@@ -306,17 +336,22 @@ class Reservations:
                 known.status,
                 known.qty,
                 known.location_group,
+                known.first_lines,
+                known.first_short if known.first_status == "rejected" else None,
+                known.kit,
+                known.lines,
             )
         )
 
 
-def _try_id(event_id: str, location_id: str) -> str:
-    """The event id of a group's try at ``location_id``, made from the request's own: a retry
-    of the request is then a duplicate at each location it reached."""
-    made = f"{event_id}@{location_id}"
-    if len(made) <= MAX_EVENT_ID:
-        return made
-    return "try:" + hashlib.sha256(made.encode()).hexdigest()
+def _refused(body: ReserveIn, answer: ReservationChanged) -> str:
+    """The 409's message for a refused reserve at one location."""
+    if answer.reason == UNKNOWN_CHANNEL:
+        return f"channel {body.channel!r} is not a channel of the policy"
+    if answer.short:
+        short = ", ".join(f"{sku} ({qty} asked, {atp} available)" for sku, qty, atp in answer.short)
+        return f"not enough stock at {body.location_id}: {short}"
+    return f"not enough stock of {body.sku} at {body.location_id} for {body.qty}"
 
 
 def _pending_record(pending: Pending) -> dict[str, Any]:
@@ -327,23 +362,8 @@ def _pending_record(pending: Pending) -> dict[str, Any]:
     }
 
 
-def _status_of(code: str) -> int:
-    """The HTTP status of a refusal by the engine."""
-    if code == "unknown_reservation":
-        return 404
-    if code == "ts_in_future":  # the dataflow's clock disagrees with this server's
-        return 422
-    return 409
-
-
 def _position(known: ReservationView) -> dict[str, Any]:
-    return {"location_id": known.location_id, "sku": known.sku}
-
-
-def _view(known: ReservationView) -> dict[str, Any]:
-    view = msgspec.structs.asdict(known)
-    del view["first_event_id"]  # how a retry is recognised, not part of the answer
-    return view
+    return {"location_id": known.location_id, "sku": known.sku}  # a cart's sku: None, left out
 
 
 def _unknown(reservation_id: str) -> ApiError:

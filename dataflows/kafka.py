@@ -29,7 +29,17 @@ from engine.errors import ConfigError
 
 # librdkafka's default partitioner hashes keys with CRC32; Java clients use murmur2. Every
 # producer here uses murmur2 so any client agrees on which partition holds a location.
-PRODUCER_DEFAULTS = {"partitioner": "murmur2_random", "linger.ms": "5", "compression.type": "lz4"}
+#
+# A broker that restarts may leave a producer believing a partition has no leader (librdkafka
+# logs "new leader-1 not found in cache") until its next periodic metadata refresh, 5 minutes
+# by default: the partition's messages wait that long (seen in the broker stop-and-start fault
+# case). A refresh every 10 s bounds the wait at a cost of one small request per broker.
+PRODUCER_DEFAULTS = {
+    "partitioner": "murmur2_random",
+    "linger.ms": "5",
+    "compression.type": "lz4",
+    "topic.metadata.refresh.interval.ms": "10000",
+}
 # librdkafka stops fetching a partition whose local queue is full for fetch.queue.backoff.ms,
 # 1,000 ms by default: a reader that drains the queue quickly then stalls for up to a second
 # (docs/performance.md, "Effects of single changes").

@@ -250,3 +250,5 @@ def _enter(
             ledger[output.reservation_id] = (output.status, output.qty)
             if output.lines is not None:
                 lines[output.reservation_id] = output.lines
+            elif lines:
+                lines.pop(output.reservation_id, None)  # an id reused for one sku

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api import groups
-from api.answers import AtpQueryOut, GroupAtp, Position, errors
+from api import groups, kits
+from api.answers import AtpQueryOut, GroupAtp, KitPosition, Position, errors
 from api.deps import READ, AppState, State
 from api.errors import ApiError
 from api.instants import InstantQuery
@@ -38,10 +38,14 @@ _POSITION_EXAMPLE = {
 @router.get(
     "/{location_id}/{sku}",
     response_class=JSONResponse,
-    response_model=Position,
-    summary="One position; with ?at= also its ATP on that instant",
+    response_model=Position | KitPosition,
+    summary="One position (a kit: its ATP from its components'); with ?at= also its ATP on "
+    "that instant",
     responses={
-        200: {"content": {"application/json": {"example": _POSITION_EXAMPLE}}},
+        200: {
+            "description": "The position; for a kit of the policy, the kit's ATP (`kit: true`)",
+            "content": {"application/json": {"example": _POSITION_EXAMPLE}},
+        },
         **errors(
             401,
             403,
@@ -58,13 +62,20 @@ async def position(
     state: State,
     at: Annotated[InstantQuery, Query(examples=["2026-11-22T09:00:00Z"])] = None,
 ) -> Any:
-    found = known_position(state, location_id, sku)
-    if at is None:
-        return JSONResponse(found)
+    kit = sku in state.policy.kits
+    found = None if kit else known_position(state, location_id, sku)
     try:
-        instant = parse_instant(at)
+        instant = None if at is None else parse_instant(at)
     except InputError as exc:
         raise ApiError(422, "invalid_request", f"at: {exc}") from None
+    if found is None:
+        if not any(state.readmodel.position(location_id, c) for c, _ in state.policy.kits[sku]):
+            known_position(state, location_id, sku)  # 404: no component was ever seen there
+        return JSONResponse(
+            kits.kit_position(state.readmodel, state.policy, location_id, sku, instant)
+        )
+    if instant is None:
+        return JSONResponse(found)
     return JSONResponse({**_fields(found), "atp_at": found.atp_at(instant)})
 
 

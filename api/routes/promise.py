@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api import kits
 from api.answers import AvailabilityOut, ListingOut, PromiseOut, errors
 from api.deps import READ, AppState, State
 from api.errors import ApiError
@@ -53,7 +54,8 @@ def answer_promise(state: AppState, body: PromiseIn) -> dict[str, Any]:
     promiser, at = _ready(state, body.at)
     items = [(item.sku, item.qty) for item in body.items]
     destination = destination_of(body.destination)
-    return _call(lambda: promiser.promise(items, destination, at, state.readmodel))
+    atp = kits.atp_source(state.readmodel, state.policy)  # a kit's ATP: its components'
+    return _call(lambda: promiser.promise(items, destination, at, atp))
 
 
 @router.post(
@@ -67,7 +69,8 @@ async def listing(body: ListingIn, state: State) -> Any:
     promiser, at = _ready(state, body.at)
     skus = list(body.skus)
     destination = destination_of(body.destination)
-    return JSONResponse(_call(lambda: promiser.listing(skus, destination, at, state.readmodel)))
+    atp = kits.atp_source(state.readmodel, state.policy)
+    return JSONResponse(_call(lambda: promiser.listing(skus, destination, at, atp)))
 
 
 @router.get(
@@ -97,12 +100,9 @@ async def availability(
     at: Annotated[PromiseInstantQuery, Query(examples=["2026-11-25T15:30:00Z"])] = None,
 ) -> Any:
     promiser, instant = _ready(state, at)
+    atp = kits.atp_source(state.readmodel, state.policy)
     return JSONResponse(
-        _call(
-            lambda: promiser.availability(
-                sku, near, radius_km, qty, limit, instant, state.readmodel
-            )
-        )
+        _call(lambda: promiser.availability(sku, near, radius_km, qty, limit, instant, atp))
     )
 
 

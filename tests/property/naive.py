@@ -13,7 +13,13 @@ units)``. What it derives: the safety stock for a channel (set with the channel;
 one; the policy's for the sku; the policy's default), each channel's ATP, ``sold_7d``,
 ``stockout_eta`` and the thresholds that apply.
 
-Kits are not modelled (the drawn policies have none).
+Carts and kits (docs/events.md §12, as the engine's carts commit states them): a cart is one
+reservation with ``lines`` (``sku -> qty`` it holds now; ``qty`` their sum), decided all or
+none on each line's channel ATP after every due hold of the location has expired; a kit (the
+policy's ``kits``) is no position: its reserve is a cart of its components (whole kits with
+``allow_partial``), its sale a sale of each, any other event naming it a dead letter. A cart
+sits at every line's position: a due cart found there (by any event of that position) ends
+every line at once.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ class NaivePosition:
 @dataclass
 class NaiveReservation:
     location_id: str
-    sku: str
+    sku: str | None  # None for a cart
     status: str
     qty: int
     expires_at: datetime
@@ -60,10 +66,22 @@ class NaiveReservation:
     ended_at: datetime | None = None
     reason: str | None = None  # of the first outcome, when rejected
     group: str | None = None  # the reserve's location_group
+    lines: dict[str, int] | None = None  # a cart's: sku -> what that line holds now
+    short: tuple[tuple[str, int, int], ...] | None = None  # a refused cart's (sku, asked, atp)
+    kit: str | None = None  # the kit sku a kit reserve named
 
     @property
     def active(self) -> bool:
         return self.status in ("confirmed", "partial")
+
+    def skus(self) -> list[str]:
+        """The positions it sits at: its sku's, or every line's."""
+        return list(self.lines) if self.lines is not None else [self.sku or ""]
+
+    def sits_at(self, sku: str) -> bool:
+        """Whether the reservation is one of the position ``sku``'s holds: a one-sku
+        reservation of that sku, or a cart with a line of it (even a line used up)."""
+        return sku in self.lines if self.lines is not None else self.sku == sku
 
 
 class NaiveModel:
@@ -96,10 +114,12 @@ class NaiveModel:
         self.watermark: dict[str, datetime] = {}
         self.max_ts: datetime | None = None
         # reservation_id -> (location, sku) of its first reserve, while that location remembers it
-        self.claims: dict[str, Key] = {}
+        self.claims: dict[str, tuple[str, str | None]] = {}  # a cart's sku: None
         # reservation_id -> (status, qty) of the latest outcome of the reservation the id
         # names (its claim's), over the whole log: what ``replay --reservations`` lists
         self.ledger: dict[str, tuple[str, int]] = {}
+        # reservation_id -> the lines of that latest outcome, when it is a cart's
+        self.lines: dict[str, tuple[tuple[str, int], ...]] = {}
         self.revoked: tuple[Key, int] | None = None  # the last event's revoked hold
 
     # -- the policy -----------------------------------------------------------------------
@@ -224,18 +244,29 @@ class NaiveModel:
         r = self.reservations[(loc, rid)]
         if self.claims.get(rid) == (loc, r.sku):
             self.ledger[rid] = (r.status, r.qty)
+            if r.lines is None:
+                self.lines.pop(rid, None)
+            else:
+                self.lines[rid] = tuple(r.lines.items())
 
     def _end(self, loc: str, rid: str, status: str, at: datetime) -> None:
         r = self.reservations[(loc, rid)]
-        self._pos(loc, r.sku).reserved -= r.qty
+        if r.lines is None:
+            self._pos(loc, r.sku).reserved -= r.qty  # type: ignore[arg-type]
+        else:
+            for sku, held in r.lines.items():
+                self._pos(loc, sku).reserved -= held
+                r.lines[sku] = 0
         r.qty, r.status, r.ended_at = 0, status, at
         self._note(loc, rid)
 
     def _expire(self, loc: str, sku: str | None, at: datetime) -> None:
+        """The location's active reservations due by ``at`` expire: those at the position
+        ``sku`` (a cart with a line there ends whole), or every one of the location."""
         due = sorted(
             (r.expires_at, rid)
             for (where, rid), r in self.reservations.items()
-            if where == loc and r.active and r.expires_at <= at and (sku is None or r.sku == sku)
+            if where == loc and r.active and r.expires_at <= at and (sku is None or r.sits_at(sku))
         )
         for expires_at, rid in due:
             self._end(loc, rid, "expired", expires_at)
@@ -248,17 +279,32 @@ class NaiveModel:
         if isinstance(e, Rejected):
             return "rejected"
         loc, sku, ts, kind = e.location_id, e.sku, e.ts, type(e).__name__
-        if kind == "TransferOut":  # the destination's supply travels on its own (engine.routing)
+        kits = self.policy.kits
+        if kind == "TransferOut" and sku not in kits:
+            # the destination's supply travels on its own (engine.routing); a kit's, nowhere
             self._supply_arrives(e)
         first = self.seen.get((loc, e.event_id))
         if first is not None and first >= self._horizon(loc):
             return "duplicate"
+        held: NaiveReservation | None = None
         if kind in ("Release", "Fulfil"):
-            r = self._remembered(loc, e.reservation_id)
-            if r is None or r.sku != sku or not r.active or r.expires_at <= ts:
-                return "rejected"
-            if kind == "Fulfil" and e.qty is not None and e.qty > r.qty:
-                return "rejected"
+            held = self._remembered(loc, e.reservation_id)
+            if held is None or not held.active or held.expires_at <= ts:
+                return "rejected"  # unknown_reservation, reservation_ended
+            if held.lines is None and sku is not None and held.sku != sku:
+                return "rejected"  # reservation_elsewhere (a cart's sku is not read)
+            if kind == "Fulfil" and held.lines is None:
+                if e.lines is not None:
+                    return "rejected"  # bad_lines: not a cart
+                if e.qty is not None and e.qty > held.qty:
+                    return "rejected"  # fulfil_exceeds_held
+            if kind == "Fulfil" and held.lines is not None:
+                if e.qty is not None:
+                    return "rejected"  # bad_lines: a cart is fulfilled by lines
+                if any(line.qty > held.lines.get(line.sku, 0) for line in e.lines or ()):
+                    return "rejected"  # fulfil_exceeds_held
+        elif sku in kits and kind not in ("Reserve", "Sale"):
+            return "rejected"  # kit_has_no_stock
         if kind in ("Restock", "WriteOff") and e.qty > self.view((loc, sku)).unsellable:
             return "rejected"  # exceeds_unsellable
         if kind == "SetSafetyStock" and e.channel is not None and not self.names_channel(e.channel):
@@ -269,6 +315,21 @@ class NaiveModel:
             self.watermark[loc] = max(self.watermark.get(loc, BEFORE_ALL), ts)
             self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
             return "applied"
+        if kind == "Reserve" and (e.lines is not None or sku in kits):
+            self._reserve_cart(loc, e)
+            self._applied(loc, e)
+            self._claim(loc, None, e)
+            return "applied"
+        if kind == "Sale" and sku in kits:
+            self._sell_kit(loc, e)
+            self._applied(loc, e)
+            return "applied"
+        if held is not None and held.lines is not None:
+            self._use_cart(loc, held, e)
+            self._applied(loc, e)
+            return "applied"
+        if held is not None:
+            sku = held.sku  # a release or fulfil may leave its sku out
         self._expire(loc, sku, ts)
         p = self._pos(loc, sku)
         day = ts.astimezone(UTC).date()
@@ -284,8 +345,11 @@ class NaiveModel:
             p.on_hand -= e.qty
             p.sales.append((day, e.qty))
             r = self._remembered(loc, e.reservation_id) if e.reservation_id else None
-            if r is not None and r.active and r.sku == sku:
+            if r is not None and r.active and r.lines is None and r.sku == sku:
                 self._take(loc, e.reservation_id, min(e.qty, r.qty), ts)
+            elif r is not None and r.active and r.lines is not None and r.lines.get(sku, 0) > 0:
+                # a sale of one sku naming a cart: that sku's line gives up to the sale's qty
+                self._take_lines(loc, e.reservation_id, [(sku, min(e.qty, r.lines[sku]))], ts)
         elif kind == "Return":
             if e.sellable:
                 p.on_hand += e.qty
@@ -326,14 +390,158 @@ class NaiveModel:
             p.sales.append((day, qty))
             self._take(loc, e.reservation_id, qty, ts)
         p.as_of = ts
-        self.seen[(loc, e.event_id)] = ts
-        self.watermark[loc] = max(self.watermark.get(loc, BEFORE_ALL), ts)
-        self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
+        self._applied(loc, e)
         if kind == "Reserve":
             self._claim(loc, sku, e)
         return "applied"
 
-    def _claim(self, loc: str, sku: str, e: Any) -> None:
+    def _applied(self, loc: str, e: Any) -> None:
+        """An applied event: its id is remembered here, the location's clock moves."""
+        ts = e.ts
+        self.seen[(loc, e.event_id)] = ts
+        self.watermark[loc] = max(self.watermark.get(loc, BEFORE_ALL), ts)
+        self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
+
+    # -- carts and kits -------------------------------------------------------------------
+    def parts(self, e: Any) -> dict[str, int]:
+        """What a cart or kit reserve asks of each stock sku, in the order first named: a kit
+        (its own, or on a line) counts as its components, and lines naming one sku add up."""
+        kits = self.policy.kits
+        asked = [(e.sku, e.qty)] if e.lines is None else [(x.sku, x.qty) for x in e.lines]
+        wanted: dict[str, int] = {}
+        for sku, qty in asked:
+            for part, each in kits.get(sku, ((sku, 1),)):
+                wanted[part] = wanted.get(part, 0) + qty * each
+        return wanted
+
+    def _reserve_cart(self, loc: str, e: Any) -> None:
+        """A cart or kit reserve: every due hold of the location expires first; then it holds
+        every line or none (a kit with ``allow_partial``: as many whole kits as every
+        component allows); every line's position is made and gets ``as_of``."""
+        ts = e.ts
+        self._expire(loc, None, ts)
+        wanted = self.parts(e)
+        for sku in wanted:
+            self._pos(loc, sku)
+        kit = e.sku if e.lines is None else None
+        channel = self.channel_taken_as(e.channel)
+        expires_at = e.ts + timedelta(seconds=e.ttl_s)
+        granted: dict[str, int] | None = None
+        short: tuple[tuple[str, int, int], ...] | None = None
+        status, reason = "rejected", UNKNOWN_CHANNEL
+        if channel is not None:
+            reason = INSUFFICIENT_STOCK
+            room = {sku: self.channel_atp((loc, sku), channel) for sku in wanted}
+            if all(qty <= room[sku] for sku, qty in wanted.items()):
+                status, granted = "confirmed", dict(wanted)
+            elif kit is not None and e.allow_partial:
+                per_kit = dict(self.policy.kits[kit])
+                for whole in range(e.qty - 1, 0, -1):
+                    if all(whole * each <= room[sku] for sku, each in per_kit.items()):
+                        status = "partial"
+                        granted = {sku: whole * each for sku, each in per_kit.items()}
+                        break
+            if granted is None:
+                short = tuple(
+                    (sku, qty, room[sku]) for sku, qty in wanted.items() if qty > room[sku]
+                )
+        rid, group = e.reservation_id, e.location_group
+        if granted is None:
+            self.reservations[(loc, rid)] = NaiveReservation(
+                loc,
+                None,
+                "rejected",
+                0,
+                expires_at,
+                "rejected",
+                0,
+                ts,
+                reason,
+                group,
+                lines={sku: 0 for sku in wanted},
+                short=short,
+                kit=kit,
+            )
+        else:
+            total = sum(granted.values())
+            self.reservations[(loc, rid)] = NaiveReservation(
+                loc,
+                None,
+                status,
+                total,
+                expires_at,
+                status,
+                total,
+                None,
+                None,
+                group,
+                lines=granted,
+                kit=kit,
+            )
+            for sku, qty in granted.items():
+                self._pos(loc, sku).reserved += qty
+        for sku in wanted:
+            self._pos(loc, sku).as_of = ts
+
+    def _sell_kit(self, loc: str, e: Any) -> None:
+        """A sale of ``n`` kits: a sale of ``n x qty`` of each component, after each component
+        position's due holds expire; naming a cart held here, each component's line gives up
+        to that much."""
+        ts, n = e.ts, e.qty
+        day = ts.astimezone(UTC).date()
+        parts = self.policy.kits[e.sku]
+        for sku, _ in parts:
+            self._expire(loc, sku, ts)
+        for sku, each in parts:
+            p = self._pos(loc, sku)
+            p.on_hand -= n * each
+            p.sales.append((day, n * each))
+        r = self._remembered(loc, e.reservation_id) if e.reservation_id else None
+        if r is not None and r.active and r.lines is not None:
+            used = [(sku, min(n * each, r.lines.get(sku, 0))) for sku, each in parts]
+            used = [(sku, qty) for sku, qty in used if qty > 0]
+            if used:
+                self._take_lines(loc, e.reservation_id, used, ts)
+        for sku, _ in parts:
+            self._pos(loc, sku).as_of = ts
+
+    def _use_cart(self, loc: str, r: NaiveReservation, e: Any) -> None:
+        """A cart's release (every line ends) or fulfil (the lines named, by default every
+        line's remainder, are picked), after the due holds of each line's position."""
+        ts = e.ts
+        lines = r.lines or {}
+        for sku in list(lines):
+            self._expire(loc, sku, ts)
+        if type(e).__name__ == "Release":
+            self._end(loc, e.reservation_id, "released", ts)
+        else:
+            if e.lines is None:
+                picked = [(sku, qty) for sku, qty in lines.items() if qty > 0]
+            else:
+                picked = [(line.sku, line.qty) for line in e.lines]
+            day = ts.astimezone(UTC).date()
+            for sku, qty in picked:
+                p = self._pos(loc, sku)
+                p.on_hand -= qty
+                p.sales.append((day, qty))
+            self._take_lines(loc, e.reservation_id, picked, ts)
+        for sku in lines:
+            self._pos(loc, sku).as_of = ts
+
+    def _take_lines(self, loc: str, rid: str, picked: list[tuple[str, int]], ts: datetime) -> None:
+        """Lines sold or picked leave the cart; it is fulfilled once it holds nothing."""
+        r = self.reservations[(loc, rid)]
+        lines = r.lines or {}
+        for sku, qty in picked:
+            lines[sku] -= qty
+            r.qty -= qty
+            self._pos(loc, sku).reserved -= qty
+        if r.qty <= 0:
+            self._end(loc, rid, "fulfilled", ts)
+        else:
+            self._note(loc, rid)
+
+    def _claim(self, loc: str, sku: str | None, e: Any) -> None:
         """One reservation per id across locations: a reserve of an id another location still
         remembers holds nothing (its hold is given back) and the id is forgotten here, held or
         refused, so that this location never answers for it. A try of a reservation at a
@@ -350,7 +558,10 @@ class NaiveModel:
                 )
                 if not group_try:
                     lost = self.reservations[(loc, rid)]
-                    if lost.active:
+                    if lost.active and lost.lines is not None:  # a cart: every line
+                        for part, qty in lost.lines.items():
+                            self._pos(loc, part).reserved -= qty
+                    elif lost.active and sku is not None:
                         self._pos(loc, sku).reserved -= lost.qty
                         self.revoked = ((loc, sku), lost.qty)
                     del self.reservations[(loc, rid)]
@@ -372,7 +583,7 @@ class NaiveModel:
             self._end(loc, rid, "fulfilled", ts)
             return
         r.qty -= qty
-        self._pos(loc, r.sku).reserved -= qty
+        self._pos(loc, r.sku).reserved -= qty  # type: ignore[arg-type]
         self._note(loc, rid)
 
     def _reserve(self, loc: str, sku: str, e: Any) -> None:
@@ -410,6 +621,32 @@ class NaiveModel:
     def records(self) -> dict[Key, dict[str, Any]]:
         """Every position's record, by ``(location_id, sku)``."""
         return {key: self.record(key) for key in self.positions}
+
+    def carts(
+        self,
+    ) -> dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], Any, str | None]]:
+        """``(location, reservation_id) -> (lines, short, kit)`` of every cart a location still
+        remembers."""
+        return {
+            key: (tuple(r.lines.items()), r.short, r.kit)
+            for key, r in self.reservations.items()
+            if r.lines is not None and self._remembered(*key) is not None
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """``replay --reservations``: one row per id of the log, sorted, a cart's with its
+        lines (docs/api.md §8)."""
+        rows = []
+        for rid, (status, qty) in sorted(self.ledger.items()):
+            row: dict[str, Any] = {
+                "reservation_id": rid,
+                "status": "active" if status == "confirmed" else status,
+                "qty": qty,
+            }
+            if rid in self.lines:
+                row["lines"] = [{"sku": sku, "qty": q} for sku, q in self.lines[rid]]
+            rows.append(row)
+        return rows
 
     def statuses(self) -> dict[tuple[str, str], tuple[str, int, str | None]]:
         """``(location, reservation_id) -> (status, qty, first reason)`` of every reservation

@@ -342,3 +342,225 @@ def policy_cases(draw: st.DrawFn, max_events: int = 60) -> tuple[dict[str, Any],
     groups = [g["id"] for g in spec.get("groups", [])]
     lines = draw(v2_event_logs(channel_names(spec), groups, max_events))
     return spec, lines
+
+
+# -- carts and kits (docs/events.md §12) -------------------------------------------------------
+
+CART_SKUS = ("A", "B", "C", "D")
+KIT_SKUS = ("K1", "K2")
+# more ids than the single-sku logs': a week's window remembers each, and a reserve of a
+# remembered id only repeats its first outcome
+CART_RESERVATIONS = tuple(f"R{i}" for i in range(1, 9))
+# Kinds of a carts log, weighted by repetition: stock, carts and kits, and the single-sku
+# events they interleave with.
+CART_KINDS = (
+    *("receipt",) * 3,
+    *("sale",) * 2,
+    "cart_sale",
+    *("kit_sale",) * 2,
+    *("reserve",) * 2,
+    *("cart",) * 4,
+    *("kit_reserve",) * 2,
+    *("release",) * 2,
+    *("fulfil",) * 3,
+    "kit_stock",
+    "bad_cart",
+    "count",
+    "adjust",
+    "return",
+    "set_safety_stock",
+)
+# Stock events, which a kit never takes (kit_has_no_stock)
+KIT_STOCK_KINDS = (
+    "receipt",
+    "return",
+    "adjust",
+    "count",
+    "transfer_out",
+    "inbound",
+    "inbound_cancel",
+    "set_safety_stock",
+    "restock",
+    "write_off",
+    "set_alert_thresholds",
+)
+# Mostly seconds: holds of a few seconds to minutes expire between the events that follow.
+_CART_STEPS = (0, 0, 1000, 1000, 2000, 3000, 5000, 5000, 10_000, 20_000, 45_000, -3000, HOUR_MS)
+
+
+@st.composite
+def kit_specs(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """The ``kits`` of a policy: one or two kits of 1-3 distinct components each."""
+    kits = []
+    for sku in KIT_SKUS[: draw(st.integers(1, len(KIT_SKUS)))]:
+        parts = draw(st.lists(st.sampled_from(CART_SKUS), min_size=1, max_size=3, unique=True))
+        components = [{"sku": part, "qty": draw(st.integers(1, 3))} for part in parts]
+        kits.append({"sku": sku, "components": components})
+    return kits
+
+
+def _lines(skus: Sequence[str], low: int, high: int) -> st.SearchStrategy[list[dict[str, Any]]]:
+    return st.lists(st.sampled_from(list(skus)), min_size=low, max_size=high, unique=True).flatmap(
+        lambda picked: st.tuples(*(st.integers(1, 4) for _ in picked)).map(
+            lambda qtys: [{"sku": s, "qty": q} for s, q in zip(picked, qtys, strict=True)]
+        )
+    )
+
+
+@st.composite
+def cart_event_logs(
+    draw: st.DrawFn,
+    channels: Sequence[str] = DEFAULT_CHANNEL_NAMES,
+    groups: Sequence[str] = (),
+    kits: Sequence[str] = KIT_SKUS[:1],
+    max_events: int = 60,
+) -> list[bytes]:
+    """A JSONL log of carts and kits among single-sku events: cart reserves of 2-4 lines (a
+    kit now and then on a line), kit reserves with and without ``allow_partial``, kit sales,
+    stock events naming a kit (dead letters), releases with and without a sku, fulfils with and
+    without lines (some over what a line holds), sales naming a cart's line, lines a parse
+    refuses (``bad_lines``), single reserves and sales, duplicates; holds of seconds to minutes
+    on steps of seconds, so that expiries interleave with everything.
+
+    ``kits``: the policy's kit skus (``kit_specs``).
+    """
+    n = draw(st.integers(1, max_events))
+    start = T0
+    ts = start
+    skus = [*CART_SKUS, *kits]
+    lines: list[bytes] = []
+    # reservation_id -> (location, skus it names) of its latest reserve: later events aim there
+    reserved_at: dict[str, tuple[str, list[str]]] = {}
+    others = [name for name in [*DEFAULT_CHANNEL_NAMES, "nope"] if name not in channels]
+    named = st.sampled_from(list(channels))
+    channel = st.one_of(named, named, named, st.sampled_from(others)) if others else named
+    ttl = st.one_of(st.integers(1, 90), st.integers(1, 90), st.sampled_from([300, 3600]))
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "ttl_s": ttl,
+        "channel": channel,
+        "location_group": st.sampled_from(["gX", "gX", *groups[:1]]),
+    }
+    # stock first, most of the time: carts then have lines to hold
+    for location in LOCATIONS:
+        for sku in CART_SKUS:
+            if draw(st.integers(0, 3)):
+                stock = {"event_id": f"s-{location}-{sku}", "type": "receipt", "ts": ts}
+                stock |= {"location_id": location, "sku": sku, "qty": draw(st.integers(3, 25))}
+                lines.append(orjson.dumps(stock))
+    for _ in range(n):
+        choice = draw(st.integers(0, 24))
+        if choice == 0 and lines:  # an exact duplicate of an earlier line
+            lines.append(draw(st.sampled_from(lines)))
+            continue
+        ts = max(ts + draw(st.sampled_from(_CART_STEPS)), start)
+        kind = draw(st.sampled_from(CART_KINDS))
+        if not kits and kind in ("kit_sale", "kit_reserve", "kit_stock"):
+            kind = "cart"
+        rid = draw(st.sampled_from(CART_RESERVATIONS))
+        uses = kind in ("release", "fulfil", "cart_sale", "kit_sale")
+        if uses and reserved_at and draw(st.integers(0, 5)):  # mostly an id reserved before
+            rid = draw(st.sampled_from(sorted(reserved_at)))
+        location = draw(st.sampled_from(LOCATIONS))
+        body: dict[str, Any] = {
+            "event_id": f"e{draw(st.integers(0, 4 * max_events))}",
+            "location_id": location,
+            "ts": _instant(draw, ts),
+        }
+        aimed = reserved_at.get(rid) if draw(st.integers(0, 4)) else None
+        if aimed is not None and kind in ("release", "fulfil", "cart_sale", "kit_sale"):
+            body["location_id"] = aimed[0]
+        if kind == "cart":
+            body |= {"type": "reserve", "reservation_id": rid}
+            body["lines"] = draw(_lines(skus if draw(st.booleans()) else CART_SKUS, 2, 4))
+            body |= draw(st.fixed_dictionaries({}, optional=optional))
+            reserved_at[rid] = (location, [line["sku"] for line in body["lines"]])
+        elif kind == "kit_reserve":
+            body |= {"type": "reserve", "reservation_id": rid, "sku": draw(st.sampled_from(kits))}
+            body["qty"] = draw(st.integers(1, 6))
+            body |= draw(st.fixed_dictionaries({}, optional=optional))
+            if draw(st.booleans()):
+                body["allow_partial"] = draw(st.booleans())
+            reserved_at[rid] = (location, [body["sku"]])
+        elif kind == "reserve":
+            body |= {
+                "type": "reserve",
+                "reservation_id": rid,
+                "sku": draw(st.sampled_from(CART_SKUS)),
+            }
+            body["qty"] = draw(st.integers(1, 5))
+            body |= draw(st.fixed_dictionaries({}, optional=optional))
+            if draw(st.booleans()):
+                body["allow_partial"] = draw(st.booleans())
+            reserved_at[rid] = (location, [body["sku"]])
+        elif kind == "bad_cart":
+            body |= _bad_cart(draw, rid, skus)
+        elif kind == "release":
+            body |= {"type": "release", "reservation_id": rid}
+            if draw(st.booleans()):
+                body["sku"] = draw(st.sampled_from(aimed[1] if aimed else skus))
+        elif kind == "fulfil":
+            body |= {"type": "fulfil", "reservation_id": rid}
+            how = draw(st.integers(0, 5))
+            if how <= 2 and aimed is not None:  # lines of the skus its reserve named
+                named_skus = [sku for sku in aimed[1] if sku in CART_SKUS] or list(CART_SKUS)
+                body["lines"] = draw(_lines(named_skus, 1, len(named_skus)))
+                for line in body["lines"]:
+                    line["qty"] = draw(st.integers(1, 3))
+            elif how == 3:
+                body["qty"] = draw(st.integers(1, 4))
+            if draw(st.integers(0, 4)) == 0:
+                body["sku"] = draw(st.sampled_from(aimed[1] if aimed else skus))
+        elif kind == "cart_sale":  # a sale of one sku naming a cart (maybe) holding it
+            sku = draw(st.sampled_from(aimed[1] if aimed else CART_SKUS))
+            body |= {"type": "sale", "sku": sku, "qty": draw(st.integers(1, 4))}
+            body["reservation_id"] = rid
+        elif kind == "kit_sale":
+            body |= {
+                "type": "sale",
+                "sku": draw(st.sampled_from(kits)),
+                "qty": draw(st.integers(1, 2)),
+            }
+            if draw(st.booleans()):
+                body["reservation_id"] = rid
+        else:  # a single-sku event, or a stock event naming a kit
+            real = draw(st.sampled_from(KIT_STOCK_KINDS)) if kind == "kit_stock" else kind
+            body |= {
+                "type": real,
+                "sku": draw(st.sampled_from(kits if kind == "kit_stock" else CART_SKUS)),
+            }
+            body |= draw(_fields(real, channels, groups, start, v2=True))
+            if real == "transfer_out" and body["to_location_id"] == body["location_id"]:
+                body["to_location_id"] = "DC1"
+        lines.append(orjson.dumps(body))
+    return lines
+
+
+def _bad_cart(draw: st.DrawFn, rid: str, skus: Sequence[str]) -> dict[str, Any]:
+    """A reserve or fulfil whose lines a parse refuses (``bad_lines``)."""
+    two = [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]
+    return draw(
+        st.sampled_from(
+            [
+                {"type": "reserve", "reservation_id": rid, "lines": two[:1]},  # one line
+                {"type": "reserve", "reservation_id": rid, "lines": [two[0], two[0]]},
+                {"type": "reserve", "reservation_id": rid, "lines": two, "sku": "A"},
+                {"type": "reserve", "reservation_id": rid, "lines": two, "qty": 1},
+                {"type": "reserve", "reservation_id": rid, "lines": two, "allow_partial": True},
+                {"type": "reserve", "reservation_id": rid, "lines": []},
+                {"type": "fulfil", "reservation_id": rid, "lines": two, "qty": 1},
+                {"type": "fulfil", "reservation_id": rid, "lines": [two[1], two[1]]},
+            ]
+        )
+    )
+
+
+@st.composite
+def cart_cases(draw: st.DrawFn, max_events: int = 60) -> tuple[dict[str, Any], list[bytes]]:
+    """A policy with a kit or two (and, half the time, drawn channels, groups and safety
+    stock; else the default channels) and a carts log drawn for it."""
+    spec = draw(policy_specs()) if draw(st.booleans()) else {}
+    spec["kits"] = draw(kit_specs())
+    groups = [g["id"] for g in spec.get("groups", [])]
+    kits = [kit["sku"] for kit in spec["kits"]]
+    lines = draw(cart_event_logs(channel_names(spec), groups, kits, max_events))
+    return spec, lines

@@ -171,9 +171,10 @@ class AlertRecorder:
 def tick_expected(model: NaiveModel, now: datetime) -> dict[Key, list[tuple[Any, ...]]]:
     """Expire on the clock in the model; the alerts of each position that touched."""
     due = {
-        (loc, r.sku)
+        (loc, sku)
         for (loc, _), r in model.reservations.items()
         if r.active and r.expires_at <= now
+        for sku in r.skus()
     }
     before = {key: figures_of(model, key) for key in due}
     model.finish(now)
@@ -229,6 +230,7 @@ def check_alerts(
         event: Any = parse(raw)
         keys: list[Key] = []
         if not isinstance(event, Rejected):
+            assert event.sku is not None  # every event of these logs names its sku
             keys.append((event.location_id, event.sku))
             if isinstance(event, TransferOut):
                 keys.append((event.to_location_id, event.sku))

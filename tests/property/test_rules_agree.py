@@ -22,6 +22,7 @@ from engine.policy import DEFAULT_POLICY, Policy, load
 from engine.replay import Replay
 from tests.property.invariants import (
     before_reserve,
+    carts_all_or_nothing,
     channels_before,
     holds_add_up,
     one_hold_per_reservation_id,
@@ -66,10 +67,25 @@ def engine_statuses(replay: Replay) -> dict[tuple[str, str], tuple[str, int, str
     }
 
 
+def engine_carts(replay: Replay) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """``(location, reservation_id) -> (lines, short, kit)`` of every cart a book remembers."""
+    return {
+        (loc, rid): (r.current_lines(), r.short, r.kit)
+        for loc, book in replay.books.items()
+        for rid, r in book.reservations.items()
+        if r.lines is not None and book.reservation(rid) is not None
+    }
+
+
 def assert_agree(replay: Replay, model: NaiveModel, raw: bytes | None = None) -> None:
+    """Positions, remembered reservations (a cart's lines, shortfall and kit too), the log's
+    ledger, its carts' lines and ``replay --reservations``' rows."""
     assert engine_records(replay) == model.records(), raw
     assert engine_statuses(replay) == model.statuses(), raw
+    assert engine_carts(replay) == model.carts(), raw
     assert replay.ledger == model.ledger, raw
+    assert replay.lines == model.lines, raw
+    assert list(replay.reservations()) == model.rows(), raw
 
 
 VERDICTS = ("applied", "duplicate", "rejected")  # NaiveModel.apply's, in the order of counts_of
@@ -93,10 +109,12 @@ def check_agreement(lines: list[bytes], window: int, policy: Policy) -> None:
         assert moved == [verdict == kind for kind in VERDICTS], raw
         assert_agree(replay, model, raw)
         assert one_hold_per_reservation_id(list(replay.books.values())), raw
+        assert all(carts_all_or_nothing(book) for book in replay.books.values()), raw
     replay.finish()
     model.finish()
     assert_agree(replay, model)
     assert all(holds_add_up(book) for book in replay.books.values())
+    assert all(carts_all_or_nothing(book) for book in replay.books.values())
 
 
 @common
@@ -198,6 +216,7 @@ def check_reserves_within_channel_atp(lines: list[bytes], policy: Policy) -> Non
             replay.feed([raw])
         else:
             assert isinstance(event.ts, datetime)  # parse turns an epoch-ms ts into a datetime
+            assert event.sku is not None and event.qty is not None  # no carts in these logs
             book = replay.books.get(event.location_id)
             position = None if book is None else book.positions.get(event.sku)
             if book is None or position is None:
