@@ -5,6 +5,7 @@ locations is one per location (``api.carts``), held all or none by the API's ord
 from __future__ import annotations
 
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -215,6 +216,35 @@ def test_a_cart_across_locations_scarcest_first_then_refused_holds_nothing(clien
         "x3@S2"
     ]
     assert reserved(client, "S1", "A") == 0
+
+
+def test_a_cart_across_locations_cut_off_midway_holds_nothing_past_its_ttl(client):
+    """The replica dies after its first part was held (here: its sending fails): nothing
+    releases that part, and it ends at its ttl on the wall clock, with no further event."""
+    stock(client, 5, "S1", "A")
+    stock(client, 5, "S2", "B")
+    service = client.app.state.omnistock.reservations
+    real = service.send
+    sent: list[dict[str, Any]] = []
+
+    async def dies_after_one(type_: str, fields: dict[str, Any]) -> Any:
+        if sent:
+            raise ConnectionError("the replica died")
+        sent.append(fields)
+        return await real(type_, fields)
+
+    service.send = dies_after_one
+    with pytest.raises(ConnectionError):
+        client.post("/v1/reservations", json=across("cut", ("S1", "A", 1), ("S2", "B", 1), ttl_s=1))
+    service.send = real
+    first = sent[0]["location_id"]
+    held = {"S1": ("S1", "A"), "S2": ("S2", "B")}
+    assert reserved(client, *held[first]) == 1  # the first part holds, the second never went
+    deadline = time.monotonic() + 10
+    while reserved(client, *held[first]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [reserved(client, "S1", "A"), reserved(client, "S2", "B")] == [0, 0]
+    assert client.get(f"/v1/reservations/cut@{first}").json()["status"] == "expired"
 
 
 def test_a_cart_across_locations_id_is_checked(client):
