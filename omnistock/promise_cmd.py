@@ -73,6 +73,9 @@ def _read(path: str, what: str) -> bytes:
 
 def run_promise(args: argparse.Namespace) -> int:
     from api.postal import zip_centroid  # noqa: PLC0415
+    from engine.book import Book  # noqa: PLC0415
+    from engine.carts import kit_atp  # noqa: PLC0415
+    from engine.policy import ChannelAt  # noqa: PLC0415
     from engine.promise.answers import promise_answer  # noqa: PLC0415 - numba loads lazily
     from engine.promise.calculator import Calculator  # noqa: PLC0415
     from engine.promise.destination import parse_destination  # noqa: PLC0415
@@ -94,13 +97,26 @@ def run_promise(args: argparse.Namespace) -> int:
         raise InputError(f"cannot read the event log {args.events!r}: {exc.strerror}") from None
     latest = replay.max_ts
     replay.finish(at if latest is None or at > latest else latest)
-    # A product page promises what the web may sell (docs/policy.md): its channel's ATP.
+    # A product page promises what the web may sell (docs/policy.md): its channel's ATP; a
+    # kit's from its components' (docs/events.md §12).
     atp = {}
+    parts = replay.config.policy.kits.get(args.sku)
     for location_id, book in replay.books.items():
-        position = book.positions.get(args.sku)
         web = book.channel("web")
-        if position is not None:
-            atp[location_id] = position.atp if web is None else position.atp_for(web)
+
+        def web_atp(sku: str, book: Book = book, web: ChannelAt | None = web) -> int | None:
+            position = book.positions.get(sku)
+            if position is None:
+                return None
+            return position.atp if web is None else position.atp_for(web)
+
+        if parts is not None:
+            if any(sku in book.positions for sku, _ in parts):
+                atp[location_id] = kit_atp(parts, web_atp)
+            continue
+        found = web_atp(args.sku)
+        if found is not None:
+            atp[location_id] = found
     calculator = Calculator(network)
     cart = calculator.cart([(args.sku, args.qty)], [calculator.stock(atp)], destination, at)
     answer = promise_answer(network, cart, destination, at)

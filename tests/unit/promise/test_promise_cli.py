@@ -40,6 +40,37 @@ def test_promise_prints_the_answer_for_one_item(tmp_path, capsys):
     assert answer["cart"]["single_location"]["location_id"] == "S1"
 
 
+def test_promise_of_a_kit_reads_its_components_atp(tmp_path, capsys):
+    """A kit (policy ``kits``) has no position: its ATP at S1 is its components' (4 A less the
+    sale, 3 // 1; 5 B // 2 = 2), so two kits can be promised and three cannot."""
+    network, events = _files(tmp_path)
+    with open(events, "ab") as log:
+        log.write(
+            orjson.dumps(
+                {
+                    "event_id": "e3",
+                    "type": "receipt",
+                    "location_id": "S1",
+                    "sku": "B",
+                    "ts": 2,
+                    "qty": 5,
+                }
+            )
+            + b"\n"
+        )
+    policy = tmp_path / "policy.json"
+    kit = {"sku": "KIT", "components": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]}
+    policy.write_bytes(orjson.dumps({"kits": [kit]}))
+    args = ["promise", "--network", network, "--events", events, "--policy", str(policy)]
+    at = ["--to", "40.76,-73.98", "--at", "2026-11-18T15:00:00Z", "--sku", "KIT"]
+    assert main([*args, *at, "--qty", "2"]) == 0
+    [item] = orjson.loads(capsys.readouterr().out)["items"]
+    assert item["options"] and item["pickup"][0]["atp"] == 2
+    assert main([*args, *at, "--qty", "3"]) == 0
+    [item] = orjson.loads(capsys.readouterr().out)["items"]
+    assert item["options"] == [] and item["pickup"] == []
+
+
 def test_promise_with_an_unknown_zip_code_fails_clearly(tmp_path, capsys):
     network, events = _files(tmp_path)
     args = ["promise", "--network", network, "--events", events, "--sku", "A"]
