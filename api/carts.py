@@ -61,6 +61,7 @@ class Sender(Protocol):
 
 Lines = list[tuple[str, int]]
 MAX_ID = 128  # a reservation id's longest (engine.schema.Token)
+MAX_ANSWERED = 10_000  # first answers of carts this replica keeps for their repeats
 
 
 class CrossCarts:
@@ -69,6 +70,7 @@ class CrossCarts:
     def __init__(self, service: Sender) -> None:
         self.service = service
         self.readmodel = service.readmodel
+        self.answered: dict[str, dict[str, Any]] = {}  # first answers given here, by cart id
 
     # -- reserve ------------------------------------------------------------------------------
 
@@ -134,20 +136,29 @@ class CrossCarts:
                     "it under a new reservation_id",
                     self._refusal(body, by_location, answers, loc, answer),
                 )
-            short = ", ".join(
-                f"{s['sku']} at {s['location_id']} ({s['qty']} asked, {s['atp']} available)"
-                for s in self._short(loc, answer, by_location[loc], body.channel)
-            )
-            raise ApiError(
-                409,
-                "rejected",
-                f"not enough stock for cart {rid!r}: {short or answer.reason}",
-                self._refusal(body, by_location, answers, loc, answer),
-            )
+            refusal = self._refusal(body, by_location, answers, loc, answer)
+            self._keep(rid, refusal)
+            if answer.reason == INSUFFICIENT_STOCK:
+                short = ", ".join(
+                    f"{s['sku']} at {s['location_id']} ({s['qty']} asked, {s['atp']} available)"
+                    for s in refusal["short"]
+                )
+                message = f"not enough stock for cart {rid!r}: {short}"
+            else:
+                message = f"cart {rid!r} refused at {loc}: {answer.reason}"
+            raise ApiError(409, "rejected", message, refusal)
         record = self._answer(rid, body.event_id, by_location, answers)
         if repeats:
             return 200, self.first_outcome(rid, body.event_id)
+        self._keep(rid, record)
         return 201, record
+
+    def _keep(self, rid: str, record: dict[str, Any]) -> None:
+        """This replica's first answer to a cart, which its repeats give again whole (another
+        replica composes it from the parts: ``first_outcome``)."""
+        if len(self.answered) >= MAX_ANSWERED:
+            del self.answered[next(iter(self.answered))]
+        self.answered[rid] = record
 
     def _order(self, by_location: dict[str, Lines], channel: str) -> list[str]:
         """The scarcest part first: the least ``channel ATP - qty`` over its lines, then the
@@ -295,8 +306,25 @@ class CrossCarts:
         views = list(known.values())
         if not views:
             raise _unknown(rid)
-        rejected = any(view.first_status == "rejected" for view in views)
         now = view_of(rid, known)
+        kept = self.answered.get(rid)
+        if kept is not None:  # this replica answered it first: that answer, whole
+            return {
+                **kept,
+                "ts": self.service.clock(),
+                "event_id": event_id,
+                "repeat": True,
+                "current_status": now["status"],
+                "current_lines": now["lines"],
+                "parts": now["parts"],
+            }
+        rejected = any(view.first_status == "rejected" for view in views)
+        short = [
+            line
+            for loc, view in known.items()
+            if view.first_status == "rejected"
+            for line in self._short_of(loc, view)
+        ]
         return {
             "reservation_id": rid,
             "status": "rejected" if rejected else "confirmed",
@@ -309,11 +337,20 @@ class CrossCarts:
                 for loc, view in known.items()
                 for sku, qty in _first_lines(view)
             ],
+            **({"short": short} if rejected else {}),
             "repeat": True,
             "current_status": now["status"],
             "current_lines": now["lines"],
             "parts": now["parts"],
         }
+
+    def _short_of(self, loc: str, view: ReservationView) -> list[dict[str, Any]]:
+        """A refused part's short lines as another replica knows them: a cart part's, which
+        the engine's outcome carries; a one-sku part's outcome says no more than its refusal
+        (its line, qty 0, is in ``lines``)."""
+        if view.first_short is None:
+            return []
+        return [{"sku": s, "qty": q, "atp": a, "location_id": loc} for s, q, a in view.first_short]
 
     # -- release, fulfil, read ----------------------------------------------------------------
 

@@ -205,6 +205,10 @@ def test_a_cart_across_locations_refused_at_one_releases_the_others(client):
     assert [reserved(client, *p) for p in (("S1", "A"), ("S2", "B"), ("S3", "C"))] == [0, 0, 0]
     again = client.post("/v1/reservations", json=body)
     assert again.status_code == 200 and again.json()["status"] == "rejected"
+    # its first outcome whole: every line asked (S1 and S3 never tried: scarcest first), short
+    assert again.json()["repeat"] is True
+    assert again.json()["short"] == error["details"]["short"]
+    assert sorted(line["location_id"] for line in again.json()["lines"]) == ["S1", "S2", "S3"]
 
 
 def test_a_cart_across_locations_scarcest_first_then_refused_holds_nothing(client):
