@@ -5,7 +5,8 @@ own; its ATP is its components' (``engine.carts.kit_atp``: the least of ``atp //
 - ``KitAtp``: the read model as the promise calculator reads it (``api.promiser.AtpSource``),
   a kit's ATP array made from its components' at every location.
 - ``channel_atp``: one channel's ATP of a sku or a kit at one location (a cart across
-  locations orders its holds by it, ``api.carts``).
+  locations orders its holds by it, ``api.carts``); ``kit_atp_at``: a kit's, plain or a
+  channel's (``POST /v1/atp/query``'s totals).
 
 Nothing here decides a reservation: a kit's reserve is an ordinary ``reserve`` of the kit sku,
 which the engine expands into its components.
@@ -98,6 +99,21 @@ def channel_atp(
         found = readmodel.position(location_id, sku)
         return 0 if found is None else found.channels.get(channel, 0)
     return kit_atp(parts, lambda part: _channel(readmodel.position(location_id, part), channel))
+
+
+def kit_atp_at(
+    readmodel: ReadModel, policy: Policy, location_id: str, kit: str, channel: str | None
+) -> int:
+    """A kit's ATP at ``location_id``: plain, or ``channel``'s."""
+    parts = policy.kits[kit]
+
+    def atp_of(sku: str) -> int | None:
+        record = readmodel.position(location_id, sku)
+        if record is None:
+            return None
+        return record.atp if channel is None else record.channels.get(channel, 0)
+
+    return kit_atp(parts, atp_of)
 
 
 class KitAtp:

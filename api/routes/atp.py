@@ -118,8 +118,14 @@ async def query(body: AtpQueryIn, state: State) -> Any:
         locations.update(dict.fromkeys(groups.members(state.policy, group_id)))
     channel = None if body.channel is None else groups.channel_name(state.policy, body.channel)
     for sku in dict.fromkeys(body.skus):
-        by_location = readmodel.positions_of(sku)
         total = {"on_hand": 0, "reserved": 0, "atp": 0}
+        if sku in state.policy.kits:  # no stock of its own: its ATP from its components'
+            total["atp"] = sum(
+                kits.kit_atp_at(readmodel, state.policy, loc, sku, channel) for loc in locations
+            )
+            totals[sku] = total
+            continue
+        by_location = readmodel.positions_of(sku)
         for location_id in locations:
             found = by_location.get(location_id)
             if found is not None:

@@ -139,6 +139,19 @@ def test_a_kit_answers_its_atp_from_its_components(make_client):
     assert client.get("/v1/atp/S9/KIT").json()["atp"] == 0  # B but no A there
 
 
+def test_a_grid_query_totals_a_kit_from_its_components(make_client):
+    client = make_client(policy=KITS)
+    stock(client, 3, sku="A")
+    stock(client, 5, sku="B")
+    stock(client, 4, "S2", "A")
+    stock(client, 2, "S2", "B")
+    body = {"skus": ["KIT", "A"], "location_ids": ["S1", "S2", "S3"]}
+    answer = client.post("/v1/atp/query", json=body).json()
+    assert answer["totals"]["KIT"] == {"on_hand": 0, "reserved": 0, "atp": 2 + 1}
+    assert answer["totals"]["A"]["atp"] == 7
+    assert all(p["sku"] != "KIT" for p in answer["positions"])  # a kit is never a position
+
+
 def test_a_kit_reserve_holds_its_components(make_client):
     client = make_client(policy=KITS)
     stock(client, 3, sku="A")
