@@ -305,9 +305,15 @@ def by_value(book: Book) -> dict[str, Any]:
     reservations."""
     found = state(book)
     del found["position_order"]
-    found["seen"] = sorted(found["seen"], key=repr)
-    found["ended"] = sorted(found["ended"])
-    found["reservations"] = sorted(found["reservations"], key=repr)
+    # What has left the dedup window is as good as forgotten (the rules treat it as absent):
+    # a restored book, its entries in the order of time, drops it sooner than the original,
+    # whose scan stops at the first recent entry in the order they came.
+    horizon = book.watermark - book.window
+    found["seen"] = sorted((e for e in found["seen"] if e[1] >= horizon), key=repr)
+    found["ended"] = sorted(e for e in found["ended"] if e[1] >= horizon)
+    found["reservations"] = sorted(
+        (r for r in found["reservations"] if r[8] is None or r[8] >= horizon), key=repr
+    )
     found["expiries"] = sorted(e for e in found["expiries"] if book.due(e) is not None)
     return found
 
