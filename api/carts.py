@@ -29,10 +29,23 @@ from typing import Any, Protocol
 
 from api import kits
 from api.backends import Answer, Pending
+from api.cart_parts import (
+    Lines,
+    ended,
+    first_lines,
+    first_of,
+    held,
+    held_now,
+    holds,
+    part_id,
+    parts_by_location,
+    unknown,
+    view_of,
+)
 from api.errors import ApiError
-from api.readmodel import ACTIVE, ReadModel, ReservationView
+from api.readmodel import ReadModel, ReservationView
 from api.schemas import FulfilIn, ReserveIn
-from api.views import new_event_id, status_of, try_id, view_record
+from api.views import new_event_id, status_of, try_id
 from engine.outputs import (
     INSUFFICIENT_STOCK,
     Duplicate,
@@ -59,7 +72,6 @@ class Sender(Protocol):
     def remember_pending(self, reservation_id: str, record: dict[str, Any]) -> None: ...
 
 
-Lines = list[tuple[str, int]]
 MAX_ID = 128  # a reservation id's longest (engine.schema.Token)
 MAX_ANSWERED = 10_000  # first answers of carts this replica keeps for their repeats
 
@@ -76,7 +88,7 @@ class CrossCarts:
 
     async def reserve(self, body: ReserveIn) -> Result:
         rid = body.reservation_id
-        by_location = _by_location(body)
+        by_location = parts_by_location(body)
         if "@" in rid or max(len(part_id(rid, loc)) for loc in by_location) > MAX_ID:
             raise ApiError(
                 422,
@@ -113,13 +125,13 @@ class CrossCarts:
                         f"event_id {body.event_id!r} was already used for another request: "
                         "send a new event_id",
                     )
-                answer = _first_of(view, self.service.clock())
+                answer = first_of(view, self.service.clock())
             if isinstance(answer, Rejected):
                 await self._release_held(answers)
                 raise ApiError(status_of(answer.code), answer.code, answer.message)
             answers[loc] = answer
             repeats = repeats and answer.repeat
-            if answer.status == "rejected" or not _holds(answer):
+            if answer.status == "rejected" or not holds(answer):
                 refused = (loc, answer)
                 break
         if refused is not None:
@@ -211,7 +223,7 @@ class CrossCarts:
 
     async def _release_held(self, answers: dict[str, ReservationChanged]) -> None:
         await self._release_all(
-            [(loc, answer.reservation_id) for loc, answer in answers.items() if _holds(answer)]
+            [(loc, answer.reservation_id) for loc, answer in answers.items() if holds(answer)]
         )
 
     async def _release_all(self, parts: list[tuple[str, str]]) -> list[Any]:
@@ -294,7 +306,7 @@ class CrossCarts:
             "lines": [
                 {"sku": sku, "qty": qty, "location_id": loc}
                 for loc in by_location
-                for sku, qty in _held(answers[loc])
+                for sku, qty in held(answers[loc])
             ],
             "parts": [outcome_record(part) for part in parts],
         }
@@ -305,7 +317,7 @@ class CrossCarts:
         known = self.readmodel.parts_of(rid)
         views = list(known.values())
         if not views:
-            raise _unknown(rid)
+            raise unknown(rid)
         now = view_of(rid, known)
         kept = self.answered.get(rid)
         if kept is not None:  # this replica answered it first: that answer, whole
@@ -335,7 +347,7 @@ class CrossCarts:
             "lines": [
                 {"sku": sku, "qty": 0 if rejected else qty, "location_id": loc}
                 for loc, view in known.items()
-                for sku, qty in _first_lines(view)
+                for sku, qty in first_lines(view)
             ],
             **({"short": short} if rejected else {}),
             "repeat": True,
@@ -359,7 +371,7 @@ class CrossCarts:
         known = self.readmodel.parts_of(rid)
         held = [(loc, view) for loc, view in known.items() if view.active]
         if not held:
-            raise _ended(rid, known)
+            raise ended(rid, known)
         answers = await asyncio.gather(
             *(
                 self.service.send(
@@ -408,7 +420,7 @@ class CrossCarts:
                 loc: None for loc, view in known.items() if view.active
             }
             if not picks:
-                raise _ended(rid, known)
+                raise ended(rid, known)
             return picks
         named: dict[str, Lines] = {}
         for line in body.lines:
@@ -422,8 +434,8 @@ class CrossCarts:
         for loc, lines in named.items():
             view = known.get(loc)
             if view is not None and not view.active:
-                raise _ended(rid, known)
-            held = dict(_held_now(view)) if view is not None else {}
+                raise ended(rid, known)
+            held = dict(held_now(view)) if view is not None else {}
             for sku, qty in lines:
                 if qty > held.get(sku, 0):
                     raise ApiError(
@@ -475,124 +487,3 @@ class CrossCarts:
         """``GET`` of a cart across locations, or ``None`` when no part is known."""
         known = self.readmodel.parts_of(rid)
         return view_of(rid, known) if known else None
-
-
-def part_id(rid: str, location_id: str) -> str:
-    """The id of a cart's part at ``location_id``."""
-    return f"{rid}@{location_id}"
-
-
-def cart_status(views: list[ReservationView]) -> str:
-    """A cart's status from its parts': ``rejected`` if one was refused at first; else
-    ``confirmed`` while any part holds stock; else ``fulfilled`` if any was fulfilled, else
-    ``expired`` if any expired, else ``released``."""
-    statuses = {view.status for view in views}
-    if any(view.first_status == "rejected" for view in views):
-        return "rejected"
-    if statuses & ACTIVE:
-        return "confirmed"
-    for status in ("fulfilled", "expired"):
-        if status in statuses:
-            return status
-    return "released"
-
-
-def view_of(rid: str, known: dict[str, ReservationView]) -> dict[str, Any]:
-
-    views = list(known.values())
-    rejected = any(view.first_status == "rejected" for view in views)
-    updated = [view.updated_at for view in views if view.updated_at is not None]
-    return {
-        "reservation_id": rid,
-        "status": cart_status(views),
-        "expires_at": min(view.expires_at for view in views),
-        "updated_at": max(updated) if updated else None,
-        "reason": INSUFFICIENT_STOCK if rejected else None,
-        "first_status": "rejected" if rejected else "confirmed",
-        "first_reason": INSUFFICIENT_STOCK if rejected else None,
-        "lines": [
-            {"sku": sku, "qty": qty, "location_id": loc}
-            for loc, view in known.items()
-            for sku, qty in _held_now(view)
-        ],
-        "first_lines": [
-            {"sku": sku, "qty": 0 if rejected else qty, "location_id": loc}
-            for loc, view in known.items()
-            for sku, qty in _first_lines(view)
-        ],
-        "parts": [view_record(view) for view in views],
-    }
-
-
-def _by_location(body: ReserveIn) -> dict[str, Lines]:
-    by_location: dict[str, Lines] = {}
-    for line in body.lines or ():
-        assert line.location_id is not None  # the body's check
-        by_location.setdefault(line.location_id, []).append((line.sku, line.qty))
-    return by_location
-
-
-def _holds(answer: ReservationChanged) -> bool:
-    """Whether the part holds stock now (a repeat: as it stands, ``current_status``)."""
-    status = answer.current_status if answer.repeat else answer.status
-    return status in ACTIVE
-
-
-def _held(answer: ReservationChanged) -> Lines:
-    if answer.lines is not None:
-        return list(answer.current_lines or answer.lines) if answer.repeat else list(answer.lines)
-    qty = answer.current_qty if answer.repeat and answer.current_qty is not None else answer.qty
-    return [(answer.sku or "", qty)]
-
-
-def _held_now(view: ReservationView | None) -> Lines:
-    if view is None:
-        return []
-    if view.lines is not None:
-        return list(view.lines)
-    return [(view.sku or "", view.qty)]
-
-
-def _first_lines(view: ReservationView) -> Lines:
-    if view.first_lines is not None:
-        return list(view.first_lines)
-    return [(view.sku or "", view.first_qty)]
-
-
-def _first_of(view: ReservationView, now: datetime) -> ReservationChanged:
-    """A part decided before, as the engine's repeat would answer it."""
-    return ReservationChanged(
-        view.reservation_id,
-        view.location_id,
-        view.sku,
-        view.first_status,
-        view.first_qty,
-        view.expires_at,
-        now,
-        None,
-        view.first_reason,
-        True,
-        view.status,
-        view.qty,
-        view.location_group,
-        view.first_lines,
-        view.first_short,
-        view.kit,
-        view.lines,
-    )
-
-
-def _ended(rid: str, known: dict[str, ReservationView]) -> ApiError:
-    if not known:
-        return _unknown(rid)
-    view = view_of(rid, known)
-    return ApiError(
-        409,
-        "reservation_ended",
-        f"cart {rid!r} is {view['status']}: nothing to release or fulfil",
-        view,
-    )
-
-
-def _unknown(rid: str) -> ApiError:
-    return ApiError(404, "unknown_reservation", f"no reservation {rid!r} has been seen here")

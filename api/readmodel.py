@@ -117,43 +117,29 @@ decode_position = msgspec.json.Decoder(PositionRecord).decode
 
 
 def decode_outcome(value: bytes) -> ReservationChanged:
-    """An ``omnistock.reservations`` message as the engine's ``ReservationChanged``."""
+    """An ``omnistock.reservations`` message as the engine's ``ReservationChanged`` (a cart's
+    ``qty`` and ``current_qty``: the sums of its lines)."""
     wire = _decode_wire(value)
-    lines = wire.lines
-    if lines is None:
-        return ReservationChanged(
-            wire.reservation_id,
-            wire.location_id,
-            wire.sku,
-            wire.status,
-            wire.qty,
-            wire.expires_at,
-            wire.ts,
-            wire.event_id,
-            wire.reason,
-            wire.repeat,
-            wire.current_status,
-            wire.current_qty,
-            wire.location_group,
-        )
+    lines = _pairs(wire.lines)
     current = _pairs(wire.current_lines)
+    current_qty = wire.current_qty
+    if current_qty is None and current is not None:
+        current_qty = sum(q for _, q in current)
     return ReservationChanged(
         wire.reservation_id,
         wire.location_id,
-        None,
+        wire.sku,
         wire.status,
-        sum(line.qty for line in lines),
+        wire.qty if lines is None else sum(q for _, q in lines),
         wire.expires_at,
         wire.ts,
         wire.event_id,
         wire.reason,
         wire.repeat,
         wire.current_status,
-        wire.current_qty
-        if wire.current_qty is not None or current is None
-        else sum(q for _, q in current),
+        current_qty,
         wire.location_group,
-        _pairs(lines),
+        lines,
         None if wire.short is None else tuple((s.sku, s.qty, s.atp) for s in wire.short),
         wire.kit,
         current,

@@ -27,27 +27,8 @@ def sale_uses_reservation(book: Book, position: Position, event: Any, outputs: l
 
 
 def repeat(book: Book, found: Reservation, event: Any) -> ReservationChanged:
-    """The answer to a ``reserve`` of a known id: its first outcome, as it stands now beside."""
-    if found.lines is not None:  # a cart's: its lines
-        return ReservationChanged(
-            found.reservation_id,
-            book.location_id,
-            None,
-            found.first_status,
-            found.first_qty,
-            found.expires_at,
-            event.ts,
-            event.event_id,
-            found.first_reason,
-            True,
-            found.status,
-            found.qty,
-            found.location_group,
-            found.first_lines,
-            found.short,
-            found.kit,
-            found.current_lines(),
-        )
+    """The answer to a ``reserve`` of a known id: its first outcome, as it stands now beside
+    (a cart's with its lines; a one-sku reservation's line fields are ``None``)."""
     return ReservationChanged(
         found.reservation_id,
         book.location_id,
@@ -62,6 +43,10 @@ def repeat(book: Book, found: Reservation, event: Any) -> ReservationChanged:
         found.status,
         found.qty,
         found.location_group,
+        found.first_lines,
+        found.short,
+        found.kit,
+        found.current_lines(),
     )
 
 
