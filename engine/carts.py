@@ -71,11 +71,7 @@ def reserve(
     else:
         made.lines = dict(granted)
         for position, (_, qty) in zip(positions, granted, strict=True):
-            if position.holds is None:
-                position.holds = {}
-            position.holds[rid] = made
-            position.reserved += qty
-            position.next_expiry = min(expires_at, position.next_expiry)
+            position.hold(made, qty)
         heapq.heappush(book.expiries, (expires_at, rid))
     made.first_qty = made.qty
     made.first_lines = made.current_lines()

@@ -230,6 +230,14 @@ class Position:
     def inbound_qty(self) -> int:
         return sum(qty for qty, _ in self.inbound.values()) if self.inbound else 0
 
+    def hold(self, made: Reservation, qty: int) -> None:
+        """``made`` holds ``qty`` here (a one-sku reservation, or a cart's line)."""
+        if self.holds is None:
+            self.holds = {}
+        self.holds[made.reservation_id] = made
+        self.reserved += qty
+        self.next_expiry = min(made.expires_at, self.next_expiry)
+
     def atp_at(self, at: datetime) -> int:
         """ATP on the instant ``at``, counting expected supply due by then."""
         due = sum(q for q, eta in self.inbound.values() if eta <= at) if self.inbound else 0

@@ -88,11 +88,7 @@ def reserve(book: Book, position: Position, event: Any, outputs: list[Any]) -> N
         return
     made = Reservation(rid, position.sku, status, qty, expires_at, None, group)
     book.reservations[rid] = made
-    if position.holds is None:
-        position.holds = {}
-    position.holds[rid] = made
-    position.reserved += qty
-    position.next_expiry = min(expires_at, position.next_expiry)
+    position.hold(made, qty)
     heapq.heappush(book.expiries, (expires_at, rid))
     outputs.append(
         ReservationChanged(

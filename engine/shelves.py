@@ -162,7 +162,7 @@ def restore(state: tuple[Any, ...], book: Any) -> Sharded:
             continue
         expiries.append((found.expires_at, found.reservation_id))
         for sku in (found.sku,) if found.lines is None else tuple(found.lines):
-            position = positions[sku]
+            position = positions[sku]  # its reserved is in its state: the hold alone goes back
             if position.holds is None:
                 position.holds = {}
             position.holds[found.reservation_id] = found
