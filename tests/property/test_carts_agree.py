@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.book import EngineConfig
@@ -41,12 +41,11 @@ from tests.property.test_rules_agree import (
     check_agreement,
     check_deterministic,
     check_duplicate_changes_nothing,
+    common,
+    fewer,
     policy_of,
+    windows,
 )
-
-windows = st.sampled_from([WEEK_MS, 60_000, 200_000])
-common = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-fewer = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @common
