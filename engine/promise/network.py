@@ -18,6 +18,8 @@ Choices where the contract is silent:
 - ``delivery_weekdays`` defaults to mon-fri for banded levels and to every day for same-day
   levels, whose day must also be a delivery day (not one of their ``holidays``).
 - Unknown fields are mistakes, so a misspelt field is never silently ignored.
+- ``regions`` (optional, the promise table's destinations: docs/network.md §2.1) are points
+  with ids; kept in file order, ids unique.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ _LOCATION_FIELDS: Final = frozenset(
         "ship_cutoff",
     ]
 )
+_REGION_FIELDS: Final = frozenset(["id", "lat", "lon"])
 _LEVEL_FIELDS: Final = frozenset(
     ["name", "transit_days", "delivery_weekdays", "holidays", "max_km", "order_cutoff"]
 )
@@ -94,11 +97,21 @@ class ServiceLevel:
 
 
 @dataclass(frozen=True, slots=True)
+class Region:
+    """A destination the promise table keeps answers for (a 3-digit ZIP region, say)."""
+
+    id: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
 class Network:
-    """A validated network: locations sorted by id, service levels in file order."""
+    """A validated network: locations sorted by id, service levels and regions in file order."""
 
     locations: tuple[Location, ...]
     service_levels: tuple[ServiceLevel, ...]
+    regions: tuple[Region, ...] = ()
     index: dict[str, int] = field(compare=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,7 +139,7 @@ def load_network(data: dict[str, Any] | bytes | str) -> Network:
     if not isinstance(data, dict):
         check.fail("the file", "-", "must be a JSON object with locations and service_levels")
         raise NetworkError(check.problems)
-    check.unknown("the file", data, {"locations", "service_levels"})
+    check.unknown("the file", data, {"locations", "service_levels", "regions"})
     raw_locations = data.get("locations")
     if not isinstance(raw_locations, list) or not raw_locations:
         check.fail("the file", "locations", "give a non-empty list of locations")
@@ -135,15 +148,22 @@ def load_network(data: dict[str, Any] | bytes | str) -> Network:
     if not isinstance(raw_levels, list):
         check.fail("the file", "service_levels", "give a list (it may be empty)")
         raw_levels = []
+    raw_regions = data.get("regions", [])
+    if not isinstance(raw_regions, list):
+        check.fail("the file", "regions", "give a list of {id, lat, lon} (it may be empty)")
+        raw_regions = []
     locations = [check.location(i, raw) for i, raw in enumerate(raw_locations)]
     levels = [check.level(i, raw) for i, raw in enumerate(raw_levels)]
+    regions = [check.region(i, raw) for i, raw in enumerate(raw_regions)]
     check.duplicates("locations", [_text(raw, "id") for raw in raw_locations])
     check.duplicates("service_levels", [_text(raw, "name") for raw in raw_levels])
+    check.duplicates("regions", [_text(raw, "id") for raw in raw_regions])
     if check.problems:
         raise NetworkError(check.problems)
     return Network(
         tuple(sorted((loc for loc in locations if loc), key=lambda loc: loc.id)),
         tuple(lvl for lvl in levels if lvl),
+        tuple(region for region in regions if region),
     )
 
 
@@ -177,7 +197,7 @@ class _Checker:
             if ident is None:
                 continue
             if ident in seen:
-                what = "id" if kind == "locations" else "name"
+                what = "name" if kind == "service_levels" else "id"
                 self.fail(
                     f"{kind}[{i}] ({ident})",
                     what,
@@ -276,6 +296,20 @@ class _Checker:
             int(pick),
             cutoff,
         )
+
+    def region(self, i: int, raw: Any) -> Region | None:
+        if not isinstance(raw, dict):
+            self.fail(f"regions[{i}]", "-", "must be an object {id, lat, lon}")
+            return None
+        ident = raw.get("id")
+        where = f"regions[{i}] ({ident})" if isinstance(ident, str) else f"regions[{i}]"
+        before = len(self.problems)
+        self.unknown(where, raw, _REGION_FIELDS)
+        if not isinstance(ident, str) or not _ID.match(ident):
+            self.fail(where, "id", f"{ident!r} is not 1-64 chars of A-Z a-z 0-9 _ . -")
+        lat = self.number(where, "lat", raw.get("lat"), -90, 90)
+        lon = self.number(where, "lon", raw.get("lon"), -180, 180)
+        return Region(str(ident), lat, lon) if len(self.problems) == before else None
 
     def hours(self, where: str, raw: Any) -> tuple[tuple[int, int] | None, ...]:
         if not isinstance(raw, dict):
