@@ -12,7 +12,12 @@ Wiring only: every rule is ``engine``'s, and the work done per message is ``engi
                                 reservation per id across locations (engine.claims,
                                 engine.batch.claim_batch); a loser's revocation goes to the
                                 events topic
-           -> publish           positions, outcomes, alerts, dead letters to their topics
+           -> promises          with a delivery network (``maker``): the promise table, keyed
+                                by a bucket of sku; it hears each changed position's web ATP
+                                >= 1 or not (engine.batch.promise_signals), makes the entries
+                                whose candidates changed, and wakes at their valid_until
+                                (engine.promise.table)
+           -> publish           positions, outcomes, alerts, promises, dead letters
 
 ``build_flow`` takes its source and sink, so production passes Kafka (``dataflows.kafka``) and
 tests pass ``TestingSource``/``TestingSink``. Items entering are ``Incoming`` (the raw bytes
@@ -37,10 +42,12 @@ from dataflows.progress import Progress
 from engine.batch import (
     Envelope,
     Publish,
+    Signal,
     claim_batch,
     claim_groups,
     expire_due,
     fold_batch,
+    promise_groups,
     route_batch,
 )
 from engine.book import Book, EngineConfig
@@ -50,7 +57,8 @@ from engine.outputs import Rejected, ReservationChanged, dead_letter
 
 _encode = msgspec.json.Encoder().encode
 # What the flow publishes: ``(state key, [(topic, message key, JSON value), ...])``, the topic
-# one of ``atp``, ``reservations``, ``alerts``, ``dead``, ``events`` (a revocation), ``ack``
+# one of ``atp``, ``reservations``, ``alerts``, ``promises``, ``dead``, ``events`` (a
+# revocation), ``ack``
 # (the sink maps them to topic names, or back into the flow's own input).
 # A key's whole batch travels as one item: Bytewax's cost is per item, not per message. Events
 # that fail to parse travel to the fold under ``UNREADABLE``, which turns them into dead
@@ -92,6 +100,7 @@ def build_flow(
     sku_shards: int = 1,
     acknowledge: bool = False,
     progress: Progress | None = None,
+    maker: Any = None,
 ) -> Dataflow:
     """The whole dataflow, from its source to its sink.
 
@@ -111,6 +120,8 @@ def build_flow(
         progress: what the source reports of its catching up (``dataflows.progress``): the
             wall clock expires reservations only once it has caught up. ``None`` (a testing
             source): always caught up.
+        maker: an ``engine.promise.table.Maker`` over the delivery network: the flow keeps
+            the promise table (``None``: it does not).
     """
     if sku_shards != config.sku_shards:
         config = msgspec.structs.replace(config, sku_shards=sku_shards)
@@ -119,8 +130,11 @@ def build_flow(
     keyed = op.flat_map_batch(
         "parse_and_route", incoming, lambda items: parse_and_route(items, config.max_future_s)
     )
+    tabled = maker is not None
     folded = op.stateful_batch(
-        "fold", keyed, lambda state: LocationLogic(state, config, acknowledge, progress)
+        "fold",
+        keyed,
+        lambda state: LocationLogic(state, config, acknowledge, progress, tabled),
     )
     # The fold emits a location's publications (and acknowledgements) as a list, and its
     # reservation outcomes as ``ForClaims``: those go on to the claims, regrouped by bucket of
@@ -129,7 +143,14 @@ def build_flow(
     by_bucket = op.flat_map_batch("by_reservation_id", folded, _by_bucket)
     window = timedelta(milliseconds=config.dedup_window_ms)
     claimed = op.stateful_batch("claims", by_bucket, lambda state: ClaimLogic(state, window))
-    op.output("publish", op.merge("published", published, claimed), sink)
+    if maker is None:
+        op.output("publish", op.merge("published", published, claimed), sink)
+        return flow
+    by_sku = op.flat_map_batch("by_sku_bucket", folded, _by_sku_bucket)
+    promised = op.stateful_batch(
+        "promises", by_sku, lambda state: PromiseLogic(state, maker, progress)
+    )
+    op.output("publish", op.merge("published", published, claimed, promised), sink)
     return flow
 
 
@@ -139,15 +160,25 @@ class ForClaims(NamedTuple):
     outcomes: list[ReservationChanged]
 
 
-Folded = list[Publish] | ForClaims  # what the fold emits
+class ForPromises(NamedTuple):
+    """What the promise table hears of a book's batch (``engine.batch.promise_signals``)."""
+
+    signals: list[Signal]
+
+
+Folded = list[Publish] | ForClaims | ForPromises  # what the fold emits
 
 
 def _publications(items: list[tuple[str, Folded]]) -> list[Published]:
-    return [cast(Published, item) for item in items if item[1].__class__ is not ForClaims]
+    return [cast(Published, item) for item in items if item[1].__class__ is list]
 
 
 def _by_bucket(items: list[tuple[str, Folded]]) -> list[tuple[str, list[ReservationChanged]]]:
     return claim_groups([item[1].outcomes for item in items if item[1].__class__ is ForClaims])
+
+
+def _by_sku_bucket(items: list[tuple[str, Folded]]) -> list[tuple[str, list[Signal]]]:
+    return promise_groups([item[1].signals for item in items if item[1].__class__ is ForPromises])
 
 
 def parse_and_route(items: list[Any], max_future_s: int) -> list[tuple[str, list[Envelope]]]:
@@ -218,6 +249,7 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         config: EngineConfig,
         acknowledge: bool = False,
         progress: Progress | None = None,
+        tabled: bool = False,
     ) -> None:
         if state is not None:  # a restored book takes this run's settings and policy
             state.configure(config)
@@ -225,18 +257,19 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         self.config = config
         self.acknowledge = acknowledge
         self.progress = progress
+        self.tabled = tabled
 
     def on_batch(self, values: list[list[Envelope]]) -> tuple[Iterable[Any], bool]:
         repeats: list[Envelope] | None = [] if self.acknowledge else None
         outcomes: list[ReservationChanged] = []
-        self.book, out, dead = fold_batch(self.book, values, self.config, outcomes, repeats)
+        signals: list[Signal] | None = [] if self.tabled else None
+        self.book, out, dead = fold_batch(
+            self.book, values, self.config, outcomes, repeats, signals
+        )
         out.extend(_dead_letter(rejected, envelope) for rejected, envelope in dead)
         if repeats is not None:
             out.extend(_acks(values, dead, repeats))
-        items: list[Any] = [out] if out else []
-        if outcomes:
-            items.append(ForClaims(outcomes))
-        return items, StatefulBatchLogic.RETAIN
+        return _items(out, outcomes, signals), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
         due = None if self.book is None else self.book.next_expiry()
@@ -249,11 +282,9 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         if self.book is None or not self._caught_up():
             return (), StatefulBatchLogic.RETAIN
         outcomes: list[ReservationChanged] = []
-        out = expire_due(self.book, datetime.now(UTC), outcomes)
-        items: list[Any] = [out] if out else []
-        if outcomes:
-            items.append(ForClaims(outcomes))
-        return items, StatefulBatchLogic.RETAIN
+        signals: list[Signal] | None = [] if self.tabled else None
+        out = expire_due(self.book, datetime.now(UTC), outcomes, signals)
+        return _items(out, outcomes, signals), StatefulBatchLogic.RETAIN
 
     def _caught_up(self) -> bool:
         return self.progress is None or self.progress.caught_up()
@@ -263,6 +294,17 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
 
     def snapshot(self) -> Book | None:
         return self.book
+
+
+def _items(
+    out: list[Publish], outcomes: list[ReservationChanged], signals: list[Signal] | None
+) -> list[Any]:
+    items: list[Any] = [out] if out else []
+    if outcomes:
+        items.append(ForClaims(outcomes))
+    if signals:
+        items.append(ForPromises(signals))
+    return items
 
 
 class ClaimLogic(StatefulBatchLogic[list[ReservationChanged], list[Publish], Claims]):
@@ -282,3 +324,49 @@ class ClaimLogic(StatefulBatchLogic[list[ReservationChanged], list[Publish], Cla
 
     def snapshot(self) -> Claims:
         return self.claims
+
+
+class PromiseLogic(StatefulBatchLogic[list[Signal], list[Publish], Any]):
+    """One bucket of skus' promise table inside Bytewax (``engine.promise.table``): hear the
+    books' signals, make what changed at the wall clock's second, wake at the soonest
+    ``valid_until``. While the input catches up (a restart reading its backlog) it only
+    listens, and makes everything it heard once caught up."""
+
+    def __init__(self, state: Any, maker: Any, progress: Progress | None) -> None:
+        from engine.promise import table  # noqa: PLC0415 - numba only with a network
+
+        self.table = table
+        self.book = table.PromiseBook() if state is None else state
+        self.maker = maker
+        self.progress = progress
+
+    def on_batch(self, values: list[list[Signal]]) -> tuple[Iterable[Any], bool]:
+        table = self.table
+        for signals in values:
+            table.hear(self.book, signals, self.maker.index)
+        if not self._caught_up():
+            return (), StatefulBatchLogic.RETAIN
+        now = table.seconds(datetime.now(UTC))
+        out = table.make(self.book, self.maker, sorted(self.book.dirty), now)
+        return ([out] if out else ()), StatefulBatchLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        if self.book.dirty:  # heard while catching up
+            return datetime.now(UTC) + RECHECK
+        wake = self.book.next_wake()
+        return None if wake is None else datetime.fromtimestamp(wake, UTC)
+
+    def on_notify(self) -> tuple[Iterable[Any], bool]:
+        if not self._caught_up():
+            return (), StatefulBatchLogic.RETAIN
+        out = self.table.wake(self.book, self.maker, self.table.seconds(datetime.now(UTC)))
+        return ([out] if out else ()), StatefulBatchLogic.RETAIN
+
+    def _caught_up(self) -> bool:
+        return self.progress is None or self.progress.caught_up()
+
+    def on_eof(self) -> tuple[Iterable[Any], bool]:
+        return (), StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> Any:
+        return self.book

@@ -116,9 +116,12 @@ class InProcessFlow:
         config: the rules' settings.
         deliver: called in the flow's thread with each batch of ``Published`` items, in order.
         sku_shards: as ``build_flow``'s.
+        maker: as ``build_flow``'s: the promise table's maker, or ``None``.
     """
 
-    def __init__(self, config: EngineConfig, deliver: Deliver, sku_shards: int = 1) -> None:
+    def __init__(
+        self, config: EngineConfig, deliver: Deliver, sku_shards: int = 1, maker: Any = None
+    ) -> None:
         self._items: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self.progress = Progress()
@@ -130,6 +133,7 @@ class InProcessFlow:
             sku_shards,
             acknowledge=True,
             progress=self.progress,
+            maker=maker,
         )
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None

@@ -72,6 +72,10 @@ class Topics:
     def deadletter(self) -> str:
         return f"{self.prefix}deadletter"
 
+    @property
+    def promises(self) -> str:
+        return f"{self.prefix}promises"
+
 
 def ensure_topics(bootstrap: str, topics: Topics, partitions: int = 4) -> list[str]:
     """Create the topics that are missing; returns the names created."""
@@ -86,6 +90,9 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int = 4) -> list[s
         topics.reservations: NewTopic(topics.reservations, partitions, 1),
         topics.alerts: NewTopic(topics.alerts, partitions, 1),
         topics.deadletter: NewTopic(topics.deadletter, 1, 1),
+        topics.promises: NewTopic(
+            topics.promises, partitions, 1, config={"cleanup.policy": "compact"}
+        ),
     }
     missing = [topic for name, topic in wanted.items() if name not in existing]
     if not missing:
@@ -217,6 +224,7 @@ class PublishSink(DynamicSink[Published]):
             "reservations": topics.reservations,
             "alerts": topics.alerts,
             "dead": topics.deadletter,
+            "promises": topics.promises,  # the promise table's entries, keyed by sku
             "events": topics.events,  # a revocation (engine.claims), keyed by its location
         }
 

@@ -25,6 +25,7 @@ from zlib import crc32
 import msgspec
 
 from engine.book import Book, EngineConfig
+from engine.carts import kit_atp
 from engine.claims import Claims
 from engine.events import Revoke, encode, in_future, parse
 from engine.kinds import ALERT, DUPLICATE, REJECTED, RESERVATION_CHANGED
@@ -41,6 +42,7 @@ from engine.routing import route
 from engine.rules import apply, expire
 
 Envelope = tuple[Any, bytes, Any]  # (message, raw text, origin)
+Signal = tuple[str, str, bool]  # (sku, location_id, web ATP >= 1): engine.promise.table
 Publish = tuple[str, str | None, bytes]  # (logical topic, message key, JSON value)
 UNREADABLE: Final = ""  # the key of events that fail to parse: no location id is empty
 
@@ -89,6 +91,7 @@ def fold_batch(
     config: EngineConfig,
     outcomes: list[ReservationChanged],
     repeats: list[Envelope] | None = None,
+    signals: list[Signal] | None = None,
 ) -> tuple[Book | None, list[Publish], list[tuple[Rejected, Envelope]]]:
     """Apply a book's messages in order.
 
@@ -101,6 +104,8 @@ def fold_batch(
             claims (``engine.claims``) before they are published.
         repeats: when given, the envelopes whose event was a duplicate are appended to it
             (a duplicate publishes nothing; an in-process caller still wants to know).
+        signals: when given (the flow keeps a promise table), what the table hears of the
+            positions that changed is appended to it (``promise_signals``).
 
     Returns:
         The book, what to publish, and each rejection with the envelope that caused it.
@@ -124,17 +129,56 @@ def fold_batch(
     if changed:
         channels = book.channels  # type: ignore[union-attr]
         out.extend([position_message(position, channels) for position in changed.values()])
+        if signals is not None:
+            promise_signals(book, changed, signals)  # type: ignore[arg-type]
     return book, out, dead
 
 
-def expire_due(book: Book, now: datetime, outcomes: list[ReservationChanged]) -> list[Publish]:
+def promise_signals(book: Book, changed: dict[str, Position], signals: list[Signal]) -> None:
+    """For the promise table (``engine.promise.table``): ``(sku, location, web ATP >= 1)``
+    of each changed position, and of each kit a changed component is part of (a kit's web
+    ATP is its components', ``engine.carts.kit_atp``). The table keeps what changed."""
+    web = book.web
+    location_id = book.location_id
+    for sku, position in changed.items():
+        live = (position.atp if web is None else position.atp_for(web)) >= 1
+        signals.append((sku, location_id, live))
+    kits_of = book.kits_of
+    if kits_of is None:
+        return
+    kits = book.kits or {}
+    positions = book.positions
+    done: set[str] = set()
+    for sku in changed:
+        for kit in kits_of.get(sku, ()):
+            if kit in done:
+                continue
+            done.add(kit)
+            least = kit_atp(kits[kit], lambda part: _web_atp(positions.get(part), web))
+            signals.append((kit, location_id, least >= 1))
+
+
+def _web_atp(position: Position | None, web: ChannelAt | None) -> int | None:
+    if position is None:
+        return None
+    return position.atp if web is None else position.atp_for(web)
+
+
+def expire_due(
+    book: Book,
+    now: datetime,
+    outcomes: list[ReservationChanged],
+    signals: list[Signal] | None = None,
+) -> list[Publish]:
     """End the book's reservations due by ``now`` (the wall clock): what to publish, the
-    outcomes apart as in ``fold_batch``."""
+    outcomes and signals apart as in ``fold_batch``."""
     out: list[Publish] = []
     changed: dict[str, Position] = {}
     for output in expire(book, now)[1]:
         _file(output, out, changed, outcomes)
     out.extend([position_message(position, book.channels) for position in changed.values()])
+    if signals is not None and changed:
+        promise_signals(book, changed, signals)
     return out
 
 
@@ -179,6 +223,26 @@ def claim_groups(
                 groups[key] = [outcome]
             else:
                 found.append(outcome)
+    return list(groups.items())
+
+
+# Buckets of skus, the keys of the promise table's step (engine.promise.table), as the claims'.
+PROMISE_BUCKETS: Final = 64
+_PROMISE_KEYS: Final = tuple(f"promises/{n}" for n in range(PROMISE_BUCKETS))
+
+
+def promise_groups(signal_lists: list[list[Signal]]) -> list[tuple[str, list[Signal]]]:
+    """The books' promise signals of a batch, regrouped by bucket of sku (``promises/N``), in
+    order: one item per bucket."""
+    groups: dict[str, list[Signal]] = {}
+    for signals in signal_lists:
+        for signal in signals:
+            key = _PROMISE_KEYS[crc32(signal[0].encode()) % PROMISE_BUCKETS]
+            found = groups.get(key)
+            if found is None:
+                groups[key] = [signal]
+            else:
+                found.append(signal)
     return list(groups.items())
 
 

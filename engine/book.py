@@ -36,6 +36,7 @@ from engine.shelves import Sharded, restore
 from engine.timefmt import BEFORE_ALL, later
 
 DAY_MS: Final = 86_400_000
+PROMISE_CHANNEL: Final = "web"  # the channel a delivery promise is made for
 GC_EVERY: Final = timedelta(minutes=1)
 
 
@@ -97,6 +98,7 @@ class Book:
         "gc_due",
         "initial_flags",
         "kits",
+        "kits_of",
         "location_id",
         "low_stock",
         "plain_safety",
@@ -110,6 +112,7 @@ class Book:
         "shards",
         "stockout_days",
         "watermark",
+        "web",
         "window",
     )
 
@@ -146,6 +149,14 @@ class Book:
         self.plain_safety = not policy.safety_skus and policy.safety_default == 0
         # kit sku -> ((component sku, qty), ...); None without kits: one test on the hot path
         self.kits: dict[str, tuple[tuple[str, int], ...]] | None = policy.kits or None
+        # component sku -> the kits it is part of: a component's change may change theirs
+        kits_of: dict[str, list[str]] = {}
+        for kit, parts in policy.kits.items():
+            for sku, _ in parts:
+                kits_of.setdefault(sku, []).append(kit)
+        self.kits_of: dict[str, list[str]] | None = kits_of or None
+        # the channel whose ATP promises use (docs/policy.md: web), None: plain atp
+        self.web: ChannelAt | None = self.by_channel.get(PROMISE_CHANNEL)
         self.shards = config.sku_shards
 
     def _unshard(self) -> None:

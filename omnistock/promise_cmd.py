@@ -5,7 +5,8 @@ answer ``POST /v1/promise`` would give for one item (docs/api.md §8). Reservati
 due by ``--at`` have expired (or by the log's last ``ts``, when that is later). ATP is today's
 figure; expected supply does not count.
 
-``network`` writes the built-in network file (and, with ``--events``, its stock as receipts).
+``network`` writes the built-in network file (and, with ``--events``, its stock as receipts),
+then says on standard error what it wrote.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def add_parsers(commands: Any) -> None:
     )
     network.add_argument(
         "--seed", type=int, default=7, help="which cities the stores draw (default 7)"
+    )
+    network.add_argument(
+        "--regions",
+        type=int,
+        default=100,
+        metavar="N",
+        help="the 3-digit ZIP regions of the N most populous US cities, the promise table's "
+        "destinations (default 100, 0 for none)",
     )
     network.add_argument("--out", default="-", metavar="FILE", help="default: standard output")
     network.add_argument("--events", metavar="FILE", help="also write the stock as receipts")
@@ -129,8 +138,10 @@ def run_network(args: argparse.Namespace) -> int:
 
     if args.stores < 1 or args.skus < 1:
         raise InputError("--stores and --skus must be at least 1")
+    if args.regions < 0:
+        raise InputError(f"--regions {args.regions} must be at least 0 (0 for none)")
     parse_instant(args.at)
-    network = generate_network(args.stores, args.seed)
+    network = generate_network(args.stores, args.seed, regions=args.regions)
     text = orjson.dumps(network, option=orjson.OPT_INDENT_2) + b"\n"
     try:
         if args.out == "-":
@@ -145,4 +156,20 @@ def run_network(args: argparse.Namespace) -> int:
                     sink.write(orjson.dumps(event) + b"\n")
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror} ({exc.filename})") from None
+    print(_wrote(network, args), file=sys.stderr)
     return 0
+
+
+def _wrote(network: dict[str, Any], args: argparse.Namespace) -> str:
+    """What ``omnistock network`` wrote, for standard error."""
+    kinds = [loc["kind"] for loc in network["locations"]]
+    where = "standard output" if args.out == "-" else args.out
+    said = (
+        f"omnistock network: wrote {where}: {kinds.count('store')} stores, "
+        f"{kinds.count('dc')} distribution centres, {len(network['service_levels'])} service "
+        f"levels ({', '.join(level['name'] for level in network['service_levels'])}), "
+        f"{len(network['regions'])} regions"
+    )
+    if args.events:
+        said += f"; {args.events}: the stock of {args.skus} skus as receipts"
+    return said

@@ -69,8 +69,34 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "-a", "--addresses", default=None, help="host:port of every process, separated by ';'"
     )
+    parser.add_argument(
+        "--network",
+        type=Path,
+        metavar="FILE",
+        help="delivery network (JSON) with regions: keep the promise table on "
+        "omnistock.promises (docs/network.md §9)",
+    )
     add_policy_argument(parser)
     parser.set_defaults(run=run)
+
+
+def load_maker(path: Path | None) -> Any:
+    """The promise table's maker (``engine.promise.table``) over the network in ``path``;
+    ``None`` without a file, or when the file names no region.
+
+    Raises:
+        ConfigError: the file cannot be read or is invalid.
+    """
+    if path is None:
+        return None
+    from engine.promise.network import load_network  # noqa: PLC0415 - numba only with a network
+    from engine.promise.table import maker_of  # noqa: PLC0415
+
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the network file {path}: {exc.strerror}") from None
+    return maker_of(load_network(text))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--workers must be at least 1")
     if args.sku_shards < 1:
         raise ConfigError("--sku-shards must be at least 1")
+    maker = load_maker(args.network)  # a bad file: exit 2 before Kafka is touched
     topics = kafka.Topics(prefix)
     kafka.ensure_topics(args.bootstrap, topics, args.partitions)
     progress = Progress()  # expiry on the wall clock waits until the input has caught up
@@ -107,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         args.sku_shards,
         progress=progress,
+        maker=maker,
     )
     recovery = None
     epoch = None

