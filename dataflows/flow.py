@@ -351,10 +351,14 @@ class PromiseLogic(StatefulBatchLogic[list[Signal], list[Publish], Any]):
         return ([out] if out else ()), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
+        soon = datetime.now(UTC) + RECHECK
         if self.book.dirty:  # heard while catching up
-            return datetime.now(UTC) + RECHECK
+            return soon
         wake = self.book.next_wake()
-        return None if wake is None else datetime.fromtimestamp(wake, UTC)
+        if wake is None:
+            return None
+        due = datetime.fromtimestamp(wake, UTC)
+        return due if self._caught_up() else max(due, soon)  # no busy wake-ups meanwhile
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         if not self._caught_up():
