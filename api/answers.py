@@ -306,17 +306,46 @@ class PromiseOut(TypedDict):
     destination: Point
     items: list[ItemPromise]
     cart: Cart
+    region: NotRequired[Annotated[str, Field(description="the destination, a region")]]
+
+
+_TABLE = "answered from the promise table: "
 
 
 class ListingSku(TypedDict):
     sku: str
     deliver_by: dict[str, date]
+    as_of: NotRequired[
+        Annotated[datetime | None, Field(description=_TABLE + "the instant it was computed for")]
+    ]
+    valid_until: NotRequired[
+        Annotated[datetime | None, Field(description=_TABLE + "when the clock may change it")]
+    ]
 
 
 class ListingOut(TypedDict):
     at: datetime
     destination: Point
+    region: NotRequired[
+        Annotated[str, Field(description="a region destination, or the table's for a ZIP code")]
+    ]
     skus: list[ListingSku]
+
+
+class PromiseLevel(TypedDict):
+    deliver_by: date
+    location_id: str
+    ship_by: datetime
+
+
+class PromiseEvent(TypedDict):
+    """``GET /v1/promise/stream``: a sku's new levels in the region (``{}``: none serves it)."""
+
+    sku: str
+    region: str
+    as_of: datetime
+    valid_until: datetime | None
+    levels: dict[str, PromiseLevel]
 
 
 class AvailabilityOut(TypedDict):

@@ -1,12 +1,13 @@
 """The hot routes answered below FastAPI's routing: ``GET /v1/atp/{location_id}/{sku}``
-without ``?at=``, and ``POST /v1/promise``.
+without ``?at=``, ``POST /v1/promise`` and ``POST /v1/promise/listing``.
 
 Product pages call them most. FastAPI's routing, dependency injection and response building
 cost more than the answer itself, which on two cores decides the p99 at a few thousand
 requests a second (docs/performance.md). This ASGI layer skips that machinery, not the route:
 it runs the route's own pieces, each defined once: ``api.deps.authorize`` (keys and
-readiness), the route's body type (``api.schemas.PromiseIn``, validated by pydantic as FastAPI
-would), ``api.routes.atp.known_position`` and ``api.routes.promise.answer_promise``. Anything
+readiness), the route's body type (``api.schemas.PromiseIn``, ``ListingIn``, validated by
+pydantic as FastAPI would), ``api.routes.atp.known_position`` and
+``api.routes.promise.answer_promise``, ``answer_listing``. Anything
 these refuse (an error, a query string, an escape in the path) falls through to the FastAPI
 route, which answers it, errors included, and is the one OpenAPI documents.
 """
@@ -20,14 +21,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import AppState, authorize
 from api.errors import ApiError
 from api.routes.atp import known_position
-from api.routes.promise import answer_promise
-from api.schemas import PromiseIn
+from api.routes.promise import answer_listing, answer_promise
+from api.schemas import ListingIn, PromiseIn
 
 ROUTE = "/v1/atp/{location_id}/{sku}"
 _PREFIX = "/v1/atp/"
 _HEADERS = [(b"content-type", b"application/json")]
 _encode = msgspec.json.Encoder().encode
 PROMISE = "/v1/promise"
+LISTING = "/v1/promise/listing"
 
 
 class AtpFastPath:
@@ -56,21 +58,23 @@ class AtpFastPath:
                     scope["omnistock.route"] = ROUTE  # the metrics label of the route
                     await self._answer(send, _encode(record))
                     return
-        elif scope["type"] == "http" and scope["method"] == "POST" and path == PROMISE:
+        elif scope["type"] == "http" and scope["method"] == "POST" and path in (PROMISE, LISTING):
             body = await _read_body(receive)
-            answer = self._promise(scope, body)
+            answer = self._promise(scope, body, path == LISTING)
             if answer is not None:
-                scope["omnistock.route"] = PROMISE
+                scope["omnistock.route"] = path
                 await self._answer(send, answer)
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
-    def _promise(self, scope: Scope, body: bytes) -> bytes | None:
-        """The answer to a promise body, or ``None`` to let the route answer."""
+    def _promise(self, scope: Scope, body: bytes, listing: bool) -> bytes | None:
+        """The answer to a promise (or listing) body, or ``None`` to let the route answer."""
         if not self._allowed(scope) or not _json_content(scope):
             return None
         try:
+            if listing:
+                return _encode(answer_listing(self.state, ListingIn.model_validate_json(body)))
             request = PromiseIn.model_validate_json(body)
             return _encode(answer_promise(self.state, request))
         except (ValidationError, ApiError):

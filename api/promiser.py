@@ -12,11 +12,15 @@ What a ``Promiser`` provides:
   outside the network come after them, and are ignored).
 - ``promise(items, destination, at, atp)``, ``listing(skus, destination, at, atp)``,
   ``availability(sku, near, radius_km, qty, limit, at, atp)``: each returns a dict ready to
-  encode (datetimes allowed). ``destination`` is ``{"postal_code": str}`` or
-  ``{"lat": float, "lon": float}``; ``near`` the raw query text (``POSTAL_CODE`` or
-  ``LAT,LON``); ``at`` an aware UTC datetime.
-- A bad input (an unknown postal code) raises an exception with a ``code`` attribute
-  (``unknown_postal_code``): the route answers 422 with that code and the exception's text.
+  encode (datetimes allowed). ``destination`` is ``{"postal_code": str}``,
+  ``{"lat": float, "lon": float}`` or ``{"region": str}`` (a region of the network file, at its
+  point); ``near`` the raw query text (``POSTAL_CODE`` or ``LAT,LON``); ``at`` an aware UTC
+  datetime.
+- A bad input (an unknown postal code or region) raises an exception with a ``code`` attribute
+  (``unknown_postal_code``, ``unknown_region``): the route answers 422 with that code and the
+  exception's text.
+- Optionally ``regions``: the network's regions by id (``CalculatorPromiser`` has them), the
+  destinations of the promise table (``api.promise_table``).
 
 Per sku, the calculator's candidates come straight from the read model's ATP array (indexed
 like ``network.locations``): the locations with ATP above 0 and their ATP, no dict in between.
@@ -34,6 +38,18 @@ import numpy.typing as npt
 
 from api import postal
 from engine.errors import ConfigError
+
+
+class UnknownRegionError(ValueError):
+    """A region destination the network file does not name."""
+
+    code = "unknown_region"
+
+    def __init__(self, region: str) -> None:
+        super().__init__(
+            f"unknown region {region!r}: the network file's regions name the destinations "
+            "of the promise table"
+        )
 
 
 class AtpSource(Protocol):
@@ -117,6 +133,7 @@ class CalculatorPromiser:
         self.network = network
         self.calculator = calculator.Calculator(network)
         self.location_ids: list[str] = [location.id for location in network.locations]
+        self.regions: dict[str, Any] = {region.id: region for region in network.regions}
         calculator.warm()  # compile (or load) the kernels before the first request
 
     def promise(
@@ -183,6 +200,11 @@ class CalculatorPromiser:
         return ranked
 
     def _where(self, destination: dict[str, Any]) -> Any:
+        if "region" in destination:
+            region = self.regions.get(destination["region"])
+            if region is None:
+                raise UnknownRegionError(destination["region"])
+            return self._destination.at_point(region.lat, region.lon)
         if "postal_code" in destination:
             return self._destination.at_postal_code(destination["postal_code"], self._zip)
         return self._destination.at_point(destination["lat"], destination["lon"])

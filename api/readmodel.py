@@ -22,6 +22,8 @@ What it holds:
   (measured by the latest outcome's ``ts``), so memory stays bounded.
 - ``alerts``: the latest 10,000 ``omnistock.alerts`` messages, and the streams following them
   (``api.alertlog.AlertLog``).
+- ``promises``: the promise table, the latest ``omnistock.promises`` entry per sku, and the
+  streams following it (``api.promise_table.PromiseTable``).
 
 Reads take no lock: each update replaces whole objects (one dict store, one array element), so
 a reader sees the old value or the new one.
@@ -39,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from api.alertlog import AlertLog
+from api.promise_table import PromiseTable
 from engine.outputs import PositionRecord, ReservationChanged
 
 LinePairs = tuple[tuple[str, int], ...]
@@ -181,6 +184,7 @@ class ReadModel:
         self._latest = datetime.min.replace(tzinfo=UTC)
         self._puts = 0
         self.alerts = AlertLog()  # GET /v1/alerts and its stream
+        self.promises = PromiseTable()  # POST /v1/promise/listing by region, its stream
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -219,12 +223,14 @@ class ReadModel:
 
     def take(self, topic: str, value: bytes) -> ReservationChanged | None:
         """One message the dataflow published, by its logical topic (``atp``,
-        ``reservations``, ``alerts``; others are not kept here): returns the outcome it
-        carried, if any."""
+        ``reservations``, ``alerts``, ``promises``; others are not kept here): returns the
+        outcome it carried, if any."""
         if topic == "atp":
             self.put_position(decode_position(value))
         elif topic == "alerts":
             self.alerts.put(value)
+        elif topic == "promises":
+            self.promises.put(value)
         elif topic == "reservations":
             outcome = decode_outcome(value)
             self.put_outcome(outcome)

@@ -53,7 +53,8 @@ def _integral(value: Any) -> Any:
 
 Integral = BeforeValidator(_integral)
 Qty = Annotated[int, Field(ge=1, le=MAX_QTY), Integral]  # the bounds first: else in the schema
-Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", examples=["S001"])]
+CODE = r"^[A-Za-z0-9_.\-]{1,64}$"  # an id: a location, a sku, a group, a region
+Code = Annotated[str, Field(pattern=CODE, examples=["S001"])]
 Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")]
 
 
@@ -248,13 +249,10 @@ class ReserveIn(_Body):
             raise PydanticCustomError(
                 "invalid_request", "give one of location_id and location_group"
             )
-        where = self.destination
-        if where is not None and not (
-            (where.postal_code is not None and where.lat is None and where.lon is None)
-            or (where.postal_code is None and where.lat is not None and where.lon is not None)
-        ):
+        if self.destination is not None and self.destination.shape is None:
             raise PydanticCustomError(
-                "bad_destination", "give destination.postal_code, or lat and lon; not both"
+                "bad_destination",
+                "give one of destination.postal_code, lat and lon, or region",
             )
         return self
 
@@ -375,14 +373,29 @@ _LON = {"type": "number", "minimum": -180, "maximum": 180}
 
 
 class Destination(_Body):
-    """A US ZIP code, or both coordinates (``api.routes.promise.destination_of`` answers 422
-    otherwise); the schema says so with its two shapes."""
+    """A US ZIP code, both coordinates, or a region of the network file: exactly one
+    (``api.routes.promise.destination_of`` answers 422 otherwise); the schema says so with its
+    three shapes."""
 
     postal_code: Annotated[str, Field(pattern=POSTAL_CODE)] | None = Field(
         default=None, examples=["10001"]
     )
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    region: Code | None = Field(default=None, examples=["100"])
+
+    @property
+    def shape(self) -> dict[str, Any] | None:
+        """The destination as the calculator takes it, or ``None`` when it is not exactly one
+        of ``postal_code``, ``lat`` and ``lon``, ``region``."""
+        postal, point, region = self.postal_code, (self.lat, self.lon), self.region
+        if postal is not None and point == (None, None) and region is None:
+            return {"postal_code": postal}
+        if postal is None and None not in point and region is None:
+            return {"lat": self.lat, "lon": self.lon}
+        if postal is None and point == (None, None) and region is not None:
+            return {"region": region}
+        return None
 
     @classmethod
     def __get_pydantic_json_schema__(
@@ -391,8 +404,9 @@ class Destination(_Body):
         null = {"type": "null"}
         return {
             "title": "Destination",
-            "description": "Either a US ZIP code (ZIP+4 allowed; an unknown one is 422 "
-            "`unknown_postal_code`) or a point, `lat` and `lon`; not both.",
+            "description": "One of: a US ZIP code (ZIP+4 allowed; an unknown one is 422 "
+            "`unknown_postal_code`), a point (`lat` and `lon`), or a `region` of the network "
+            "file (one it does not name is 422 `unknown_region`).",
             "anyOf": [
                 {
                     "type": "object",
@@ -400,18 +414,34 @@ class Destination(_Body):
                         "postal_code": {"type": "string", "pattern": POSTAL_CODE},
                         "lat": null,
                         "lon": null,
+                        "region": null,
                     },
                     "required": ["postal_code"],
                     "additionalProperties": False,
                 },
                 {
                     "type": "object",
-                    "properties": {"postal_code": null, "lat": _LAT, "lon": _LON},
+                    "properties": {"postal_code": null, "lat": _LAT, "lon": _LON, "region": null},
                     "required": ["lat", "lon"],
                     "additionalProperties": False,
                 },
+                {
+                    "type": "object",
+                    "properties": {
+                        "postal_code": null,
+                        "lat": null,
+                        "lon": null,
+                        "region": {"type": "string", "pattern": CODE},
+                    },
+                    "required": ["region"],
+                    "additionalProperties": False,
+                },
             ],
-            "examples": [{"postal_code": "10001"}, {"lat": 40.75, "lon": -73.99}],
+            "examples": [
+                {"postal_code": "10001"},
+                {"lat": 40.75, "lon": -73.99},
+                {"region": "100"},
+            ],
         }
 
 

@@ -1,12 +1,13 @@
 """Kafka mode: the read model from the dataflow's topics, writes to ``omnistock.events``.
 
-A consumer thread reads ``omnistock.atp`` and ``omnistock.reservations`` from their beginning
-into the read model (any number of replicas do the same, each on its own), ``omnistock.alerts``
-from the last 10,000 messages of each partition (the read model keeps the latest 10,000, so a
-replica started late still answers the recent alerts), and ``omnistock.deadletter`` from its
-end, only to hear at once when the engine refuses an event this replica sent. The replica is
-``caught_up`` once it has read every partition of the first three up to where it stood at
-start-up; until then the routes answer 503 ``not_ready``.
+A consumer thread reads ``omnistock.atp``, ``omnistock.reservations`` and ``omnistock.promises``
+(the promise table, compacted) from their beginning into the read model (any number of
+replicas do the same, each on its own), ``omnistock.alerts`` from the last 10,000 messages of
+each partition (the read model keeps the latest 10,000, so a replica started late still
+answers the recent alerts), and ``omnistock.deadletter`` from its end, only to hear at once
+when the engine refuses an event this replica sent. The replica is ``caught_up`` once it has
+read every partition of the first four up to where it stood at start-up; until then the
+routes answer 503 ``not_ready``.
 
 A command (``reserve``, ``release``, ``fulfil``) is produced to the events topic keyed by
 ``location_id`` (murmur2, like every producer here), so one book sees every reservation of
@@ -82,7 +83,8 @@ class KafkaBackend:
         )
         assignment = []
         kept = self.readmodel.alerts.capacity
-        for topic in (self.topics.atp, self.topics.reservations, self.topics.alerts):
+        topics = self.topics
+        for topic in (topics.atp, topics.reservations, topics.promises, topics.alerts):
             for index in self._partitions_of(consumer, topic):
                 low, high = consumer.get_watermark_offsets(TopicPartition(topic, index), 15)
                 if topic == self.topics.alerts:
@@ -171,6 +173,7 @@ class KafkaBackend:
         consumer = self._consumer
         assert consumer is not None
         atp, reservations, alerts = self.topics.atp, self.topics.reservations, self.topics.alerts
+        promises = self.topics.promises
         readmodel = self.readmodel
         next_lag = time.monotonic() + LAG_EVERY_S
         while not self._stopped.is_set():
@@ -196,6 +199,8 @@ class KafkaBackend:
                         self._resolve((outcome.reservation_id, outcome.event_id), outcome)
                 elif topic == alerts:
                     readmodel.take("alerts", value)
+                elif topic == promises:
+                    readmodel.take("promises", value)
                 else:
                     self._dead_letter(value)
             if self._producer is not None:

@@ -127,7 +127,7 @@ def test_every_error_status_documented_is_the_envelope(client):
                         status,
                     )
                     statuses += 1
-                elif path == "/v1/alerts/stream":  # Server-Sent Events: text, not JSON
+                elif path.endswith("/stream"):  # Server-Sent Events: text, not JSON
                     assert list(response["content"]) == ["text/event-stream"]
                 elif path != "/metrics":
                     assert response["content"]["application/json"]["schema"], (method, path)
