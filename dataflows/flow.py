@@ -339,6 +339,7 @@ class PromiseLogic(StatefulBatchLogic[list[Signal], list[Publish], Any]):
         self.book = table.PromiseBook() if state is None else state
         self.maker = maker
         self.progress = progress
+        self.recheck: datetime | None = None  # while catching up: when to look again
 
     def on_batch(self, values: list[list[Signal]]) -> tuple[Iterable[Any], bool]:
         table = self.table
@@ -351,16 +352,18 @@ class PromiseLogic(StatefulBatchLogic[list[Signal], list[Publish], Any]):
         return ([out] if out else ()), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
-        soon = datetime.now(UTC) + RECHECK
-        if self.book.dirty:  # heard while catching up
-            return soon
+        # Bytewax asks after every activation: a "soon" made anew each time would never come,
+        # so a look-again instant stays put until it has fired.
         wake = self.book.next_wake()
-        if wake is None:
-            return None
-        due = datetime.fromtimestamp(wake, UTC)
-        return due if self._caught_up() else max(due, soon)  # no busy wake-ups meanwhile
+        due = None if wake is None else datetime.fromtimestamp(wake, UTC)
+        if not self.book.dirty and (due is None or self._caught_up()):
+            return due
+        if self.recheck is None:
+            self.recheck = datetime.now(UTC) + RECHECK
+        return self.recheck if due is None or self.book.dirty else max(due, self.recheck)
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
+        self.recheck = None
         if not self._caught_up():
             return (), StatefulBatchLogic.RETAIN
         out = self.table.wake(self.book, self.maker, self.table.seconds(datetime.now(UTC)))

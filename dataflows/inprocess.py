@@ -71,8 +71,14 @@ class _QueuePartition(StatelessSourcePartition[Incoming]):
 
     def next_batch(self) -> list[Incoming]:
         batch = self._poll()
-        # Caught up once a poll finds the queue empty; behind while a batch's worth waits.
-        behind = next_state(self.progress.behind(PART), len(batch), BATCH, self.items.qsize())
+        # Caught up once a poll leaves the queue empty (its size is exact, unlike a broker's
+        # lag: a steady stream of one event a poll is caught up); behind while a batch's
+        # worth waits.
+        left = self.items.qsize()
+        if left == 0 and len(batch) < BATCH:
+            behind = False
+        else:
+            behind = next_state(self.progress.behind(PART), len(batch), BATCH, left)
         self.progress.report(PART, behind)
         return batch
 
