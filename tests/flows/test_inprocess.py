@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import orjson
 
@@ -130,7 +131,7 @@ def test_one_reservation_id_holds_at_one_location_only():
             qty=2,
             reservation_id="R1",
             event_id=f"x{loc}",
-            ts=TS,
+            ts=datetime.now(UTC).isoformat(),  # holds the wall clock does not expire meanwhile
         )
         for loc in ("S1", "S2")
     ]
