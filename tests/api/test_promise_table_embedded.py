@@ -59,7 +59,7 @@ def _listing(client: TestClient, skus: list[str], **destination: Any) -> dict[st
 def _wait(client: TestClient, sku: str, changed: Any, timeout: float = 10.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        found = _listing(client, [sku], region="100")["skus"][0]
+        found: dict[str, Any] = _listing(client, [sku], region="100")["skus"][0]
         if changed(found) or time.monotonic() > deadline:
             return found
         time.sleep(0.02)

@@ -28,7 +28,7 @@ from workload.builtin import generate_network
 from workload.network import network_catalogue
 
 pytestmark = pytest.mark.kafka
-EVERY_DAY = dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), ["00:00", "23:59"])
+EVERY_DAY = {key: ["00:00", "23:59"] for key in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
 def _store(ident: str, lat: float, cutoff: str) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def _event(**fields: Any) -> bytes:
     return orjson.dumps({"ts": datetime.now(UTC).isoformat(), **fields})
 
 
-def _entries(topic: Topic, sku: str) -> list[tuple[float, dict[str, Any]]]:
+def _entries(topic: Timed, sku: str) -> list[tuple[float, dict[str, Any]]]:
     return [(at, value) for at, value in topic.timed if value["sku"] == sku]
 
 
