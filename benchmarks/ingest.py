@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -40,8 +38,6 @@ from benchmarks.flash_sale import flash_sale
 from benchmarks.freshness import freshness, probe_every
 from benchmarks.ingest_lag import LagTracker
 from benchmarks.kafka_io import (
-    FLOW_LOG,
-    FUTURE_ENV,
     PARTITIONS,
     broker,
     ceiling,
@@ -49,6 +45,7 @@ from benchmarks.kafka_io import (
     markers,
     produce,
     run_topics,
+    start_flow,
     wait_for_keys,
 )
 from dataflows.kafka import ensure_topics
@@ -85,16 +82,7 @@ def measure(
     producer.flush(30)
     # The ceiling reads the same log before the flow starts: nothing else runs then.
     top = ceiling(bootstrap, topics.events, events)
-    flow = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "omnistock.cli", "run", "--bootstrap", bootstrap),
-            *("--topic-prefix", topics.prefix),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=FLOW_LOG.open("wb"),
-        start_new_session=True,
-        env={**os.environ, **FUTURE_ENV},
-    )
+    flow = start_flow(bootstrap, topics.prefix)
     atp = consumer(bootstrap, topics.atp, PARTITIONS)
     try:
         progress: list[tuple[float, int]] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -173,3 +174,18 @@ def wait_for_keys(
             f"dataflow's log: {FLOW_LOG})"
         )
     return seen_at
+
+
+def start_flow(bootstrap: str, prefix: str, *extra: str) -> subprocess.Popen[bytes]:
+    """``omnistock run`` on the topics of ``prefix`` (``extra``: more flags), its stderr in
+    ``FLOW_LOG``, events dated up to ``MAX_FUTURE_S`` ahead accepted."""
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "omnistock.cli", "run", "--bootstrap", bootstrap),
+            *("--topic-prefix", prefix, *extra),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=FLOW_LOG.open("wb"),
+        start_new_session=True,
+        env={**os.environ, **FUTURE_ENV},
+    )
