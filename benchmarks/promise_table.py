@@ -24,10 +24,11 @@
 
 Each ``make`` is split by timing the calls it makes (wrapped for the run): the network's side
 (``Maker.options`` at a new instant, ``Maker.timeline``), the numba kernel
-(``table_kernels.entries``), the digest and JSON of the regions (the rest of
-``Maker.compute``), and the book's bookkeeping with each entry's envelope (the rest of
-``make``). Prints min/median/max over the rounds; writes the figures as JSON
-(``--out``, default ``benchmarks/results/promise_table-<UTC timestamp>.json``).
+(``table_kernels.entries``), the digests and each changed entry's JSON (the rest of
+``Maker.compute``: ``table_kernels.rows_of``, the distinct rows' JSON, ``table_kernels.gather``),
+and the book's bookkeeping (the rest of ``make``). Prints min/median/max over the rounds;
+writes the figures as JSON (``--out``, default
+``benchmarks/results/promise_table-<UTC timestamp>.json``).
 
     python -m benchmarks.promise_table [--skus 20000] [--regions 100] [--stores 50]
         [--rounds 3] [--at 2026-12-02T13:00:00Z] [--cutoffs 6] [--no-demo] [--no-compile]
@@ -101,13 +102,13 @@ class Parts:
         self.network = self.kernel = self.compute = 0.0
 
     def split(self, total: float) -> dict[str, float]:
-        """``total`` (a make's seconds) in parts: network side, kernel, digest and JSON of the
-        regions, bookkeeping and each entry's envelope."""
+        """``total`` (a make's seconds) in parts: network side, kernel, the entries (digests
+        and JSON), bookkeeping."""
         return {
             "network_s": self.network,
             "kernel_s": self.kernel,
-            "regions_json_s": self.compute - self.kernel - self.network,
-            "book_and_envelope_s": total - self.compute,
+            "entries_json_s": self.compute - self.kernel - self.network,
+            "book_s": total - self.compute,
         }
 
     @contextmanager
@@ -212,7 +213,7 @@ def first_build(
     network = network_of(stores, regions)
     warm_maker = table.Maker(network)
     started = time.perf_counter()
-    warm_maker.compute([[0]], t)  # loads (or compiles) every kernel of the table
+    warm_maker.compute(["warm-up"], [[0]], t)  # loads (or compiles) every kernel of the table
     warm_up = time.perf_counter() - started
     names, signals, share = signals_of(warm_maker, skus)
     parts = Parts()
@@ -343,7 +344,7 @@ from engine.promise.network import load_network
 from workload.builtin import generate_network
 network = load_network(generate_network(stores=4, regions=5))
 imported = time.perf_counter()
-table.Maker(network).compute([[0, 1]], int(sys.argv[1]))
+table.Maker(network).compute(["warm-up"], [[0, 1]], int(sys.argv[1]))
 print(imported - started, time.perf_counter() - imported)
 """
 
@@ -423,14 +424,14 @@ def report_build(name: str, r: dict[str, Any]) -> None:
 def report_cutoffs(bursts: list[dict[str, Any]]) -> None:
     print(
         "  cut-offs: valid_until | due | changed (entries/s if published within 1 s) | MiB | "
-        "wake ms = network + kernel + regions JSON + book/envelope"
+        "wake ms = network + kernel + digests and JSON + book"
     )
     for b in bursts:
         print(
             f"    {b['valid_until']} | {b['due']:>6,} | {b['entries']:>6,} | "
             f"{b['bytes'] / 2**20:7.1f} | {b['wake_s'] * 1e3:7.0f} = "
             f"{b['network_s'] * 1e3:.0f} + {b['kernel_s'] * 1e3:.0f} + "
-            f"{b['regions_json_s'] * 1e3:.0f} + {b['book_and_envelope_s'] * 1e3:.0f}"
+            f"{b['entries_json_s'] * 1e3:.0f} + {b['book_s'] * 1e3:.0f}"
             f"  ({b['bytes_mean']:,.0f} bytes mean)"
         )
         if "publish" in b:

@@ -28,10 +28,10 @@ least): ``valid_until`` is null, and the book looks again a week later, unpublis
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 import numpy as np
@@ -50,6 +50,7 @@ RECHECK_S: Final = 7 * 86_400  # an entry with no change in the window looks aga
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ORDINAL: Final = date(1970, 1, 1).toordinal()
 _CACHE_MAX: Final = 200_000
+_BLOCK: Final = 512  # entries gathered at once: bounds the maker's buffer (~12 MB at 100 regions)
 
 Signal = tuple[str, str, bool]  # (sku, location_id, web ATP >= 1 there)
 Publish = tuple[str, str, bytes]  # ("promises", sku, the entry's JSON)
@@ -61,6 +62,7 @@ def seconds(at: datetime) -> int:
     return -(-micros // 1_000_000)
 
 
+@lru_cache(maxsize=4096)
 def _instant(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -91,6 +93,8 @@ class Maker:
         self._region_json = [f'"{rid}":'.encode() for rid in self.regions]
         self._option_json: dict[tuple[int, int, int], bytes] = {}
         self._row_json: dict[bytes, bytes] = {}
+        self._prefix: tuple[npt.NDArray[np.uint8], I64] | None = None
+        self._buffers: list[npt.NDArray[np.uint8]] = []  # gather buffers, kept between bursts
 
     # -- the network's side, at an instant --------------------------------------------------
 
@@ -138,17 +142,25 @@ class Maker:
     # -- entries --------------------------------------------------------------------------
 
     def compute(
-        self, candidates: Sequence[Sequence[int]], t: int
-    ) -> tuple[list[bytes], list[bytes], list[int | None]]:
-        """Each sku's regions (JSON), their digest and ``valid_until`` at instant ``t``.
+        self,
+        skus: Sequence[str],
+        candidates: Sequence[Sequence[int]],
+        t: int,
+        published: Sequence[bytes] | None = None,
+    ) -> tuple[list[bytes | None], list[bytes], list[int | None]]:
+        """Each sku's entry (JSON), the digest of its regions and ``valid_until`` at ``t``.
 
         Args:
+            skus: the skus.
             candidates: per sku, the location indices where its web ATP is >= 1.
             t: the instant (epoch seconds).
+            published: per sku, the digest of its published regions (``b""``: none); a sku
+                whose digest is unchanged gets no entry. ``None``: every sku gets its entry.
 
         Returns:
-            Per sku: the JSON object of its regions, a digest of them (equal regions, equal
-            digest, across restarts), and ``valid_until`` (epoch seconds) or ``None``.
+            Per sku: its entry of ``omnistock.promises`` (``None`` when unchanged), the digest
+            of its regions (equal regions, equal digest, across restarts), and
+            ``valid_until`` (epoch seconds) or ``None``.
         """
         tb = self.tables(t)
         day, by = self.options(t)
@@ -161,31 +173,73 @@ class Maker:
             day, by, self._distances(), ptr, cand, time, loc, tl_day, tl_by, start
         )
         absolute = np.where(best_day >= 0, best_day + tb.start_epoch_day, -1)
-        rows = np.concatenate([best_loc, absolute, best_by], axis=2)  # [sku, region, 3 levels]
-        width = rows.shape[2] * 8
-        per_sku = rows.shape[1] * width
-        blob = np.ascontiguousarray(rows).tobytes()
-        regions_json: list[bytes] = []
-        digests: list[bytes] = []
-        for s in range(len(candidates)):
-            mine = blob[s * per_sku : (s + 1) * per_sku]
-            digests.append(hashlib.blake2b(mine, digest_size=16).digest())
-            regions_json.append(self._regions(mine, width))
+        rows = np.ascontiguousarray(np.concatenate([best_loc, absolute, best_by], axis=2))
+        ids, first, digest = tk.rows_of(rows)  # [sku, region, 3 levels] -> distinct rows
+        blob = digest.tobytes()
+        digests = [blob[16 * s : 16 * s + 16] for s in range(len(candidates))]
         until = [None if c < 0 else int(c) - 1 for c in change.tolist()]
-        return regions_json, digests, until
+        changed = [
+            s for s, found in enumerate(digests) if published is None or found != published[s]
+        ]
+        entries: list[bytes | None] = [None] * len(candidates)
+        if changed:
+            pool, pool_off = self._pool(rows, first)
+            as_of = _instant(t)
+            for block in range(0, len(changed), _BLOCK):
+                chosen = changed[block : block + _BLOCK]
+                heads = [_head(skus[s], as_of, until[s]) for s in chosen]
+                made = self._gather(ids[chosen], pool, pool_off, heads)
+                for s, entry in zip(chosen, made, strict=True):
+                    entries[s] = entry
+        return entries, digests, until
 
-    def _regions(self, blob: bytes, width: int) -> bytes:
-        row_json = self._row_json
-        if len(row_json) > _CACHE_MAX:
-            row_json.clear()
-        parts = []
-        for r, prefix in enumerate(self._region_json):
-            row = blob[r * width : (r + 1) * width]
-            found = row_json.get(row)
+    def _pool(self, rows: I64, first: I64) -> tuple[npt.NDArray[np.uint8], I64]:
+        """Each distinct row's JSON (cached across calls), packed."""
+        flat = rows.reshape(rows.shape[0] * rows.shape[1], rows.shape[2])[first]
+        cache = self._row_json
+        if len(cache) > _CACHE_MAX:
+            cache.clear()
+        pieces = []
+        for row in flat:
+            key = row.tobytes()
+            found = cache.get(key)
             if found is None:
-                found = row_json[row] = self._row(row)
-            parts.append(prefix + found)
-        return b"{" + b",".join(parts) + b"}"
+                found = cache[key] = self._row(key)
+            pieces.append(found)
+        return _packed(pieces)
+
+    def _gather(
+        self, ids: I64, pool: npt.NDArray[np.uint8], pool_off: I64, heads: list[bytes]
+    ) -> list[bytes]:
+        """The entries of a block of skus: one numba gather of their bytes into a buffer the
+        maker keeps (no fresh pages per burst; one per worker thread using it at once), then a
+        copy of each out of it."""
+        prefix, prefix_off = self._prefixes()
+        head, head_off = _packed(heads)
+        regions = ids.shape[1]
+        rows = np.diff(pool_off)[ids].sum(axis=1) if regions else np.zeros(len(heads), np.int64)
+        fixed = int(prefix_off[-1]) + max(regions - 1, 0) + 3  # prefixes, commas, "{" "}}"
+        total = int(rows.sum()) + fixed * len(heads) + int(head_off[-1])
+        spare = self._buffers
+        try:
+            buffer = spare.pop()  # one a worker, never two at once (pop and append are atomic)
+        except IndexError:
+            buffer = np.empty(0, dtype=np.uint8)
+        if buffer.shape[0] < total:
+            buffer = np.empty(max(total, 2 * buffer.shape[0]), dtype=np.uint8)
+        ends = tk.gather(buffer, ids, pool, pool_off, prefix, prefix_off, head, head_off)
+        view = memoryview(buffer)  # type: ignore[arg-type]
+        out, at = [], 0
+        for end in ends.tolist():
+            out.append(bytes(view[at:end]))
+            at = end
+        spare.append(buffer)
+        return out
+
+    def _prefixes(self) -> tuple[npt.NDArray[np.uint8], I64]:
+        if self._prefix is None:
+            self._prefix = _packed(self._region_json)
+        return self._prefix
 
     def _row(self, row: bytes) -> bytes:
         values = np.frombuffer(row, dtype=np.int64)
@@ -212,6 +266,13 @@ class Maker:
         return found
 
 
+def _packed(pieces: Sequence[bytes]) -> tuple[npt.NDArray[np.uint8], I64]:
+    """Byte strings as one buffer and their ``[start, end)`` offsets."""
+    off = np.zeros(len(pieces) + 1, dtype=np.int64)
+    off[1:] = np.cumsum([len(piece) for piece in pieces])
+    return np.frombuffer(b"".join(pieces), dtype=np.uint8), off
+
+
 def maker_of(network: Network) -> Maker | None:
     """The table's maker over ``network``, or ``None`` when it names no region (no table)."""
     return Maker(network) if network.regions else None
@@ -219,9 +280,13 @@ def maker_of(network: Network) -> Maker | None:
 
 def entry_json(sku: str, t: int, valid_until: int | None, regions: bytes) -> bytes:
     """An entry of ``omnistock.promises``: ``{"sku", "as_of", "valid_until", "regions"}``."""
-    until = b"null" if valid_until is None else b'"' + _instant(valid_until).encode() + b'"'
-    head = f'{{"sku":"{sku}","as_of":"{_instant(t)}","valid_until":'.encode()
-    return head + until + b',"regions":' + regions + b"}"
+    return _head(sku, _instant(t), valid_until) + regions + b"}"
+
+
+def _head(sku: str, as_of: str, valid_until: int | None) -> bytes:
+    """An entry's JSON up to its regions: ``{"sku":..,"as_of":..,"valid_until":..,"regions":``."""
+    until = "null" if valid_until is None else f'"{_instant(valid_until)}"'
+    return f'{{"sku":"{sku}","as_of":"{as_of}","valid_until":{until},"regions":'.encode()
 
 
 class PromiseBook:
@@ -278,17 +343,20 @@ def make(book: PromiseBook, maker: Maker, skus: Iterable[str], t: int) -> list[P
         return []
     table = book.skus
     candidates = [_indices(table[sku][0]) for sku in names]
-    regions, digests, until = maker.compute(candidates, t)
+    published = [table[sku][1] for sku in names]
+    entries, digests, until = maker.compute(names, candidates, t, published)
     out: list[Publish] = []
-    for sku, json, digest, valid_until in zip(names, regions, digests, until, strict=True):
+    due = book.due
+    dirty = book.dirty
+    for sku, entry, digest, valid_until in zip(names, entries, digests, until, strict=True):
         state = table[sku]
         wake = t + RECHECK_S if valid_until is None else valid_until + 1
         state[2] = wake
-        heapq.heappush(book.due, (wake, sku))
-        if digest != state[1]:
+        heapq.heappush(due, (wake, sku))
+        if entry is not None:
             state[1] = digest
-            out.append(("promises", sku, entry_json(sku, t, valid_until, json)))
-        book.dirty.discard(sku)
+            out.append(("promises", sku, entry))
+        dirty.discard(sku)
     return out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.promise.calendar import DAY_FIELDS, NO, SHIP_DEADLINE, SHIPS, ZONE
-from engine.promise.kernels import distance_km, earlier, kernel, level_options, local_days
+from engine.promise.kernels import distance_km, earlier, helper, kernel, level_options, local_days
 
 
 @kernel
@@ -192,3 +192,122 @@ def _first_change(bl, bd, bb, dist, member, tl_time, tl_loc, tl_day, tl_by, star
                 elif d >= 0 and earlier(d, km, j, bd[r, v], dist[max(cur, 0), r], cur):
                     return tl_time[e]
     return -1
+
+
+# -- the entries' bytes: rows (a region's best option per level) once each -----------------------
+
+_M1 = np.uint64(0xFF51AFD7ED558CCD)  # murmur3's finaliser
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_P1 = np.uint64(0x9E3779B185EBCA87)  # xxh64's primes
+_P2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_S33 = np.uint64(33)
+_S31 = np.uint64(31)
+_S33L = np.uint64(64 - 31)
+
+
+@helper
+def _fmix(h):
+    h ^= h >> _S33
+    h *= _M1
+    h ^= h >> _S33
+    h *= _M2
+    h ^= h >> _S33
+    return h
+
+
+@helper
+def _round(acc, w):
+    acc += w * _P2
+    acc = (acc << _S31) | (acc >> _S33L)
+    return acc * _P1
+
+
+@kernel
+def rows_of(rows):
+    """Distinct rows and a 128-bit digest per sku, exactly.
+
+    ``rows[sku, region, word]`` (int64: each level's location, absolute day and ship-by).
+    Returns ``ids[sku, region]`` (the row's index among the distinct rows, in order of first
+    appearance), ``first[distinct]`` (the flat ``sku * regions + region`` of each distinct
+    row's first appearance) and ``digest[sku, 2]``: two 64-bit lanes (murmur3 and xxh64
+    rounds) over every word of the sku's rows, the same across processes. Rows are told apart
+    by comparing every word; hashes only place them.
+    """
+    skus, regions, words = rows.shape
+    n = skus * regions
+    flat = rows.reshape(n, words)
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    slots = np.full(size, -1, dtype=np.int64)
+    ids = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    digest = np.empty((skus, 2), dtype=np.uint64)
+    distinct = 0
+    for s in range(skus):
+        a = np.uint64(0x243F6A8885A308D3)
+        b = np.uint64(0x13198A2E03707344)
+        for r in range(regions):
+            f = s * regions + r
+            h = np.uint64(0x452821E638D01377)
+            for w in range(words):
+                x = np.uint64(flat[f, w])
+                h = _fmix(h ^ x)
+                a = _fmix(a ^ x)
+                b = _round(b, x)
+            slot = h & mask
+            while True:
+                at = slots[slot]
+                if at < 0:
+                    slots[slot] = distinct
+                    first[distinct] = f
+                    ids[f] = distinct
+                    distinct += 1
+                    break
+                g = first[at]
+                same = True
+                for w in range(words):
+                    if flat[g, w] != flat[f, w]:
+                        same = False
+                        break
+                if same:
+                    ids[f] = at
+                    break
+                slot = (slot + np.uint64(1)) & mask
+        digest[s, 0] = _fmix(a ^ np.uint64(regions * words))
+        digest[s, 1] = _fmix(b ^ np.uint64(regions * words))
+    return ids.reshape(skus, regions), first[:distinct].copy(), digest
+
+
+@kernel
+def gather(out, ids, pool, pool_off, prefix, prefix_off, heads, heads_off):
+    """Entries' bytes, one after another into ``out`` (sized by the caller): per sku its head
+    (``heads[heads_off[s]:heads_off[s + 1]]``, the envelope up to ``"regions":``), ``{``, then
+    per region its prefix (``"100":``) and its row's JSON (``pool[pool_off[id]:pool_off[id +
+    1]]``) joined by ``,``, then ``}}``. Returns each entry's end offset."""
+    skus, regions = ids.shape
+    ends = np.empty(skus, dtype=np.int64)
+    at = 0
+    for s in range(skus):
+        a, z = heads_off[s], heads_off[s + 1]
+        out[at : at + z - a] = heads[a:z]
+        at += z - a
+        out[at] = np.uint8(123)  # {
+        at += 1
+        for r in range(regions):
+            if r:
+                out[at] = np.uint8(44)  # ,
+                at += 1
+            a, z = prefix_off[r], prefix_off[r + 1]
+            out[at : at + z - a] = prefix[a:z]
+            at += z - a
+            u = ids[s, r]
+            a, z = pool_off[u], pool_off[u + 1]
+            out[at : at + z - a] = pool[a:z]
+            at += z - a
+        out[at] = np.uint8(125)  # }
+        out[at + 1] = np.uint8(125)
+        at += 2
+        ends[s] = at
+    return ends

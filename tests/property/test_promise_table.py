@@ -66,9 +66,15 @@ def reference(
     return answer
 
 
+def instant_or_none(t: int | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def entry_at(maker: Maker, where: list[str], t: int) -> tuple[dict[str, Any], int | None]:
-    regions, _, until = maker.compute([sorted(maker.index[i] for i in where)], t)
-    return orjson.loads(regions[0]), until[0]
+    entries, _, until = maker.compute(["SKU"], [sorted(maker.index[i] for i in where)], t)
+    entry = orjson.loads(entries[0] or b"null")
+    assert entry["sku"] == "SKU" and entry["valid_until"] == instant_or_none(until[0])
+    return entry["regions"], until[0]
 
 
 @SETTINGS
