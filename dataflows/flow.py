@@ -85,6 +85,7 @@ class Ticket(NamedTuple):
 
 # How soon a book whose holds are due looks again while the input is catching up.
 RECHECK = timedelta(milliseconds=200)
+BACKLOG = 20_000  # messages behind: the table waits for the input (about 0.2 s of the fold)
 
 # The value of an ``ack`` message (topic ``ack``, key the ticket's number as text): what
 # became of the event. A refusal's reason follows ``REFUSED``.
@@ -329,8 +330,9 @@ class ClaimLogic(StatefulBatchLogic[list[ReservationChanged], list[Publish], Cla
 class PromiseLogic(StatefulBatchLogic[list[Signal], list[Publish], Any]):
     """One bucket of skus' promise table inside Bytewax (``engine.promise.table``): hear the
     books' signals, make what changed at the wall clock's second, wake at the soonest
-    ``valid_until``. While the input catches up (a restart reading its backlog) it only
-    listens, and makes everything it heard once caught up."""
+    ``valid_until``. While the input replays a backlog (a restart, an outage: more than
+    ``BACKLOG`` messages behind) it only listens, and makes everything it heard once the
+    backlog is read; a live stream a batch or two behind is not a backlog."""
 
     def __init__(self, state: Any, maker: Any, progress: Progress | None) -> None:
         from engine.promise import table  # noqa: PLC0415 - numba only with a network
@@ -345,7 +347,7 @@ class PromiseLogic(StatefulBatchLogic[list[Signal], list[Publish], Any]):
         table = self.table
         for signals in values:
             table.hear(self.book, signals, self.maker.index)
-        if not self._caught_up():
+        if self._replaying():
             return (), StatefulBatchLogic.RETAIN
         now = table.seconds(datetime.now(UTC))
         out = table.make(self.book, self.maker, sorted(self.book.dirty), now)
@@ -356,7 +358,7 @@ class PromiseLogic(StatefulBatchLogic[list[Signal], list[Publish], Any]):
         # so a look-again instant stays put until it has fired.
         wake = self.book.next_wake()
         due = None if wake is None else datetime.fromtimestamp(wake, UTC)
-        if not self.book.dirty and (due is None or self._caught_up()):
+        if not self.book.dirty and (due is None or not self._replaying()):
             return due
         if self.recheck is None:
             self.recheck = datetime.now(UTC) + RECHECK
@@ -364,13 +366,13 @@ class PromiseLogic(StatefulBatchLogic[list[Signal], list[Publish], Any]):
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         self.recheck = None
-        if not self._caught_up():
+        if self._replaying():
             return (), StatefulBatchLogic.RETAIN
         out = self.table.wake(self.book, self.maker, self.table.seconds(datetime.now(UTC)))
         return ([out] if out else ()), StatefulBatchLogic.RETAIN
 
-    def _caught_up(self) -> bool:
-        return self.progress is None or self.progress.caught_up()
+    def _replaying(self) -> bool:
+        return self.progress is not None and self.progress.replaying(BACKLOG)
 
     def on_eof(self) -> tuple[Iterable[Any], bool]:
         return (), StatefulBatchLogic.RETAIN

@@ -79,7 +79,7 @@ class _QueuePartition(StatelessSourcePartition[Incoming]):
             behind = False
         else:
             behind = next_state(self.progress.behind(PART), len(batch), BATCH, left)
-        self.progress.report(PART, behind)
+        self.progress.report(PART, behind, left)
         return batch
 
     def _poll(self) -> list[Incoming]:

@@ -181,7 +181,8 @@ class _EventPartition(StatefulSourcePartition[Message, int]):
         position = self.offset if self.offset >= 0 else low
         lag = high - position if high >= 0 and position >= 0 else None
         progress = self.progress
-        progress.report(self.key, next_state(progress.behind(self.key), got, self.batch_size, lag))
+        behind = next_state(progress.behind(self.key), got, self.batch_size, lag)
+        progress.report(self.key, behind, lag)
 
     def _batch(self, messages: list[Message]) -> list[Message]:
         if not messages:

@@ -23,12 +23,15 @@ class Progress:
 
     def __init__(self) -> None:
         self._behind: dict[str, bool] = {}
+        self._lag: dict[str, int | None] = {}
         self._lock = threading.Lock()
 
-    def report(self, part: str, behind: bool) -> None:
-        """A source partition's state after a poll."""
+    def report(self, part: str, behind: bool, lag: int | None = None) -> None:
+        """A source partition's state after a poll, and the messages still after it
+        (``None``: unknown)."""
         with self._lock:
             self._behind[part] = behind
+            self._lag[part] = lag
 
     def behind(self, part: str) -> bool:
         """The last state ``part`` reported (behind until it has reported)."""
@@ -38,6 +41,16 @@ class Progress:
         """True once every partition this process reads has caught up (and one has reported)."""
         with self._lock:
             return bool(self._behind) and not any(self._behind.values())
+
+    def replaying(self, backlog: int) -> bool:
+        """True while the input is behind by more than ``backlog`` messages in all (or by an
+        unknown amount): a restart or an outage reading its backlog, not a live stream a
+        batch or two behind."""
+        with self._lock:
+            if not self._behind or not any(self._behind.values()):
+                return not self._behind
+            lags = [self._lag.get(part) for part, behind in self._behind.items() if behind]
+            return any(lag is None for lag in lags) or sum(lag or 0 for lag in lags) > backlog
 
 
 def next_state(behind: bool, got: int, batch_size: int, lag: int | None) -> bool:

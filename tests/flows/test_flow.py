@@ -289,3 +289,23 @@ def test_a_partition_is_behind_until_a_poll_finds_nothing_left():
     assert not progress.caught_up()
     progress.report("1", False)
     assert progress.caught_up()
+
+
+def test_a_live_stream_a_batch_or_two_behind_is_no_backlog_for_the_table():
+    from dataflows.progress import Progress
+
+    progress = Progress()
+    assert progress.replaying(20_000)  # nothing reported yet: a start reads its backlog
+    progress.report("0", True, None)
+    assert progress.replaying(20_000)  # behind by an unknown amount
+    progress.report("0", True, 500_000)
+    progress.report("1", False, 0)
+    assert progress.replaying(20_000)  # a restart's backlog
+    progress.report("0", True, 12_000)
+    progress.report("1", True, 7_000)
+    assert not progress.replaying(20_000) and not progress.caught_up()  # live, a little behind
+    progress.report("1", True, 9_000)
+    assert progress.replaying(20_000)  # 21,000 behind in all
+    progress.report("0", False, 0)
+    progress.report("1", False, 0)
+    assert not progress.replaying(20_000) and progress.caught_up()
