@@ -32,6 +32,7 @@ import heapq
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any, Final
 
 import numpy as np
@@ -172,8 +173,7 @@ class Maker:
         best_loc, best_day, best_by, change = tk.entries(
             day, by, self._distances(), ptr, cand, time, loc, tl_day, tl_by, start
         )
-        absolute = np.where(best_day >= 0, best_day + tb.start_epoch_day, -1)
-        rows = np.ascontiguousarray(np.concatenate([best_loc, absolute, best_by], axis=2))
+        rows = tk.rows_from(best_loc, best_day, best_by, tb.start_epoch_day)
         ids, first, digest = tk.rows_of(rows)  # [sku, region, 3 levels] -> distinct rows
         blob = digest.tobytes()
         digests = [blob[16 * s : 16 * s + 16] for s in range(len(candidates))]
@@ -183,18 +183,18 @@ class Maker:
         ]
         entries: list[bytes | None] = [None] * len(candidates)
         if changed:
-            pool, pool_off = self._pool(rows, first)
+            pool, pool_off, longest = self._pool(rows, first)
             as_of = _instant(t)
             for block in range(0, len(changed), _BLOCK):
                 chosen = changed[block : block + _BLOCK]
                 heads = [_head(skus[s], as_of, until[s]) for s in chosen]
-                made = self._gather(ids[chosen], pool, pool_off, heads)
+                made = self._gather(ids[chosen], pool, pool_off, longest, heads)
                 for s, entry in zip(chosen, made, strict=True):
                     entries[s] = entry
         return entries, digests, until
 
-    def _pool(self, rows: I64, first: I64) -> tuple[npt.NDArray[np.uint8], I64]:
-        """Each distinct row's JSON (cached across calls), packed."""
+    def _pool(self, rows: I64, first: I64) -> tuple[npt.NDArray[np.uint8], I64, int]:
+        """Each distinct row's JSON (cached across calls), packed, and the longest's length."""
         flat = rows.reshape(rows.shape[0] * rows.shape[1], rows.shape[2])[first]
         cache = self._row_json
         if len(cache) > _CACHE_MAX:
@@ -206,10 +206,15 @@ class Maker:
             if found is None:
                 found = cache[key] = self._row(key)
             pieces.append(found)
-        return _packed(pieces)
+        return (*_packed(pieces), max(map(len, pieces), default=0))
 
     def _gather(
-        self, ids: I64, pool: npt.NDArray[np.uint8], pool_off: I64, heads: list[bytes]
+        self,
+        ids: I64,
+        pool: npt.NDArray[np.uint8],
+        pool_off: I64,
+        longest: int,
+        heads: list[bytes],
     ) -> list[bytes]:
         """The entries of a block of skus: one numba gather of their bytes into a buffer the
         maker keeps (no fresh pages per burst; one per worker thread using it at once), then a
@@ -217,9 +222,8 @@ class Maker:
         prefix, prefix_off = self._prefixes()
         head, head_off = _packed(heads)
         regions = ids.shape[1]
-        rows = np.diff(pool_off)[ids].sum(axis=1) if regions else np.zeros(len(heads), np.int64)
         fixed = int(prefix_off[-1]) + max(regions - 1, 0) + 3  # prefixes, commas, "{" "}}"
-        total = int(rows.sum()) + fixed * len(heads) + int(head_off[-1])
+        total = (fixed + regions * longest) * len(heads) + int(head_off[-1])  # at most
         spare = self._buffers
         try:
             buffer = spare.pop()  # one a worker, never two at once (pop and append are atomic)
@@ -268,8 +272,7 @@ class Maker:
 
 def _packed(pieces: Sequence[bytes]) -> tuple[npt.NDArray[np.uint8], I64]:
     """Byte strings as one buffer and their ``[start, end)`` offsets."""
-    off = np.zeros(len(pieces) + 1, dtype=np.int64)
-    off[1:] = np.cumsum([len(piece) for piece in pieces])
+    off = np.fromiter(accumulate(map(len, pieces), initial=0), dtype=np.int64)
     return np.frombuffer(b"".join(pieces), dtype=np.uint8), off
 
 

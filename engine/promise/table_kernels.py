@@ -223,6 +223,22 @@ def _round(acc, w):
 
 
 @kernel
+def rows_from(best_loc, best_day, best_by, day0):
+    """``rows[sku, region, word]``: each level's location, then its absolute day (epoch days;
+    -1: not offered), then its ship-by, as ``rows_of`` takes them."""
+    skus, regions, levels = best_loc.shape
+    rows = np.empty((skus, regions, 3 * levels), dtype=np.int64)
+    for s in range(skus):
+        for r in range(regions):
+            for v in range(levels):
+                d = best_day[s, r, v]
+                rows[s, r, v] = best_loc[s, r, v]
+                rows[s, r, levels + v] = d + day0 if d >= 0 else -1
+                rows[s, r, 2 * levels + v] = best_by[s, r, v]
+    return rows
+
+
+@kernel
 def rows_of(rows):
     """Distinct rows and a 128-bit digest per sku, exactly.
 
