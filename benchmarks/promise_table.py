@@ -186,8 +186,8 @@ def book_memory(book: table.PromiseBook) -> dict[str, int]:
 
 
 def maker_memory(maker: table.Maker) -> dict[str, int]:
-    """What the maker holds for the whole process: its arrays and JSON caches (sizes of the
-    cached values and keys; the dicts' own tables not counted)."""
+    """What the maker holds for the whole process: its arrays, its row registries (rows met,
+    their keys, JSON and gather buffer) and its option JSON cache (values only)."""
     arrays = 0
     timeline = maker._timeline
     if timeline is not None:
@@ -195,14 +195,18 @@ def maker_memory(maker: table.Maker) -> dict[str, int]:
     options = maker._options
     if options is not None:
         arrays += options[1].nbytes + options[2].nbytes
-    rows = maker._row_json
-    cached = sum(len(k) + len(v) for k, v in rows.items())
-    cached += sum(len(v) for v in maker._option_json.values())
+    registries = maker._rows
+    held = sum(
+        r.keys.nbytes + r.slots.nbytes + r.pool.nbytes + r.pool_off.nbytes + r.buffer.nbytes
+        for r in registries
+    )
     return {
         "timeline_events": 0 if timeline is None else len(timeline[1]),
         "arrays_bytes": arrays,
-        "json_cache_entries": len(rows) + len(maker._option_json),
-        "json_cache_bytes": cached,
+        "rows_known": sum(r.count for r in registries),
+        "rows_bytes": held,
+        "option_json_entries": len(maker._option_json),
+        "option_json_bytes": sum(len(v) for v in maker._option_json.values()),
     }
 
 
@@ -416,8 +420,9 @@ def report_build(name: str, r: dict[str, Any]) -> None:
     )
     print(
         f"  Maker: timeline of {maker['timeline_events']:,} changes, arrays "
-        f"{maker['arrays_bytes'] / 2**20:.1f} MiB, JSON caches {maker['json_cache_entries']:,} "
-        f"entries ({maker['json_cache_bytes'] / 2**20:.1f} MiB of keys and values)"
+        f"{maker['arrays_bytes'] / 2**20:.1f} MiB, rows met {maker['rows_known']:,} "
+        f"({maker['rows_bytes'] / 2**20:.1f} MiB with their JSON and the gather buffer), "
+        f"option JSON {maker['option_json_entries']:,}"
     )
 
 

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from engine.promise import table_kernels as tk
 from engine.promise.calendar import Tables, build_tables, local_time, unit_vector
 from engine.promise.network import Network
+from engine.promise.table_rows import MAX_ROWS, Rows, packed
 
 I64 = npt.NDArray[np.int64]
 HORIZON_DAYS: Final = 60  # order dates a calendar covers, as engine.promise.calculator's
@@ -51,7 +52,7 @@ RECHECK_S: Final = 7 * 86_400  # an entry with no change in the window looks aga
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ORDINAL: Final = date(1970, 1, 1).toordinal()
 _CACHE_MAX: Final = 200_000
-_BLOCK: Final = 512  # entries gathered at once: bounds the maker's buffer (~12 MB at 100 regions)
+_BLOCK: Final = 512  # skus made at once: bounds the arrays and the gather buffer (~15 MB)
 
 Signal = tuple[str, str, bool]  # (sku, location_id, web ATP >= 1 there)
 Publish = tuple[str, str, bytes]  # ("promises", sku, the entry's JSON)
@@ -93,9 +94,8 @@ class Maker:
         self._level_json = [f'"{name}":'.encode() for name in self.levels]
         self._region_json = [f'"{rid}":'.encode() for rid in self.regions]
         self._option_json: dict[tuple[int, int, int], bytes] = {}
-        self._row_json: dict[bytes, bytes] = {}
         self._prefix: tuple[npt.NDArray[np.uint8], I64] | None = None
-        self._buffers: list[npt.NDArray[np.uint8]] = []  # gather buffers, kept between bursts
+        self._rows: list[Rows] = []  # row registries, one a thread using the maker at once
 
     # -- the network's side, at an instant --------------------------------------------------
 
@@ -163,86 +163,72 @@ class Maker:
             of its regions (equal regions, equal digest, across restarts), and
             ``valid_until`` (epoch seconds) or ``None``.
         """
+        entries: list[bytes | None] = []
+        digests: list[bytes] = []
+        until: list[int | None] = []
+        rows = self._spare_rows()
+        try:
+            for block in range(0, len(skus), _BLOCK):
+                end = block + _BLOCK
+                made = self._block(
+                    rows,
+                    skus[block:end],
+                    candidates[block:end],
+                    t,
+                    None if published is None else published[block:end],
+                )
+                entries += made[0]
+                digests += made[1]
+                until += made[2]
+        finally:
+            self._rows.append(rows)
+        return entries, digests, until
+
+    def _block(
+        self,
+        registry: Rows,
+        skus: Sequence[str],
+        candidates: Sequence[Sequence[int]],
+        t: int,
+        published: Sequence[bytes] | None,
+    ) -> tuple[list[bytes | None], list[bytes], list[int | None]]:
         tb = self.tables(t)
         day, by = self.options(t)
         time, loc, tl_day, tl_by, start = self.timeline(t)
-        ptr = np.zeros(len(candidates) + 1, dtype=np.int64)
-        ptr[1:] = np.cumsum([len(c) for c in candidates])
-        flat = [i for c in candidates for i in c]
-        cand = np.array(flat, dtype=np.int64)
+        ptr = np.fromiter(accumulate(map(len, candidates), initial=0), dtype=np.int64)
+        cand = np.fromiter((i for c in candidates for i in c), dtype=np.int64)
         best_loc, best_day, best_by, change = tk.entries(
             day, by, self._distances(), ptr, cand, time, loc, tl_day, tl_by, start
         )
         rows = tk.rows_from(best_loc, best_day, best_by, tb.start_epoch_day)
-        ids, first, digest = tk.rows_of(rows)  # [sku, region, 3 levels] -> distinct rows
+        ids, digest = registry.intern(rows, self._row)  # [sku, region, 3 levels] -> row ids
         blob = digest.tobytes()
-        digests = [blob[16 * s : 16 * s + 16] for s in range(len(candidates))]
+        digests = [blob[16 * s : 16 * s + 16] for s in range(len(skus))]
         until = [None if c < 0 else int(c) - 1 for c in change.tolist()]
         changed = [
             s for s, found in enumerate(digests) if published is None or found != published[s]
         ]
-        entries: list[bytes | None] = [None] * len(candidates)
+        entries: list[bytes | None] = [None] * len(skus)
         if changed:
-            pool, pool_off, longest = self._pool(rows, first)
             as_of = _instant(t)
-            for block in range(0, len(changed), _BLOCK):
-                chosen = changed[block : block + _BLOCK]
-                heads = [_head(skus[s], as_of, until[s]) for s in chosen]
-                made = self._gather(ids[chosen], pool, pool_off, longest, heads)
-                for s, entry in zip(chosen, made, strict=True):
-                    entries[s] = entry
+            heads = [_head(skus[s], as_of, until[s]) for s in changed]
+            made = registry.entries(ids[changed], heads, *self._prefixes())
+            for s, entry in zip(changed, made, strict=True):
+                entries[s] = entry
         return entries, digests, until
 
-    def _pool(self, rows: I64, first: I64) -> tuple[npt.NDArray[np.uint8], I64, int]:
-        """Each distinct row's JSON (cached across calls), packed, and the longest's length."""
-        flat = rows.reshape(rows.shape[0] * rows.shape[1], rows.shape[2])[first]
-        cache = self._row_json
-        if len(cache) > _CACHE_MAX:
-            cache.clear()
-        pieces = []
-        for row in flat:
-            key = row.tobytes()
-            found = cache.get(key)
-            if found is None:
-                found = cache[key] = self._row(key)
-            pieces.append(found)
-        return (*_packed(pieces), max(map(len, pieces), default=0))
-
-    def _gather(
-        self,
-        ids: I64,
-        pool: npt.NDArray[np.uint8],
-        pool_off: I64,
-        longest: int,
-        heads: list[bytes],
-    ) -> list[bytes]:
-        """The entries of a block of skus: one numba gather of their bytes into a buffer the
-        maker keeps (no fresh pages per burst; one per worker thread using it at once), then a
-        copy of each out of it."""
-        prefix, prefix_off = self._prefixes()
-        head, head_off = _packed(heads)
-        regions = ids.shape[1]
-        fixed = int(prefix_off[-1]) + max(regions - 1, 0) + 3  # prefixes, commas, "{" "}}"
-        total = (fixed + regions * longest) * len(heads) + int(head_off[-1])  # at most
-        spare = self._buffers
+    def _spare_rows(self) -> Rows:
+        """A row registry no other thread is using (pop and append are atomic); a full one is
+        dropped for a new one."""
         try:
-            buffer = spare.pop()  # one a worker, never two at once (pop and append are atomic)
+            rows = self._rows.pop()
         except IndexError:
-            buffer = np.empty(0, dtype=np.uint8)
-        if buffer.shape[0] < total:
-            buffer = np.empty(max(total, 2 * buffer.shape[0]), dtype=np.uint8)
-        ends = tk.gather(buffer, ids, pool, pool_off, prefix, prefix_off, head, head_off)
-        view = memoryview(buffer)  # type: ignore[arg-type]
-        out, at = [], 0
-        for end in ends.tolist():
-            out.append(bytes(view[at:end]))
-            at = end
-        spare.append(buffer)
-        return out
+            rows = Rows(3 * len(self.levels))
+        return rows if rows.count <= MAX_ROWS else Rows(3 * len(self.levels))
 
     def _prefixes(self) -> tuple[npt.NDArray[np.uint8], I64]:
         if self._prefix is None:
-            self._prefix = _packed(self._region_json)
+            self._prefix = packed(self._region_json)
         return self._prefix
 
     def _row(self, row: bytes) -> bytes:
@@ -268,12 +254,6 @@ class Maker:
                 f'"ship_by":"{ship_by}"}}'
             ).encode()
         return found
-
-
-def _packed(pieces: Sequence[bytes]) -> tuple[npt.NDArray[np.uint8], I64]:
-    """Byte strings as one buffer and their ``[start, end)`` offsets."""
-    off = np.fromiter(accumulate(map(len, pieces), initial=0), dtype=np.int64)
-    return np.frombuffer(b"".join(pieces), dtype=np.uint8), off
 
 
 def maker_of(network: Network) -> Maker | None:

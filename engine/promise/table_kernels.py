@@ -238,37 +238,39 @@ def rows_from(best_loc, best_day, best_by, day0):
     return rows
 
 
-@kernel
-def rows_of(rows):
-    """Distinct rows and a 128-bit digest per sku, exactly.
+@helper
+def _row_hash(keys, i):
+    h = np.uint64(0x452821E638D01377)
+    for w in range(keys.shape[1]):
+        h = _fmix(h ^ np.uint64(keys[i, w]))
+    return h
 
-    ``rows[sku, region, word]`` (int64: each level's location, absolute day and ship-by).
-    Returns ``ids[sku, region]`` (the row's index among the distinct rows, in order of first
-    appearance), ``first[distinct]`` (the flat ``sku * regions + region`` of each distinct
-    row's first appearance) and ``digest[sku, 2]``: two 64-bit lanes (murmur3 and xxh64
-    rounds) over every word of the sku's rows, the same across processes. Rows are told apart
-    by comparing every word; hashes only place them.
+
+@kernel
+def intern(rows, slots, keys, count):
+    """Each row's id among the rows a registry knows, adding the new ones, and a 128-bit
+    digest per sku, exactly.
+
+    ``rows[sku, region, word]`` (int64: each level's location, absolute day and ship-by). The
+    registry: ``keys[id, word]`` (its first ``count`` rows) and ``slots`` (an open-addressed
+    table of ids, -1 empty, a power of two at least twice ``keys``' length). The caller leaves
+    room in ``keys`` for every row of ``rows``. Returns ``ids[sku, region]``, the new count,
+    and ``digest[sku, 2]``: two 64-bit lanes (murmur3's finaliser chained, and xxh64 rounds)
+    over every word of the sku's rows, the same across processes. Rows are told apart by
+    comparing every word; hashes only place them.
     """
     skus, regions, words = rows.shape
-    n = skus * regions
-    flat = rows.reshape(n, words)
-    size = 1
-    while size < 2 * n:
-        size *= 2
-    mask = np.uint64(size - 1)
-    slots = np.full(size, -1, dtype=np.int64)
-    ids = np.empty(n, dtype=np.int64)
-    first = np.empty(n, dtype=np.int64)
+    mask = np.uint64(slots.shape[0] - 1)
+    ids = np.empty((skus, regions), dtype=np.int64)
     digest = np.empty((skus, 2), dtype=np.uint64)
-    distinct = 0
     for s in range(skus):
         a = np.uint64(0x243F6A8885A308D3)
         b = np.uint64(0x13198A2E03707344)
         for r in range(regions):
-            f = s * regions + r
+            row = rows[s, r]
             h = np.uint64(0x452821E638D01377)
             for w in range(words):
-                x = np.uint64(flat[f, w])
+                x = np.uint64(row[w])
                 h = _fmix(h ^ x)
                 a = _fmix(a ^ x)
                 b = _round(b, x)
@@ -276,24 +278,36 @@ def rows_of(rows):
             while True:
                 at = slots[slot]
                 if at < 0:
-                    slots[slot] = distinct
-                    first[distinct] = f
-                    ids[f] = distinct
-                    distinct += 1
+                    keys[count] = row
+                    slots[slot] = count
+                    ids[s, r] = count
+                    count += 1
                     break
-                g = first[at]
                 same = True
                 for w in range(words):
-                    if flat[g, w] != flat[f, w]:
+                    if keys[at, w] != row[w]:
                         same = False
                         break
                 if same:
-                    ids[f] = at
+                    ids[s, r] = at
                     break
                 slot = (slot + np.uint64(1)) & mask
         digest[s, 0] = _fmix(a ^ np.uint64(regions * words))
         digest[s, 1] = _fmix(b ^ np.uint64(regions * words))
-    return ids.reshape(skus, regions), first[:distinct].copy(), digest
+    return ids, count, digest
+
+
+@kernel
+def rehash(keys, count, size):
+    """The slots of a registry's first ``count`` rows in a table of ``size`` (a power of 2)."""
+    slots = np.full(size, -1, dtype=np.int64)
+    mask = np.uint64(size - 1)
+    for i in range(count):
+        slot = _row_hash(keys, i) & mask
+        while slots[slot] >= 0:
+            slot = (slot + np.uint64(1)) & mask
+        slots[slot] = i
+    return slots
 
 
 @kernel
