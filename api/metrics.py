@@ -1,6 +1,10 @@
 """Prometheus metrics of one app (its own registry, so tests and replicas never share one),
 and the ASGI middleware that times every request and bounds request bodies.
 
+In embedded mode the dataflow runs in this process, and ``/metrics`` carries its series too
+(``dataflows.metrics``: ``omnistock_dataflow_*``), from the flow's own registry, included at
+scrape time; in Kafka mode ``omnistock run --metrics-port`` serves them.
+
 Pure ASGI rather than Starlette's ``BaseHTTPMiddleware``: it costs a few microseconds per
 request instead of a task and a stream. The route label is the route's path template
 (``/v1/atp/{location_id}/{sku}``), never the raw path, so the label set stays small.
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
@@ -61,6 +66,22 @@ class Metrics:
         """Read the gauges from the read model at scrape time."""
         self.lag.set_function(lag)
         self.positions.set_function(positions)
+
+    def include(self, registry: CollectorRegistry | None) -> None:
+        """Serve ``registry``'s series (the in-process dataflow's) beside the API's."""
+        if registry is not None:
+            self.registry.register(_Included(registry))
+
+
+class _Included(Collector):
+    """Another registry's series, collected when this one is (no ``describe``: its names are
+    that registry's to keep unique)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.source = registry
+
+    def collect(self) -> Any:
+        return self.source.collect()
 
 
 class _BodyTooLargeError(Exception):

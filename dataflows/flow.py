@@ -38,6 +38,7 @@ from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
+from dataflows.metrics import FlowMetrics, sizes
 from dataflows.progress import Progress
 from engine.batch import (
     Envelope,
@@ -102,6 +103,7 @@ def build_flow(
     acknowledge: bool = False,
     progress: Progress | None = None,
     maker: Any = None,
+    metrics: FlowMetrics | None = None,
 ) -> Dataflow:
     """The whole dataflow, from its source to its sink.
 
@@ -123,6 +125,7 @@ def build_flow(
             source): always caught up.
         maker: an ``engine.promise.table.Maker`` over the delivery network: the flow keeps
             the promise table (``None``: it does not).
+        metrics: where the fold and the claims count (``dataflows.metrics``), or ``None``.
     """
     if sku_shards != config.sku_shards:
         config = msgspec.structs.replace(config, sku_shards=sku_shards)
@@ -135,7 +138,7 @@ def build_flow(
     folded = op.stateful_batch(
         "fold",
         keyed,
-        lambda state: LocationLogic(state, config, acknowledge, progress, tabled),
+        lambda state: LocationLogic(state, config, acknowledge, progress, tabled, metrics),
     )
     # The fold emits a location's publications (and acknowledgements) as a list, and its
     # reservation outcomes as ``ForClaims``: those go on to the claims, regrouped by bucket of
@@ -143,7 +146,9 @@ def build_flow(
     published = op.flat_map_batch("publications", folded, _publications)
     by_bucket = op.flat_map_batch("by_reservation_id", folded, _by_bucket)
     window = timedelta(milliseconds=config.dedup_window_ms)
-    claimed = op.stateful_batch("claims", by_bucket, lambda state: ClaimLogic(state, window))
+    claimed = op.stateful_batch(
+        "claims", by_bucket, lambda state: ClaimLogic(state, window, metrics)
+    )
     if maker is None:
         op.output("publish", op.merge("published", published, claimed), sink)
         return flow
@@ -251,25 +256,31 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         acknowledge: bool = False,
         progress: Progress | None = None,
         tabled: bool = False,
+        metrics: FlowMetrics | None = None,
     ) -> None:
         if state is not None:  # a restored book takes this run's settings and policy
             state.configure(config)
         self.book = state
+        self.tally = None if metrics is None else metrics.tally(state)
         self.config = config
         self.acknowledge = acknowledge
         self.progress = progress
         self.tabled = tabled
 
     def on_batch(self, values: list[list[Envelope]]) -> tuple[Iterable[Any], bool]:
-        repeats: list[Envelope] | None = [] if self.acknowledge else None
+        tally = self.tally
+        repeats: list[Envelope] | None = [] if self.acknowledge or tally is not None else None
         outcomes: list[ReservationChanged] = []
         signals: list[Signal] | None = [] if self.tabled else None
+        before = sizes(self.book)
         self.book, out, dead = fold_batch(
             self.book, values, self.config, outcomes, repeats, signals
         )
+        if tally is not None:
+            tally.folded(values, before, self.book, out, dead, repeats or [])
         out.extend(_dead_letter(rejected, envelope) for rejected, envelope in dead)
-        if repeats is not None:
-            out.extend(_acks(values, dead, repeats))
+        if self.acknowledge:
+            out.extend(_acks(values, dead, repeats or []))
         return _items(out, outcomes, signals), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
@@ -284,7 +295,10 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
             return (), StatefulBatchLogic.RETAIN
         outcomes: list[ReservationChanged] = []
         signals: list[Signal] | None = [] if self.tabled else None
+        before = sizes(self.book)
         out = expire_due(self.book, datetime.now(UTC), outcomes, signals)
+        if self.tally is not None:
+            self.tally.changed(before, self.book, out)
         return _items(out, outcomes, signals), StatefulBatchLogic.RETAIN
 
     def _caught_up(self) -> bool:
@@ -313,11 +327,16 @@ class ClaimLogic(StatefulBatchLogic[list[ReservationChanged], list[Publish], Cla
     timer: a bucket forgets what has left the window as its outcomes come (a timer per key
     would cost Bytewax a scan of every key's schedule at each activation)."""
 
-    def __init__(self, state: Claims | None, window: timedelta) -> None:
+    def __init__(
+        self, state: Claims | None, window: timedelta, metrics: FlowMetrics | None = None
+    ) -> None:
         self.claims = Claims(window) if state is None else state
+        self.tally = None if metrics is None else metrics.tally()
 
     def on_batch(self, values: list[list[ReservationChanged]]) -> tuple[Iterable[Any], bool]:
         out = claim_batch(self.claims, values)
+        if self.tally is not None and out:
+            self.tally.claimed(out)
         return ([out] if out else ()), StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[Any], bool]:

@@ -35,6 +35,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.testing import run_main
 
 from dataflows.flow import Incoming, Published, build_flow
+from dataflows.metrics import FlowMetrics
 from dataflows.progress import Progress, next_state
 from engine.book import EngineConfig
 
@@ -123,6 +124,10 @@ class InProcessFlow:
         deliver: called in the flow's thread with each batch of ``Published`` items, in order.
         sku_shards: as ``build_flow``'s.
         maker: as ``build_flow``'s: the promise table's maker, or ``None``.
+
+    Attributes:
+        metrics: what the flow counts (``dataflows.metrics``), in a registry of its own, its
+            input lag the queue's length: the API's ``/metrics`` includes it.
     """
 
     def __init__(
@@ -131,6 +136,7 @@ class InProcessFlow:
         self._items: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self.progress = Progress()
+        self.metrics = FlowMetrics(progress=self.progress)
         self._deliver = deliver
         self._flow = build_flow(
             _QueueSource(self._items, self._stopping, self.progress),
@@ -140,6 +146,7 @@ class InProcessFlow:
             acknowledge=True,
             progress=self.progress,
             maker=maker,
+            metrics=self.metrics,
         )
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None

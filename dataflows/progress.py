@@ -37,6 +37,11 @@ class Progress:
         """The last state ``part`` reported (behind until it has reported)."""
         return self._behind.get(part, True)
 
+    def lags(self) -> dict[str, int | None]:
+        """The messages still after each partition at its last report (``None``: unknown)."""
+        with self._lock:
+            return dict(self._lag)
+
     def caught_up(self) -> bool:
         """True once every partition this process reads has caught up (and one has reported)."""
         with self._lock:

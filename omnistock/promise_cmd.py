@@ -149,19 +149,21 @@ def run_network(args: argparse.Namespace) -> int:
         else:
             with open(args.out, "wb") as sink:
                 sink.write(text)
+        receipts = 0
         if args.events:
             ids = sorted(loc["id"] for loc in network["locations"])
             with open(args.events, "wb") as sink:
                 for event in stock_events(ids, args.skus, args.at, args.seed):
                     sink.write(orjson.dumps(event) + b"\n")
+                    receipts += 1
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror} ({exc.filename})") from None
-    print(_wrote(network, args), file=sys.stderr)
+    print(_wrote(network, args, receipts), file=sys.stderr)
     return 0
 
 
-def _wrote(network: dict[str, Any], args: argparse.Namespace) -> str:
-    """What ``omnistock network`` wrote, for standard error."""
+def _wrote(network: dict[str, Any], args: argparse.Namespace, receipts: int = 0) -> str:
+    """What ``omnistock network`` wrote, and how to use it, for standard error."""
     kinds = [loc["kind"] for loc in network["locations"]]
     where = "standard output" if args.out == "-" else args.out
     said = (
@@ -171,5 +173,12 @@ def _wrote(network: dict[str, Any], args: argparse.Namespace) -> str:
         f"{len(network['regions'])} regions"
     )
     if args.events:
-        said += f"; {args.events}: the stock of {args.skus} skus as receipts"
+        said += f"; {args.events}: {receipts} receipts, the stock of {args.skus} skus"
+    if args.out != "-":
+        said += f"\n  serve it: omnistock serve --network {args.out}"
+        if args.events:
+            said += (
+                f"\n  promise from it: omnistock promise --network {args.out} --events "
+                f"{args.events} --sku SKU000001 --to 10001 --at {args.at}"
+            )
     return said

@@ -1,7 +1,8 @@
 """``omnistock replay``: fold a JSONL event log offline and print the positions it leaves.
 
 Positions go to stdout as JSON lines sorted by ``location_id`` then ``sku``; the summary
-(events applied, duplicates, dead letters, positions, elapsed, events/s) goes to stderr.
+(events applied, duplicates, dead letters, positions, elapsed, events/s) goes to stderr, and
+while a big log is read, a bar of its progress when stderr is a terminal (``omnistock.status``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from engine.outputs import Alert, alert_record
 from engine.replay import Replay, revocations
 from engine.timefmt import parse_instant
 from omnistock.settings import Settings, add_policy_argument
+from omnistock.status import ReadProgress
 
 _BUFFER = 1 << 20
 
@@ -117,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         # millions of live positions on every allocation burst.
         gc.disable()
         try:
-            replay.feed(source, args.events, on_dead_letter)
+            with ReadProgress(source, args.events):
+                replay.feed(source, args.events, on_dead_letter)
         finally:
             gc.enable()
         replay.finish(as_of)  # its expiries may fire alerts: the files are still open

@@ -3,7 +3,9 @@
 One process runs ``--workers`` Bytewax workers (threads: they share the GIL, so for throughput
 prefer more processes, ``-i``/``-a``, over more workers). With ``--recovery-dir`` the state is
 snapshotted every ``--snapshot-s`` seconds; a restart after a crash resumes from the last
-snapshot and replays the events after it (state exactly once, output at least once).
+snapshot and replays the events after it (state exactly once, output at least once). With
+``--metrics-port`` the process serves its dataflow's metrics (``dataflows.metrics``) at
+``http://HOST:PORT/metrics``: each process of a cluster its own, for Prometheus to sum.
 """
 
 from __future__ import annotations
@@ -76,6 +78,20 @@ def add_parser(commands: Any) -> None:
         help="delivery network (JSON) with regions: keep the promise table on "
         "omnistock.promises (docs/network.md §9)",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="serve this process's dataflow metrics (Prometheus) on http://HOST:PORT/metrics "
+        "(default 0: none)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="the address --metrics-port listens on (default 127.0.0.1; 0.0.0.0 in a container)",
+    )
     add_policy_argument(parser)
     parser.set_defaults(run=run)
 
@@ -114,10 +130,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--workers must be at least 1")
     if args.sku_shards < 1:
         raise ConfigError("--sku-shards must be at least 1")
+    if not 0 <= args.metrics_port <= 65535:
+        raise ConfigError("--metrics-port must be a port number (0: no metrics)")
     maker = load_maker(args.network)  # a bad file: exit 2 before Kafka is touched
     topics = kafka.Topics(prefix)
     kafka.ensure_topics(args.bootstrap, topics, args.partitions)
     progress = Progress()  # expiry on the wall clock waits until the input has caught up
+    metrics = serve_metrics(args.metrics_host, args.metrics_port, progress)
     source = kafka.source(args.bootstrap, topics, progress=progress)
     workers = args.workers * (len(args.addresses.split(";")) if args.addresses else 1)
     partitions = len(source.list_parts())
@@ -135,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         args.sku_shards,
         progress=progress,
         maker=maker,
+        metrics=metrics,
     )
     recovery = None
     epoch = None
@@ -154,3 +174,37 @@ def run(args: argparse.Namespace) -> int:
         recovery_config=recovery,
     )
     return 0
+
+
+def serve_metrics(host: str, port: int, progress: Any) -> Any:
+    """The process's ``FlowMetrics``, served over HTTP on ``host:port`` (with the process's
+    CPU and memory); ``None`` for port 0: nothing is counted.
+
+    Raises:
+        ConfigError: the address is taken.
+    """
+    if not port:
+        return None
+    from prometheus_client import start_http_server  # noqa: PLC0415
+
+    metrics = process_metrics(progress)
+    try:
+        start_http_server(port, host, metrics.registry)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve metrics on {host}:{port} ({exc.strerror}): choose another --metrics-port"
+        ) from None
+    print(f"omnistock run: metrics on http://{host}:{port}/metrics", file=sys.stderr, flush=True)
+    return metrics
+
+
+def process_metrics(progress: Any) -> Any:
+    """What ``--metrics-port`` serves: the dataflow's ``FlowMetrics`` over ``progress``, and the
+    process's CPU, memory and open files (``process_*``), in one registry."""
+    from prometheus_client import ProcessCollector  # noqa: PLC0415
+
+    from dataflows.metrics import FlowMetrics  # noqa: PLC0415
+
+    metrics = FlowMetrics(progress=progress)
+    ProcessCollector(registry=metrics.registry)
+    return metrics

@@ -5,7 +5,8 @@
 it serves from the topics ``omnistock run`` writes and sends writes to ``omnistock.events``.
 ``demo`` is ``serve`` embedded over the built-in network (``workload.builtin``: stores in real
 US cities, real holidays, so promises answer too), its dataflow fed by a live synthetic event
-stream on that network (``workload``: traffic by city population), nothing to configure.
+stream on that network (``workload``: traffic by city population), nothing to configure. Under
+its banner a live line (``omnistock.status``) says what the dataflow is doing.
 """
 
 from __future__ import annotations
@@ -174,9 +175,14 @@ def run_demo(args: argparse.Namespace) -> int:
         ),
         flush=True,
     )
+    from omnistock.status import DemoStatus  # noqa: PLC0415
+
+    status = DemoStatus(backend.flow.metrics.figures, f"{base}/")
+    status.start()
     try:
         _uvicorn(app, args.host, args.port)
     finally:
+        status.stop()
         stop.set()
         feeder.join(5)
         backend.stop()
@@ -186,6 +192,7 @@ def run_demo(args: argparse.Namespace) -> int:
 _DEMO_HELP = """\
 Omnistock demo: the dataflow in this process, built-in network ({stores} stores in US cities,
 4 DCs, {skus} skus), {rate:g} synthetic events/s, API on {base}
+  page     {base}/
   docs     {base}/docs
   health   {base}/v1/health
   metrics  {base}/metrics

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import msgspec
+from prometheus_client import CollectorRegistry
 
 from api.readmodel import ReadModel
 from engine.events import Event
@@ -38,6 +39,11 @@ class Backend(Protocol):
     mode: str
     readmodel: ReadModel
     caught_up: bool  # the read model has read what existed at start-up (always in embedded)
+
+    @property
+    def dataflow_registry(self) -> CollectorRegistry | None:
+        """The dataflow's metrics when it runs in this process (embedded), for ``/metrics``;
+        ``None`` when it runs elsewhere (``omnistock run --metrics-port`` serves them)."""
 
     def start(self) -> bool:
         """Start background work (the in-process dataflow, or the topics' consumer); False

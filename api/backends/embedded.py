@@ -72,6 +72,7 @@ class EmbeddedBackend:
     ) -> None:
         self.readmodel = readmodel
         self.flow = InProcessFlow(config, self._deliver, sku_shards, maker)
+        self.dataflow_registry = self.flow.metrics.registry
         self.dead_letters = 0
         self._numbers = itertools.count()
         self._lock = threading.Lock()

@@ -44,6 +44,7 @@ class KafkaBackend:
     """The read model's feed and the write path over Kafka."""
 
     mode = "kafka"
+    dataflow_registry = None  # the dataflow is omnistock run's: its --metrics-port serves them
 
     def __init__(
         self, readmodel: ReadModel, bootstrap: str, topics: Topics, partitions: int = 4

@@ -28,9 +28,14 @@ def digest_of(rows: np.ndarray) -> np.ndarray:
 def test_rows_are_told_apart_exactly_across_calls_and_skus_digested_by_their_rows(calls):
     """One registry over several makes (it grows and rehashes on the way): a row has one id
     for good, its JSON is made once, and equal skus have equal digests, others not."""
-    registry, seen, made = Rows(9), {}, []
+    registry, seen, made = Rows(9), dict[bytes, int](), list[bytes]()
+
+    def row_json(key: bytes) -> bytes:
+        made.append(key)
+        return key.hex().encode()
+
     for rows in calls:
-        ids, digest = registry.intern(rows, lambda key: made.append(key) or key.hex().encode())
+        ids, digest = registry.intern(rows, row_json)
         for s in range(rows.shape[0]):
             for r in range(rows.shape[1]):
                 assert seen.setdefault(rows[s, r].tobytes(), ids[s, r]) == ids[s, r]
