@@ -189,3 +189,44 @@ def start_flow(bootstrap: str, prefix: str, *extra: str) -> subprocess.Popen[byt
         start_new_session=True,
         env={**os.environ, **FUTURE_ENV},
     )
+
+
+def produce_burst(messages: list[tuple[str, bytes]], kind: str = "burst") -> dict[str, float]:
+    """Seconds to produce ``(key, value)`` messages to a fresh compacted promises topic of the
+    broker (``broker()``) with the flow's producer settings, until the broker has them all
+    (``flush``); the run's topics are deleted after."""
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+
+    from dataflows.kafka import ensure_topics  # noqa: PLC0415
+
+    bootstrap = broker()
+    topics = run_topics(kind)
+    ensure_topics(bootstrap, topics, PARTITIONS)
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
+    producer.produce(topics.promises, b"{}", b"warm")  # connected, metadata known
+    producer.flush(30)
+    started = time.perf_counter()
+    for key, value in messages:
+        while True:
+            try:
+                producer.produce(topics.promises, value, key)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    queued = time.perf_counter() - started
+    left = producer.flush(60)
+    elapsed = time.perf_counter() - started
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    ours = [name for name in admin.list_topics(timeout=10).topics if name.startswith(topics.prefix)]
+    for future in admin.delete_topics(ours).values():
+        future.result(timeout=30)
+    size = sum(len(value) for _, value in messages)
+    return {
+        "entries": len(messages),
+        "produce_s": queued,
+        "flushed_s": elapsed,
+        "unsent": left,
+        "mib_per_s": size / elapsed / 2**20,
+        "entries_per_s": len(messages) / elapsed,
+    }

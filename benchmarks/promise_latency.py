@@ -45,7 +45,6 @@ import os
 import resource
 import shutil
 import signal
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -70,6 +69,7 @@ from benchmarks.kafka_io import (
 )
 from benchmarks.loadgen import process_cpu_s
 from benchmarks.promise_probes import (
+    LABELS,
     LOST_AFTER_S,
     PROBE_QTY,
     RESTOCK_AFTER_S,
@@ -78,6 +78,7 @@ from benchmarks.promise_probes import (
     Probe,
     background,
     network_file,
+    over_rounds,
     probes_of,
     seed_lines,
     summary,
@@ -428,30 +429,6 @@ def report(r: dict[str, Any]) -> None:
         f"{r['end_markers_after_s']} s after the load; load average "
         f"{r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f}; flow exit {r['flow_exit_code']}"
     )
-
-
-LABELS = (
-    ("stockout_entry", "stock-out -> its entry on promises"),
-    ("stockout_atp", "stock-out -> its position on atp"),
-    ("stockout_table_share", "  entry minus position, per probe"),
-    ("restock_entry", "restock -> its entry on promises"),
-    ("restock_atp", "restock -> its position on atp"),
-)
-
-
-def over_rounds(runs: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
-    """Per figure, its p50 and p99 over the runs: ``[min, median, max]``."""
-    out: dict[str, dict[str, list[float]]] = {}
-    for name, _ in LABELS:
-        for stat in ("p50_ms", "p99_ms", "max_ms"):
-            values = [r[name][stat] for r in runs if r[name]["count"]]
-            if values:
-                out.setdefault(name, {})[stat] = [
-                    min(values),
-                    statistics.median(values),
-                    max(values),
-                ]
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -130,3 +130,27 @@ def summary(values: list[float]) -> dict[str, float | int]:
         "max_ms": max(values, default=float("nan")),
         "mean_ms": statistics.fmean(values) if values else float("nan"),
     }
+
+
+LABELS = (
+    ("stockout_entry", "stock-out -> its entry on promises"),
+    ("stockout_atp", "stock-out -> its position on atp"),
+    ("stockout_table_share", "  entry minus position, per probe"),
+    ("restock_entry", "restock -> its entry on promises"),
+    ("restock_atp", "restock -> its position on atp"),
+)
+
+
+def over_rounds(runs: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """Per figure, its p50 and p99 over the runs: ``[min, median, max]``."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, _ in LABELS:
+        for stat in ("p50_ms", "p99_ms", "max_ms"):
+            values = [r[name][stat] for r in runs if r[name]["count"]]
+            if values:
+                out.setdefault(name, {})[stat] = [
+                    min(values),
+                    statistics.median(values),
+                    max(values),
+                ]
+    return out

@@ -293,51 +293,10 @@ def cutoffs(
             }
         )
         if kafka and len(found) == 1:
-            found[0]["publish"] = publish(out)
+            from benchmarks.kafka_io import produce_burst  # noqa: PLC0415 - only with --kafka
+
+            found[0]["publish"] = produce_burst([(sku, value) for _, sku, value in out])
     return found
-
-
-def publish(out: list[table.Publish]) -> dict[str, float]:
-    """Seconds to produce a burst's entries to a fresh compacted topic of the broker
-    (``OMNISTOCK_BOOTSTRAP``, else the local one) with the flow's producer settings, until the
-    broker has them all (``flush``); the topic is deleted after."""
-    from confluent_kafka import Producer  # noqa: PLC0415 - only with --kafka
-    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
-
-    from benchmarks.kafka_io import PARTITIONS, broker, run_topics  # noqa: PLC0415
-    from dataflows.kafka import PRODUCER_DEFAULTS, ensure_topics  # noqa: PLC0415
-
-    bootstrap = broker()
-    topics = run_topics("promisetable")
-    ensure_topics(bootstrap, topics, PARTITIONS)
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
-    producer.produce(topics.promises, b"{}", b"warm")  # connected, metadata known
-    producer.flush(30)
-    started = time.perf_counter()
-    for _, sku, value in out:
-        while True:
-            try:
-                producer.produce(topics.promises, value, sku)
-                break
-            except BufferError:
-                producer.poll(0.01)
-        producer.poll(0)
-    queued = time.perf_counter() - started
-    left = producer.flush(60)
-    elapsed = time.perf_counter() - started
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    ours = [name for name in admin.list_topics(timeout=10).topics if name.startswith(topics.prefix)]
-    for future in admin.delete_topics(ours).values():
-        future.result(timeout=30)
-    size = sum(len(value) for _, _, value in out)
-    return {
-        "entries": len(out),
-        "produce_s": queued,
-        "flushed_s": elapsed,
-        "unsent": left,
-        "mib_per_s": size / elapsed / 2**20,
-        "entries_per_s": len(out) / elapsed,
-    }
 
 
 COMPILE = """
