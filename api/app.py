@@ -67,6 +67,7 @@ def create_app(
     metrics = Metrics()
     readmodel = backend.readmodel
     metrics.watch(lambda: float(backend.health().get("lag", 0)), lambda: readmodel.position_count)
+    metrics.include(backend.dataflow_registry)  # embedded: the dataflow's own series
     readmodel.on_outcome = lambda outcome: metrics.outcomes.labels(outcome.status).inc()
 
     @asynccontextmanager
