@@ -3,6 +3,7 @@
 #   make check       ruff (lint and format) and mypy on every package
 #   make test        the whole test suite, the README's command (Kafka tests start a local broker)
 #   make test-fast   what needs no broker and takes seconds (-m "not kafka and not slow")
+#   make test-browser  the page at / in headless Chromium (apt-get install chromium chromium-driver)
 #   make bench       the load harness, quick (docs/performance.md has the full runs)
 #   make demo        the whole system on one machine
 #   make broker      a local Kafka (KRaft) on 127.0.0.1:9092; make broker-stop stops it
@@ -10,7 +11,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 
-.PHONY: install check test test-fast bench demo broker broker-stop
+.PHONY: install check test test-fast test-browser bench demo broker broker-stop
 
 install:
 	python3 -m venv $(VENV)
@@ -26,6 +27,9 @@ test:
 
 test-fast:
 	$(PYTHON) -m pytest -m "not kafka and not slow" -q
+
+test-browser:
+	$(PYTHON) -m pytest tests/browser -q
 
 bench:
 	$(BIN)/omnistock bench all --quick

@@ -22,7 +22,7 @@ from api.fastpath import AtpFastPath
 from api.jsonio import JSONResponse
 from api.metrics import ApiMiddleware, Metrics
 from api.promiser import Promiser
-from api.routes import alerts, atp, events, health, promise, reservations
+from api.routes import alerts, atp, events, health, page, promise, reservations
 from api.service import Reservations
 from engine.policy import DEFAULT_POLICY, Policy
 
@@ -102,6 +102,7 @@ def create_app(
         events.router,
         promise.router,
         alerts.router,
+        page.router,  # the live page at / (api/static, docs/demo.md)
     )
     for router in routers:
         app.include_router(router)
