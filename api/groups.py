@@ -78,6 +78,7 @@ def next_try(
     tried: list[str],
     rank: dict[str, tuple[Any, float]] | None = None,
     in_flight: dict[tuple[str, str], int] | None = None,
+    refused: dict[tuple[str, str], object] | None = None,
 ) -> str | None:
     """The location a reservation at ``group_id`` tries next, or ``None``: of the group's
     locations not yet ``tried`` whose channel ATP is at least ``need``, the first by ``rank``
@@ -87,7 +88,10 @@ def next_try(
     The ATP is the read model's less what this replica's own tries now in flight ask of the
     location (``in_flight``, ``(location_id, sku) -> units``), and it is asked again after each
     refused try: buyers racing for one group spread over its locations as their holds land,
-    rather than all trying the same five."""
+    rather than all trying the same five. A location a try of this replica was refused at is
+    skipped while the read model still holds the very position it held then (``refused``,
+    ``(location_id, sku) -> that position``): the refusal is newer than what the read model
+    says, so another buyer's try there would be refused too."""
     if len(tried) >= MAX_TRIES:
         return None
     found = policy.channel(channel)
@@ -98,6 +102,12 @@ def next_try(
     for location_id in members(policy, group_id):
         if location_id in tried:
             continue
+        if refused:
+            seen = refused.get((location_id, sku))
+            if seen is not None:
+                if seen is readmodel.position(location_id, sku):
+                    continue
+                del refused[(location_id, sku)]  # the read model has heard since
         atp = channel_atp(readmodel, location_id, sku, found.name)
         if in_flight:
             atp -= in_flight.get((location_id, sku), 0)

@@ -33,6 +33,7 @@ from engine.outputs import (
 from engine.policy import DEFAULT_POLICY, Policy
 from engine.timefmt import parse_instant, to_ms
 
+MAX_REFUSED = 10_000  # refused group tries remembered (api.groups.next_try), then forgotten
 MAX_PENDING = 10_000  # pending requests this replica remembers for GET, the oldest forgotten
 
 
@@ -57,6 +58,7 @@ class Reservations:
         self.max_future_s = max_future_s
         self.pending: dict[str, dict[str, Any]] = {}  # sent, not yet decided, by reservation id
         self.in_flight: dict[tuple[str, str], int] = {}  # a group's tries out, by position
+        self.refused: dict[tuple[str, str], object] = {}  # a group's refused tries (next_try)
         self.carts = CrossCarts(self)  # carts across locations
 
     async def reserve(self, body: ReserveIn) -> Result:
@@ -132,6 +134,7 @@ class Reservations:
                 tries,
                 rank,
                 self.in_flight,
+                self.refused,
             )
             if location_id is None:
                 break
@@ -165,6 +168,11 @@ class Reservations:
             if answer.status != "rejected":
                 return (200 if answer.repeat else 201), outcome_record(answer)
             last = answer
+            position = self.readmodel.position(location_id, body.sku)
+            if position is not None:
+                if len(self.refused) > MAX_REFUSED:
+                    self.refused.clear()
+                self.refused[key] = position
         tried = f"tried {', '.join(tries)}" if tries else "no location has enough"
         raise ApiError(
             409,
