@@ -272,7 +272,7 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
         repeats: list[Envelope] | None = [] if self.acknowledge or tally is not None else None
         outcomes: list[ReservationChanged] = []
         signals: list[Signal] | None = [] if self.tabled else None
-        before = sizes(self.book)
+        before = sizes(self.book) if tally is not None else (0, 0)
         self.book, out, dead = fold_batch(
             self.book, values, self.config, outcomes, repeats, signals
         )
@@ -295,7 +295,7 @@ class LocationLogic(StatefulBatchLogic[list[Envelope], "Folded", Book | None]):
             return (), StatefulBatchLogic.RETAIN
         outcomes: list[ReservationChanged] = []
         signals: list[Signal] | None = [] if self.tabled else None
-        before = sizes(self.book)
+        before = sizes(self.book) if self.tally is not None else (0, 0)
         out = expire_due(self.book, datetime.now(UTC), outcomes, signals)
         if self.tally is not None:
             self.tally.changed(before, self.book, out)

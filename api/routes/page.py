@@ -36,11 +36,11 @@ from api import postal
 from api.deps import READ, AppState, State
 from api.errors import ApiError
 from api.jsonio import JSONResponse
+from engine.promise.calendar import EARTH_KM
 
 STATIC: Final = Path(__file__).resolve().parents[1] / "static"
 MAX_PRODUCTS: Final = 500  # a picker, not a catalogue: the page takes any sku typed in
 NEAR_KM: Final = 40.0  # the built-in network's same-day radius
-EARTH_KM: Final = 6371.0088
 _TYPES: Final = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",

@@ -160,7 +160,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail("CI: chromium and chromedriver must be installed (apt-get, .ci/run)")
         pytest.skip("no chromium/chromedriver (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.selenium_manager import SeleniumManager
 
