@@ -19,6 +19,7 @@ COMPILED = [
     "engine/book.py",
     "engine/carts.py",
     "engine/claims.py",
+    "engine/dedup.py",
     "engine/events.py",
     "engine/kinds.py",
     "engine/position.py",

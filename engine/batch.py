@@ -28,7 +28,7 @@ from engine.book import Book, EngineConfig
 from engine.carts import kit_atp
 from engine.claims import Claims
 from engine.events import Revoke, encode, in_future, parse
-from engine.kinds import ALERT, DUPLICATE, REJECTED, RESERVATION_CHANGED
+from engine.kinds import ALERT, DUPLICATE, REJECTED, RESERVATION_CHANGED, SUPPLY_EXPECTED
 from engine.outputs import (
     Alert,
     Rejected,
@@ -113,6 +113,11 @@ def fold_batch(
     out: list[Publish] = []
     dead: list[tuple[Rejected, Envelope]] = []
     changed: dict[str, Position] = {}
+    keys = dedup_keys(batches)
+    if keys:
+        if book is None:
+            book = Book(_first(batches).location_id, config)
+        book.seen.prefetch(keys, book.watermark)  # the table asked once for the batch
     for envelopes in batches:
         for envelope in envelopes:
             message = envelope[0]
@@ -132,6 +137,29 @@ def fold_batch(
         if signals is not None:
             promise_signals(book, changed, signals)  # type: ignore[arg-type]
     return book, out, dead
+
+
+def dedup_keys(batches: list[list[Envelope]]) -> list[str | tuple[str, str]]:
+    """The dedup ids of a book's messages (``engine.dedup``): an event's ``event_id``, a
+    transfer's supply's ``(from_location_id, event_id)``; none for a refused one."""
+    keys: list[str | tuple[str, str]] = []
+    for envelopes in batches:
+        for envelope in envelopes:
+            message = envelope[0]
+            cls = type(message)
+            if cls is SUPPLY_EXPECTED:
+                keys.append((message.from_location_id, message.event_id))
+            elif cls is not REJECTED:
+                keys.append(message.event_id)
+    return keys
+
+
+def _first(batches: list[list[Envelope]]) -> Any:
+    for envelopes in batches:
+        for envelope in envelopes:
+            if type(envelope[0]) is not REJECTED:
+                return envelope[0]
+    raise ValueError("no message")
 
 
 def promise_signals(book: Book, changed: dict[str, Position], signals: list[Signal]) -> None:

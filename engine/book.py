@@ -3,10 +3,11 @@
 A book holds the positions of one location (the dataflow may split a large location into
 several books by sku, see ``dataflows``), with what idempotency needs and no more:
 
-- ``seen``: ``event_id -> ts`` of the events applied here. An event is a duplicate while an
-  earlier one with its id was applied at or after ``watermark - dedup_window`` (``watermark`` is
-  the largest ``ts`` applied here). Entries older than that are dropped as the watermark moves,
-  so memory stays bounded by the window, whatever the run's length.
+- ``seen``: the event ids applied here (``engine.dedup.Seen``, 16 bytes an id in time buckets).
+  An event is a duplicate while an earlier one with its id was applied within the dedup window
+  of ``watermark`` (the largest ``ts`` applied here), to the bucket. Buckets that leave the
+  window are dropped as the watermark moves, so memory stays bounded by the window, whatever
+  the run's length.
 - ``reservations``: every reservation made here, active or ended. An ended one is remembered
   for the dedup window after it ended (so a repeated ``reserve`` gets its first outcome back),
   then dropped.
@@ -14,10 +15,10 @@ several books by sku, see ``dataflows``), with what idempotency needs and no mor
 
 A book is one location, whatever its size: a cart's lines are decided in one step of it
 (docs/events.md §12). A snapshot of a big store need not re-pickle all it holds for one thing
-that changed, though: with ``EngineConfig.sku_shards`` above 1 the book pickles its positions,
-event ids and reservations in that many shards, each made anew only when something in it
-changed since the last snapshot (``engine.shelves``; the rules tell it what changed:
-``engine.rules.apply``). Docs/decisions.md, D94.
+that changed, though: with ``EngineConfig.sku_shards`` above 1 the book pickles its positions
+and reservations in that many shards, each made anew only when something in it changed since
+the last snapshot (``engine.shelves``; the rules tell it what changed: ``engine.rules.apply``;
+the event ids are pickled whole, 16 bytes each). Docs/decisions.md, D94.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, Final
 import msgspec
 
 from engine.alerts import initial, quiet_from
+from engine.dedup import Seen
 from engine.policy import DEFAULT_POLICY, ChannelAt, Policy
 from engine.position import Position, Reservation
 from engine.shelves import Sharded, restore
@@ -121,7 +123,7 @@ class Book:
         self.config = config
         self.positions: dict[str, Position] = {}
         # event_id, or (from_location_id, event_id) for a transfer's supply arriving here
-        self.seen: dict[str | tuple[str, str], datetime] = {}
+        self.seen = Seen(config.dedup_window_ms)
         self.reservations: dict[str, Reservation] = {}
         self.ended: dict[str, datetime] = {}
         self.expiries: list[tuple[datetime, str]] = []
@@ -170,6 +172,7 @@ class Book:
         self.config = config
         self._derive()
         self._unshard()
+        self.seen.window_ms = config.dedup_window_ms  # its buckets keep their length
         policy = config.policy
         for position in self.positions.values():
             if position.own_safety_stock < 0:
@@ -241,10 +244,7 @@ class Book:
         """Drop dedup entries and ended reservations that have left the window."""
         horizon = self.watermark - self.window
         sharded = self.sharded
-        for key in _leading_older(self.seen, horizon):
-            del self.seen[key]
-            if sharded is not None:
-                sharded.seen.mark(key)
+        self.seen.forget(self.watermark)
         for key in _leading_older(self.ended, horizon):
             del self.ended[key]
             found = self.reservations.get(key)
@@ -266,7 +266,7 @@ class Book:
                 self.location_id,
                 self.config,
                 sharded.pickled(self.positions, self),
-                None,
+                self.seen,
                 None,
                 None,
                 None,
@@ -307,6 +307,7 @@ class Book:
         ) = state
         self._derive()
         if type(positions) is tuple:  # pickled in shards
+            self.seen = seen
             self.sharded = restore(positions, self)
             if self.shards != self.sharded.shards:
                 self._unshard()

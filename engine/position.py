@@ -26,13 +26,19 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from msgspec.structs import asdict
+from mypy_extensions import i32, mypyc_attr
 
 from engine.kinds import POSITION_RECORD, SUPPLY
 from engine.outputs import PositionRecord
 from engine.policy import ChannelAt
-from engine.timefmt import NEVER, later
+from engine.timefmt import EPOCH, NEVER, later
 
 NO_EXPIRY: Final = NEVER
+NO_AS_OF: Final = -(2**63)  # ``as_of`` is None
+EXACT_US: Final = 2.0**51  # below it, a float timestamp in microseconds rounds exactly
+US: Final = timedelta(microseconds=1)
+EPOCH_DAY: Final = 719_163  # EPOCH.toordinal()
+DAY_US: Final = 86_400_000_000
 WEEK_S: Final = 7 * 86_400
 _SECONDS: Final[dict[int, timedelta]] = {}  # Final: a C static, not a module dict lookup
 
@@ -47,6 +53,21 @@ def _seconds(seconds: int) -> timedelta:
             _SECONDS.clear()
         found = _SECONDS[seconds] = timedelta(0, seconds)
     return found
+
+
+def to_us(value: datetime) -> int:
+    """Epoch microseconds of an aware instant, exactly. ``timestamp()`` is the instant's exact
+    microseconds over 10**6, rounded once: times 10**6 it is off by under half a microsecond
+    while the figure is under 2**51 (the year 2041), so rounding gives it back."""
+    us = value.timestamp() * 1e6
+    if -EXACT_US < us < EXACT_US:
+        return round(us)
+    return (value - EPOCH) // US
+
+
+def from_us(us: int) -> datetime:
+    """The UTC instant of epoch microseconds."""
+    return EPOCH + timedelta(0, 0, us)
 
 
 SALES: Final = 2  # where a position's units by date start in ``Position.sales``
@@ -158,6 +179,33 @@ class Reservation:
         return None if self.lines is None else tuple(self.lines.items())
 
 
+class More:
+    """The parts of a position most positions never have: what it holds for reservations, its
+    expected supply, unsellable units and settings of its own. Made when one is first set."""
+
+    __slots__ = (
+        "channel_safety_stock",
+        "holds",
+        "inbound",
+        "next_expiry",
+        "own_safety_stock",
+        "reserved",
+        "thresholds",
+        "unsellable",
+    )
+
+    def __init__(self) -> None:
+        self.reserved = 0
+        self.unsellable = 0
+        self.own_safety_stock = -1
+        self.channel_safety_stock: dict[str, int] | None = None
+        self.thresholds: tuple[int | None, int | None, int | None] | None = None
+        self.inbound: dict[str, tuple[int, datetime]] | None = None
+        self.holds: dict[str, Reservation] | None = None
+        self.next_expiry = NO_EXPIRY
+
+
+@mypyc_attr(acyclic=True)  # holds nothing that leads back to it: no GC header, 16 bytes less
 class Position:
     """Stock of one sku at one location.
 
@@ -177,42 +225,136 @@ class Position:
         holds: active reservations held here, ``reservation_id -> Reservation``, or ``None``.
         next_expiry: the soonest ``expires_at`` among ``holds`` (``NO_EXPIRY`` when none).
         flags: which alert conditions held after the last change (``engine.alerts``).
+
+    Held in 80 bytes (docs/performance.md §8): the sku, the location, ``on_hand``, ``as_of``
+    as epoch microseconds, ``safety_stock`` and ``flags`` as 32-bit ints, ``sales``, and the
+    rest in a ``More`` made only when one of its parts is first set (``reserved``,
+    ``unsellable``, the supply, the holds, settings of its own); the properties read and
+    write them as if they were attributes.
     """
 
-    __slots__ = (
-        "as_of",
-        "channel_safety_stock",
-        "flags",
-        "holds",
-        "inbound",
-        "location_id",
-        "next_expiry",
-        "on_hand",
-        "own_safety_stock",
-        "reserved",
-        "safety_stock",
-        "sales",
-        "sku",
-        "thresholds",
-        "unsellable",
-    )
+    __slots__ = ("_as_of", "_flags", "_safety", "location_id", "more", "on_hand", "sales", "sku")
 
     def __init__(self, location_id: str, sku: str, flags: int, safety_stock: int = 0) -> None:
-        self.location_id = location_id
         self.sku = sku
+        self.location_id = location_id
         self.on_hand = 0
-        self.reserved = 0
-        self.safety_stock = safety_stock
-        self.own_safety_stock = -1
-        self.channel_safety_stock: dict[str, int] | None = None
-        self.thresholds: tuple[int | None, int | None, int | None] | None = None
+        self._as_of = NO_AS_OF  # epoch microseconds
+        self._safety: i32 = safety_stock  # <= MAX_QTY (engine.policy)
+        self._flags: i32 = flags
         self.sales: list[int] | None = None
-        self.unsellable = 0
-        self.as_of: datetime | None = None
-        self.inbound: dict[str, tuple[int, datetime]] | None = None
-        self.holds: dict[str, Reservation] | None = None
-        self.next_expiry = NO_EXPIRY
-        self.flags = flags
+        self.more: More | None = None
+
+    @property
+    def safety_stock(self) -> int:
+        return self._safety
+
+    @safety_stock.setter
+    def safety_stock(self, value: int) -> None:
+        self._safety = value
+
+    @property
+    def flags(self) -> int:
+        return self._flags
+
+    @flags.setter
+    def flags(self, value: int) -> None:
+        self._flags = value
+
+    def _more(self) -> More:
+        more = self.more
+        if more is None:
+            more = self.more = More()
+        return more
+
+    @property
+    def as_of(self) -> datetime | None:
+        us = self._as_of
+        return None if us == NO_AS_OF else from_us(us)
+
+    @as_of.setter
+    def as_of(self, value: datetime | None) -> None:
+        self._as_of = NO_AS_OF if value is None else to_us(value)
+
+    @property
+    def reserved(self) -> int:
+        more = self.more
+        return 0 if more is None else more.reserved
+
+    @reserved.setter
+    def reserved(self, value: int) -> None:
+        if value or self.more is not None:
+            self._more().reserved = value
+
+    @property
+    def unsellable(self) -> int:
+        more = self.more
+        return 0 if more is None else more.unsellable
+
+    @unsellable.setter
+    def unsellable(self, value: int) -> None:
+        if value or self.more is not None:
+            self._more().unsellable = value
+
+    @property
+    def own_safety_stock(self) -> int:
+        more = self.more
+        return -1 if more is None else more.own_safety_stock
+
+    @own_safety_stock.setter
+    def own_safety_stock(self, value: int) -> None:
+        if value != -1 or self.more is not None:
+            self._more().own_safety_stock = value
+
+    @property
+    def channel_safety_stock(self) -> dict[str, int] | None:
+        more = self.more
+        return None if more is None else more.channel_safety_stock
+
+    @channel_safety_stock.setter
+    def channel_safety_stock(self, value: dict[str, int] | None) -> None:
+        if value is not None or self.more is not None:
+            self._more().channel_safety_stock = value
+
+    @property
+    def thresholds(self) -> tuple[int | None, int | None, int | None] | None:
+        more = self.more
+        return None if more is None else more.thresholds
+
+    @thresholds.setter
+    def thresholds(self, value: tuple[int | None, int | None, int | None] | None) -> None:
+        if value is not None or self.more is not None:
+            self._more().thresholds = value
+
+    @property
+    def inbound(self) -> dict[str, tuple[int, datetime]] | None:
+        more = self.more
+        return None if more is None else more.inbound
+
+    @inbound.setter
+    def inbound(self, value: dict[str, tuple[int, datetime]] | None) -> None:
+        if value is not None or self.more is not None:
+            self._more().inbound = value
+
+    @property
+    def holds(self) -> dict[str, Reservation] | None:
+        more = self.more
+        return None if more is None else more.holds
+
+    @holds.setter
+    def holds(self, value: dict[str, Reservation] | None) -> None:
+        if value is not None or self.more is not None:
+            self._more().holds = value
+
+    @property
+    def next_expiry(self) -> datetime:
+        more = self.more
+        return NO_EXPIRY if more is None else more.next_expiry
+
+    @next_expiry.setter
+    def next_expiry(self, value: datetime) -> None:
+        if value is not NO_EXPIRY or self.more is not None:
+            self._more().next_expiry = value
 
     @property
     def available(self) -> int:
@@ -297,9 +439,10 @@ class Position:
     def sold_7d(self) -> int:
         """Units sold on the 7 UTC dates ending with the date of ``as_of``."""
         sales = self.sales
-        if sales is None or self.as_of is None:
+        as_of = self._as_of
+        if sales is None or as_of == NO_AS_OF:
             return 0
-        first = SALES + sales[0] - self.as_of.toordinal()  # index of the as_of date
+        first = SALES + sales[0] - (as_of // DAY_US + EPOCH_DAY)  # index of the as_of date
         total = 0
         for i in range(max(first, SALES), min(first + 7, len(sales))):
             total += sales[i]
@@ -381,7 +524,7 @@ class Position:
             self.reserved,
             self.safety_stock,
             self.unsellable,
-            self.as_of,
+            self._as_of,
             self.inbound,
             self.holds,
             self.next_expiry,
@@ -400,7 +543,7 @@ class Position:
             self.reserved,
             self.safety_stock,
             self.unsellable,
-            self.as_of,
+            self._as_of,
             self.inbound,
             self.holds,
             self.next_expiry,

@@ -25,6 +25,7 @@ from engine.rules import apply, expire
 from engine.timefmt import BEFORE_ALL
 
 LISTED_STATUS: Final = {"confirmed": "active"}
+CHUNK: Final = 1024  # lines parsed, then applied: each book's dedup table asked once for them
 
 
 class Replay:
@@ -94,15 +95,56 @@ class Replay:
             source: the name dead letters cite as ``source:line``.
             on_dead_letter: called with each dead-letter record; counted either way.
         """
+        chunk: list[tuple[bytes, Any]] = []
+        number = 0
+        limit = self.limit
+        for raw in lines:
+            event: Any = parse(raw)
+            if limit is not None and type(event) is not REJECTED and event.ts > limit:
+                event = in_future(event.ts, limit, self.config.max_future_s)
+            chunk.append((raw, event))
+            if len(chunk) == CHUNK:
+                number = self._fold(chunk, number, source, on_dead_letter)
+                chunk = []
+        if chunk:
+            self._fold(chunk, number, source, on_dead_letter)
+
+    def _prefetch(self, chunk: list[tuple[bytes, Any]]) -> None:
+        """Ask each book's dedup table once for the chunk's ids (``engine.dedup``)."""
+        keys: dict[str, list[str | tuple[str, str]]] = {}
+        for _, event in chunk:
+            cls = type(event)
+            if cls is REJECTED:
+                continue
+            found = keys.get(event.location_id)
+            if found is None:
+                keys[event.location_id] = [event.event_id]
+            else:
+                found.append(event.event_id)
+            if cls is TRANSFER_OUT:
+                keys.setdefault(event.to_location_id, []).append(
+                    (event.location_id, event.event_id)
+                )
+        for location_id, ids in keys.items():
+            book = self.book(location_id)
+            book.seen.prefetch(ids, book.watermark)
+
+    def _fold(
+        self,
+        chunk: list[tuple[bytes, Any]],
+        number: int,
+        source: str,
+        on_dead_letter: Callable[[dict[str, str]], None] | None,
+    ) -> int:
+        """Apply a chunk of parsed lines in order: the number of the last line."""
+        self._prefetch(chunk)
         books = self.books
         observe = self.on_outputs
         ledger = self.ledger
-        number = blank = duplicates = dead = 0
-        for raw in lines:
+        blank = duplicates = dead = 0
+        first = number
+        for raw, event in chunk:
             number += 1
-            event: Any = parse(raw)
-            if self.limit is not None and type(event) is not REJECTED and event.ts > self.limit:
-                event = in_future(event.ts, self.limit, self.config.max_future_s)
             if type(event) is REJECTED:
                 if not raw.strip():
                     blank += 1
@@ -132,9 +174,10 @@ class Replay:
                     dead += 1
                     if on_dead_letter is not None:
                         on_dead_letter(dead_letter(outputs[0], raw, f"{source}:{number}"))
-        self.applied += number - blank - duplicates - dead
+        self.applied += number - first - blank - duplicates - dead
         self.duplicates += duplicates
         self.dead_letters += dead
+        return number
 
     def _claimed(self, outputs: list[Any]) -> list[Any]:
         """The outputs with their reservation outcomes as the claims publish them; a loser's

@@ -98,16 +98,20 @@ def _apply(book: Book, message: Message) -> list[Any]:
     fields = fields_of(event)  # one C call instead of an attribute read per field (kinds)
     event_id = fields[EVENT_ID]
     ts = fields[TS]
-    seen = book.seen
-    # One dict operation for the dedup check and the record (the dict holds every id of the
-    # window: its lookups are the rules' largest cost). The record is undone if the event
-    # turns out impossible.
+    dedup = book.seen
+    seen = dedup.recent
+    # One dict operation for the dedup check and the record in the batch's recent ids; the
+    # older ones are in the table, looked up for the whole batch at once (engine.dedup). The
+    # record is undone if the event turns out impossible.
     known = len(seen)
     first_ts = seen.setdefault(event_id, ts)
-    if len(seen) == known:  # the id was applied here before
-        if first_ts >= book.watermark - book.window:
+    if len(seen) == known:  # the id was applied here in this batch
+        if dedup.applied_in_window(first_ts, book.watermark):
             return [Duplicate(event_id)]
         seen[event_id] = ts  # out of the window: applied again
+    elif dedup.count and dedup.known(event_id, book.watermark):
+        del seen[event_id]
+        return [Duplicate(event_id)]
     sku = fields[SKU]
     kits = book.kits
     if (
@@ -442,10 +446,14 @@ def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:
     if book.kits is not None and supply.sku in book.kits:
         return []  # a transfer of a kit: its sending location dead-letters it
     key = (supply.from_location_id, supply.event_id)
-    first_ts = book.seen.get(key)
-    if first_ts is not None and first_ts >= book.watermark - book.window:
+    dedup = book.seen
+    first_ts = dedup.recent.get(key)
+    if first_ts is not None:
+        if dedup.applied_in_window(first_ts, book.watermark):
+            return [Duplicate(supply.event_id)]
+    elif dedup.count and dedup.known(key, book.watermark):
         return [Duplicate(supply.event_id)]
-    book.seen[key] = supply.ts
+    dedup.recent[key] = supply.ts
     position = book.position(supply.sku)
     before = position.flags
     if position.inbound is None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 from zlib import crc32
 
-from engine.kinds import RESERVATION_CHANGED, REVOKE, SUPPLY_EXPECTED
+from engine.kinds import RESERVATION_CHANGED, REVOKE
 from engine.position import Position
 
 
@@ -69,9 +69,9 @@ def shard_of(sku: str, shards: int) -> int:
 
 class Sharded:
     """A book's snapshot in ``shards`` (``EngineConfig.sku_shards``): its positions by shard of
-    the sku (cached bytes that stay true across a restart), and its remembered event ids,
-    reservations and ended reservations on ``Shelf``s. The expiry heap is not pickled: a
-    restored book makes it anew from its active reservations.
+    the sku (cached bytes that stay true across a restart), and its reservations and
+    ended reservations on ``Shelf``s (the event ids, 16 bytes each, are pickled whole). The
+    expiry heap is not pickled: a restored book makes it anew from its active reservations.
 
     The book tells it what changed: ``added`` for a new position, ``marked`` for each message
     the rules applied with the outputs it made (a position changes only by a message that
@@ -79,7 +79,7 @@ class Sharded:
     ``forgot`` for what the book's clock dropped.
     """
 
-    __slots__ = ("ended", "positions", "reservations", "seen", "shards", "skus", "stale")
+    __slots__ = ("ended", "positions", "reservations", "shards", "skus", "stale")
 
     def __init__(self, shards: int, positions: Iterable[str] = ()) -> None:
         self.shards = shards
@@ -88,7 +88,6 @@ class Sharded:
             self.skus[shard_of(sku, shards)].append(sku)
         self.positions: list[bytes | None] = [None] * shards
         self.stale: set[int] = set()
-        self.seen = Shelf(shards)
         self.reservations = Shelf(shards)
         self.ended = Shelf(shards)
 
@@ -98,14 +97,9 @@ class Sharded:
         self.stale.add(shard)
 
     def marked(self, message: Any, outputs: list[Any]) -> None:
-        cls = type(message)
-        if cls is SUPPLY_EXPECTED:
-            self.seen.mark((message.from_location_id, message.event_id))
-        else:
-            self.seen.mark(message.event_id)
-            if cls is REVOKE:  # a refused loser is forgotten without an outcome
-                self.reservations.mark(message.reservation_id)
-                self.ended.mark(message.reservation_id)
+        if type(message) is REVOKE:  # a refused loser is forgotten without an outcome
+            self.reservations.mark(message.reservation_id)
+            self.ended.mark(message.reservation_id)
         self.outputs(outputs)
 
     def outputs(self, outputs: list[Any]) -> None:
@@ -131,7 +125,6 @@ class Sharded:
         self.stale = set()
         return (
             made,
-            list(self.seen.pickled(book.seen)),
             list(self.reservations.pickled(book.reservations)),
             list(self.ended.pickled(book.ended)),
         )
@@ -141,7 +134,7 @@ def restore(state: tuple[Any, ...], book: Any) -> Sharded:
     """Put a sharded snapshot (``Sharded.pickled``) back into ``book``: its positions with
     their holds, its dicts in the order of time, its expiry heap; and the ``Sharded`` to go on
     with (the positions' cached bytes kept)."""
-    position_shards, seen, reservations, ended = state
+    position_shards, reservations, ended = state
     sharded = Sharded(len(position_shards))
     sharded.positions = list(position_shards)
     positions: dict[str, Position] = {}
@@ -153,7 +146,6 @@ def restore(state: tuple[Any, ...], book: Any) -> Sharded:
             sharded.skus[shard].append(position.sku)
     by_time = lambda pair: pair[1]  # noqa: E731  # the dicts' insertion order is time's
     book.positions = positions
-    book.seen = dict(sorted(unshelve(seen), key=by_time))
     book.reservations = dict(unshelve(reservations))
     book.ended = dict(sorted(unshelve(ended), key=by_time))
     expiries = []

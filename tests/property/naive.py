@@ -33,6 +33,8 @@ from engine.outputs import Rejected
 from engine.policy import DEFAULT_POLICY, Channel, Policy
 from engine.timefmt import BEFORE_ALL
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 WEEK_MS = 7 * 86_400_000
 INSUFFICIENT_STOCK = "insufficient_stock"
 UNKNOWN_CHANNEL = "unknown_channel"
@@ -230,6 +232,19 @@ class NaiveModel:
     def _horizon(self, loc: str) -> datetime:
         return self.watermark.get(loc, BEFORE_ALL) - self.window
 
+    def _remembered_id(self, first: datetime, loc: str) -> bool:
+        """An event id first applied at ``first`` is remembered while its bucket of event
+        time (a sixteenth of the window, from the epoch) is not before the bucket of the
+        location's clock less the window."""
+        window_ms = self.window // timedelta(milliseconds=1)
+        granule = max(1, -(-window_ms // 16))
+        horizon = self.watermark.get(loc, BEFORE_ALL) - self.window
+
+        def ms(t: datetime) -> int:
+            return (t - EPOCH) // timedelta(milliseconds=1)
+
+        return ms(first) // granule >= ms(horizon) // granule
+
     def _remembered(self, loc: str, rid: str) -> NaiveReservation | None:
         r = self.reservations.get((loc, rid))
         if r is not None and r.ended_at is not None and r.ended_at < self._horizon(loc):
@@ -284,7 +299,7 @@ class NaiveModel:
             # the destination's supply travels on its own (engine.routing); a kit's, nowhere
             self._supply_arrives(e)
         first = self.seen.get((loc, e.event_id))
-        if first is not None and first >= self._horizon(loc):
+        if first is not None and self._remembered_id(first, loc):
             return "duplicate"
         held: NaiveReservation | None = None
         if kind in ("Release", "Fulfil"):
@@ -572,7 +587,7 @@ class NaiveModel:
     def _supply_arrives(self, e: Any) -> None:
         dest, key = e.to_location_id, (e.location_id, e.event_id)
         first = self.seen.get((dest, key))
-        if first is not None and first >= self._horizon(dest):
+        if first is not None and self._remembered_id(first, dest):
             return
         self.seen[(dest, key)] = e.ts
         self._pos(dest, e.sku).inbound[e.supply_id] = (e.qty, e.eta)

@@ -25,6 +25,7 @@ ALLOWED_ROOTS = {
     "operator",
     "numpy",
     "numba",
+    "mypy_extensions",  # mypyc's native int types and class attributes (engine.position)
     "msgspec",
     "orjson",
     "json",  # only to refuse a key given twice in a policy file (msgspec keeps the last)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import orjson
 
-from engine.book import EngineConfig
+from engine.book import Book, EngineConfig
 from engine.outputs import Duplicate, Rejected, SupplyExpected
 from engine.position import Position
 from engine.routing import route
@@ -169,13 +169,32 @@ def test_duplicate_event_id_does_nothing():
 
 
 def test_duplicate_outside_the_dedup_window_applies_again():
-    s = Store(config=EngineConfig(dedup_window_ms=1000))
-    s.do("receipt", qty=5, event_id="X")
-    s.do("receipt", qty=1, ts=T0 + 1000)
-    assert s.do("receipt", qty=5, event_id="X", ts=T0 + 1000) == [Duplicate("X")]
-    s.do("receipt", qty=1, ts=T0 + 1001)
-    s.do("receipt", qty=5, event_id="X", ts=T0 + 1001)
-    assert s.pos().on_hand == 12
+    # Remembered for the window and at most one bucket (a sixteenth of it) more: engine.dedup
+    s = Store(config=EngineConfig(dedup_window_ms=1600))
+    s.do("receipt", qty=5, event_id="X")  # T0 starts a 100 ms bucket
+    s.do("receipt", qty=1, ts=T0 + 1600)
+    assert s.do("receipt", qty=5, event_id="X", ts=T0 + 1600) == [Duplicate("X")]
+    s.do("receipt", qty=1, ts=T0 + 1699)
+    assert s.do("receipt", qty=5, event_id="X", ts=T0 + 1601) == [Duplicate("X")]
+    s.do("receipt", qty=1, ts=T0 + 1700)  # the first bucket left the window
+    s.do("receipt", qty=5, event_id="X", ts=T0 + 1700)
+    assert s.pos().on_hand == 13
+
+
+def test_duplicates_across_batches_are_found_in_the_table():
+    book = Book("S1", EngineConfig(dedup_window_ms=60_000))
+    first = [event("receipt", qty=1, event_id=f"e{n}", ts=T0 + n) for n in range(50)]
+    book.seen.prefetch([one.event_id for one in first], book.watermark)
+    for one in first:
+        apply(book, one)
+    again = [event("receipt", qty=1, event_id=f"e{n}", ts=T0 + 100 + n) for n in range(40, 60)]
+    book.seen.prefetch([one.event_id for one in again], book.watermark)
+    assert book.seen.count == 50 and not book.seen.recent
+    outs = [apply(book, one)[1] for one in again]
+    assert [type(out[0]) is Duplicate for out in outs] == [n < 50 for n in range(40, 60)]
+    assert book.positions["A"].on_hand == 60
+    book.seen.prefetch([], book.watermark)
+    assert len(book.seen) == 60 and "e55" in book.seen and "e99" not in book.seen
 
 
 def test_dedup_memory_is_dropped_as_event_time_moves():

@@ -70,7 +70,7 @@ def state(book: Book) -> dict[str, Any]:
             )
             for rid, r in book.reservations.items()
         ],
-        "seen": list(book.seen.items()),
+        "seen": book.seen.state(),
         "ended": list(book.ended.items()),
         "expiries": list(book.expiries),
         "watermark": book.watermark,
@@ -307,9 +307,9 @@ def by_value(book: Book) -> dict[str, Any]:
     del found["position_order"]
     # What has left the dedup window is as good as forgotten (the rules treat it as absent):
     # a restored book, its entries in the order of time, drops it sooner than the original,
-    # whose scan stops at the first recent entry in the order they came.
+    # whose scan stops at the first recent entry in the order they came. (The event ids are
+    # pickled as they are: ``engine.dedup``.)
     horizon = book.watermark - book.window
-    found["seen"] = sorted((e for e in found["seen"] if e[1] >= horizon), key=repr)
     found["ended"] = sorted(e for e in found["ended"] if e[1] >= horizon)
     found["reservations"] = sorted(
         (r for r in found["reservations"] if r[8] is None or r[8] >= horizon), key=repr
