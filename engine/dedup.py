@@ -26,13 +26,13 @@ are printable ASCII, so neither byte can be in one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
 
 from engine import dedup_kernels as k
-from engine.timefmt import to_ms
+from engine.timefmt import EPOCH
 
 Key = str | tuple[str, str]
 GRANULES: Final = 16  # buckets in a window
@@ -44,6 +44,12 @@ RECENT_MAX: Final = 4096
 # whose clock is behind, or has not started) waits in ``recent``.
 AHEAD: Final = 2**14
 _EMPTY: Final = np.zeros(0, np.uint64)
+MS: Final = timedelta(milliseconds=1)
+
+
+def to_ms(ts: datetime) -> int:
+    """Epoch milliseconds, rounded down (``engine.timefmt.to_ms`` with its unit made once)."""
+    return (ts - EPOCH) // MS
 
 
 def granule_of(window_ms: int) -> int:
