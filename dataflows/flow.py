@@ -3,8 +3,10 @@
 Wiring only: every rule is ``engine``'s, and the work done per message is ``engine.batch``
 (compiled). Read top to bottom as its steps::
 
-    events -> parse_and_route   each event keyed by its location (a transfer's supply also by
-                                its destination); an unreadable one by UNREADABLE
+    events -> parse_and_route   each event keyed by its location's book (a transfer's supply
+                                also by its destination's); an unreadable one by UNREADABLE's;
+                                the key of a book hashes to the worker that reads its location's
+                                partition (dataflows.keying), so the fold's items stay local
            -> fold              one Book per location: engine.batch.fold_batch, live expiry
                                 timers (engine.batch.expire_due) once the input has caught
                                 up (dataflows.progress)
@@ -38,6 +40,7 @@ from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
+from dataflows.keying import Keying, LocationKeying, keying_of
 from dataflows.metrics import FlowMetrics, sizes
 from dataflows.progress import Progress
 from engine.batch import (
@@ -104,6 +107,7 @@ def build_flow(
     progress: Progress | None = None,
     maker: Any = None,
     metrics: FlowMetrics | None = None,
+    keying: Keying | None = None,
 ) -> Dataflow:
     """The whole dataflow, from its source to its sink.
 
@@ -126,13 +130,21 @@ def build_flow(
         maker: an ``engine.promise.table.Maker`` over the delivery network: the flow keeps
             the promise table (``None``: it does not).
         metrics: where the fold and the claims count (``dataflows.metrics``), or ``None``.
+        keying: the state key of each book (``dataflows.keying``); ``None``: the source's own
+            (``EventSource.keying``: the worker reading a location's partition folds it), else
+            the location id.
     """
     if sku_shards != config.sku_shards:
         config = msgspec.structs.replace(config, sku_shards=sku_shards)
+    if keying is None:
+        keying = keying_of(source)
+    rekey = None if isinstance(keying, LocationKeying) else keying  # the ids are the keys
     flow = Dataflow("omnistock")
     incoming = op.input("events", flow, source)
     keyed = op.flat_map_batch(
-        "parse_and_route", incoming, lambda items: parse_and_route(items, config.max_future_s)
+        "parse_and_route",
+        incoming,
+        lambda items: parse_and_route(items, config.max_future_s, rekey),
     )
     tabled = maker is not None
     folded = op.stateful_batch(
@@ -187,19 +199,28 @@ def _by_sku_bucket(items: list[tuple[str, Folded]]) -> list[tuple[str, list[Sign
     return promise_groups([item[1].signals for item in items if item[1].__class__ is ForPromises])
 
 
-def parse_and_route(items: list[Any], max_future_s: int) -> list[tuple[str, list[Envelope]]]:
+def parse_and_route(
+    items: list[Any], max_future_s: int, keying: Keying | None = None
+) -> list[tuple[str, list[Envelope]]]:
     """``engine.batch.route_batch`` of a batch, with the wall clock's limit on ``ts`` (read once
-    a batch: the flow runs live)."""
+    a batch: the flow runs live); each group keyed by ``keying``'s key of its location (``None``:
+    by the location id)."""
     limit = clock_limit(datetime.now(UTC), max_future_s)
     if items and items[0].__class__ is Incoming:
-        return route_batch([i.value for i in items], [i.origin for i in items], limit, max_future_s)
-    # confluent-kafka Messages; the origin stays a tuple until a dead letter formats it
-    return route_batch(
-        [m.value() or b"" for m in items],
-        [(m.topic(), m.partition(), m.offset()) for m in items],
-        limit,
-        max_future_s,
-    )
+        groups = route_batch(
+            [i.value for i in items], [i.origin for i in items], limit, max_future_s
+        )
+    else:  # confluent-kafka Messages; the origin stays a tuple until a dead letter formats it
+        groups = route_batch(
+            [m.value() or b"" for m in items],
+            [(m.topic(), m.partition(), m.offset()) for m in items],
+            limit,
+            max_future_s,
+        )
+    if keying is None:
+        return groups
+    key = keying.key  # a dict look-up per book and batch
+    return [(key(location), envelopes) for location, envelopes in groups]
 
 
 # The raw bytes a dead letter carries at most. Kafka refuses a message over 1 MB by default, and

@@ -24,6 +24,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # the class confluent_kafka.admin re-exports
 
 from dataflows.flow import Published
+from dataflows.keying import Keying, keying_from_env
 from dataflows.progress import Progress, next_state
 from engine.errors import ConfigError
 
@@ -117,6 +118,9 @@ def source(
 class EventSource(FixedPartitionedSource[Message, int]):
     """Reads every partition of the events topic; Bytewax spreads the partitions over workers.
 
+    Bytewax gives each partition to a worker (``dataflows.keying.primaries``); ``keying`` keys
+    the books so that the worker reading a partition folds its locations' books.
+
     Yields confluent-kafka's own ``Message`` objects: Bytewax's ``KafkaSource`` copies each into
     a Python dataclass, which cost more than parsing the event (``benchmarks/ingest.py``). The
     snapshot of a partition is the offset to read next, so a resumed run reads on from the
@@ -140,6 +144,14 @@ class EventSource(FixedPartitionedSource[Message, int]):
         if metadata.error is not None:
             raise ConfigError(f"cannot read topic {self.topic}: {metadata.error}")
         return [str(index) for index in sorted(metadata.partitions)]
+
+    def keying(self) -> Keying:
+        """The books' keys for this topic (``dataflows.keying``): by default each hashes to
+        the worker that reads its location's partition (the producers' murmur2), so the fold
+        after this source exchanges almost nothing between workers; ``OMNISTOCK_KEYING=location``
+        keys by location id, as before issue #19."""
+        parts = self.list_parts()
+        return keying_from_env(len(parts), parts)
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _EventPartition:
         return _EventPartition(self, int(for_part), resume_state)

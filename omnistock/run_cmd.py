@@ -138,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress()  # expiry on the wall clock waits until the input has caught up
     metrics = serve_metrics(args.metrics_host, args.metrics_port, progress)
     source = kafka.source(args.bootstrap, topics, progress=progress)
+    keying = source.keying()  # OMNISTOCK_KEYING: the books' keys (dataflows.keying)
     workers = args.workers * (len(args.addresses.split(";")) if args.addresses else 1)
     partitions = len(source.list_parts())
     if partitions % workers:
@@ -155,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         maker=maker,
         metrics=metrics,
+        keying=keying,
     )
     recovery = None
     epoch = None
@@ -162,6 +164,16 @@ def run(args: argparse.Namespace) -> int:
         args.recovery_dir.mkdir(parents=True, exist_ok=True)
         if not any(args.recovery_dir.iterdir()):
             init_db_dir(args.recovery_dir, RECOVERY_PARTITIONS)
+        else:
+            from dataflows.keying import stored_mismatch  # noqa: PLC0415
+
+            stale = stored_mismatch(args.recovery_dir, keying)
+            if stale is not None:
+                raise ConfigError(
+                    f"the recovery store {args.recovery_dir} holds a book keyed {stale!r}, which "
+                    f"this run would never find ({topics.events} has {partitions} partitions): "
+                    "a store written before issue #19 resumes with OMNISTOCK_KEYING=location"
+                )
         recovery = RecoveryConfig(args.recovery_dir)
         epoch = timedelta(seconds=args.snapshot_s)
     addresses = args.addresses.split(";") if args.addresses else None
