@@ -5,14 +5,15 @@ docs/events.md §1, §3, §9.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
 from engine import events as ev
 from engine.outputs import Rejected
-from tests.factories import T0, at, line
+from engine.timefmt import MAX_MS
+from tests.factories import T0, at, event, line
 
 
 def rejected(raw: bytes) -> Rejected:
@@ -313,3 +314,64 @@ def test_an_instant_past_9999_once_in_utc_is_bad_timestamp_not_a_crash():
     inbound = line("inbound", qty=1, supply_id="x", eta=late)
     parsed = ev.parse(inbound)
     assert isinstance(parsed, Rejected) and parsed.code == "bad_timestamp"
+
+
+# A token is ASCII and printable: what a line's bytes hold between the quotes, unless the line
+# has an escape (\u0041, \t), a DEL or a non-ASCII byte (engine.events._plain). The same text
+# given as str is checked token by token: both must read alike.
+TOKEN_TEXTS = ["a b", "~!#", "\\u0041", "\\u00e9", "\\t", "\\u007f", "\x7f", "\\\\", '\\"', "é"]
+
+
+@pytest.mark.parametrize("text", TOKEN_TEXTS)
+@pytest.mark.parametrize(
+    ("type_", "fields", "field"),
+    [
+        ("sale", {"qty": 1}, "event_id"),
+        ("sale", {"qty": 1, "reservation_id": "TOKEN"}, "reservation_id"),
+        ("reserve", {"qty": 1, "reservation_id": "TOKEN"}, "reservation_id"),
+        ("release", {"reservation_id": "TOKEN"}, "reservation_id"),
+        ("fulfil", {"reservation_id": "TOKEN"}, "reservation_id"),
+        ("receipt", {"qty": 1, "supply_id": "TOKEN"}, "supply_id"),
+        ("inbound_cancel", {"supply_id": "TOKEN"}, "supply_id"),
+        ("inbound", {"qty": 1, "eta": T0, "supply_id": "TOKEN"}, "supply_id"),
+        (
+            "transfer_out",
+            {"qty": 1, "to_location_id": "S2", "eta": T0, "supply_id": "TOKEN"},
+            "supply_id",
+        ),
+        (
+            "revoke",
+            {"reservation_id": "TOKEN", "claimed_by": "S2", "reserve_event_id": "e0"},
+            "reservation_id",
+        ),
+    ],
+)
+def test_a_token_reads_alike_from_bytes_and_from_text(type_, fields, field, text):
+    if field == "event_id":
+        fields = {**fields, "event_id": "TOKEN"}
+    raw = line(type_, **fields).replace(b"TOKEN", text.encode())
+    token = orjson.loads(raw)[field]
+    parsed = ev.parse(raw)
+    assert parsed == ev.parse(raw.decode())
+    if token.isascii() and token.isprintable():
+        assert not isinstance(parsed, Rejected), parsed
+    else:
+        assert parsed == Rejected("bad_token", f"{field} must be printable ASCII - at `$.{field}`")
+
+
+@pytest.mark.parametrize(
+    "ms", [0, 1, 999, 1_000, 1_001, T0 - 1, T0, T0 + 999, T0 + 1_000, MAX_MS - 999, MAX_MS]
+)
+def test_an_integer_ts_is_that_millisecond_in_utc(ms):
+    ts = event("sale", qty=1, ts=ms).ts
+    assert ts == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    assert ts.tzinfo is UTC
+    eta = event("inbound", qty=1, supply_id="P", eta=ms).eta
+    assert eta == ts and eta.tzinfo is UTC
+
+
+def test_integer_ts_out_of_range_are_bad_timestamps():
+    for ms in (-1, -1_000, MAX_MS + 1):
+        assert ev.parse(line("sale", qty=1, ts=ms)) == Rejected(
+            "bad_timestamp", "ts is before 1970 or after 9999 - at `$.ts`"
+        )

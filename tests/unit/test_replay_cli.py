@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 
+from engine.replay import Replay
+from omnistock import replay_cmd
 from omnistock.cli import main
 from tests.factories import T0, line
 
@@ -252,3 +255,28 @@ def test_now_applies_the_clock_rule_of_the_live_modes(tmp_path, capsys):
     # past e1, so e1's redelivery counts again. What the rule is there to prevent.
     assert main(["replay", str(path)]) == 0
     assert orjson.loads(capsys.readouterr().out.splitlines()[0])["on_hand"] == 5 + 7 + 1
+
+
+def test_positions_and_reservations_are_written_whole_past_a_batch(tmp_path, capsys):
+    """Records are encoded a batch at a time (``replay_cmd._BATCH``): the lines are the
+    records' encodings, in order, however many batches they take."""
+    many = replay_cmd._BATCH + 7
+    lines = [line("receipt", sku=f"K{n}", qty=2, event_id=f"r{n}") for n in range(many)]
+    lines += [
+        line("reserve", sku=f"K{n}", qty=1, reservation_id=f"R{n}", event_id=f"h{n}")
+        for n in range(many)
+    ]
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    out = tmp_path / "res.jsonl"
+    assert main(["replay", str(path), "--reservations", str(out)]) == 0
+    printed = capsys.readouterr()
+    replay = Replay(ledger=True)
+    replay.feed(lines)
+    replay.finish()
+    encode = msgspec.json.Encoder().encode
+    assert printed.out.encode() == b"".join(encode(r) + b"\n" for r in replay.records())
+    assert out.read_bytes() == b"".join(encode(r) + b"\n" for r in replay.reservations())
+    assert f"{many} positions" in printed.err
+    # The state outlives the command: the process leaves without freeing it object by object.
+    assert replay_cmd._kept[0].applied == 2 * many
