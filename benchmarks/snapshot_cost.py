@@ -35,7 +35,8 @@ def book_of(skus: int, shards: int, seen: int) -> Book:
     book = next(iter(build(skus, 1, seed=5).values()))
     book.configure(msgspec.structs.replace(DEFAULT_CONFIG, sku_shards=shards))
     for n in range(seen):
-        book.seen[f"old-{n:09d}"] = from_ms(T0 + 10**9 - n)  # within the window
+        book.seen.recent[f"old-{n:09d}"] = from_ms(T0 + 10**9 - n)  # within the window
+    book.seen.flush(book.watermark)  # into the table, as the next batch would
     return book
 
 
