@@ -45,8 +45,8 @@ def channel_name(policy: Policy, name: str) -> str:
 
 def channel_atp(readmodel: ReadModel, location_id: str, sku: str, channel: str) -> int:
     """A position's ATP for ``channel`` (0 for a position never seen)."""
-    found = readmodel.position(location_id, sku)
-    return 0 if found is None else found.channels.get(channel, 0)
+    found = readmodel.channel_atp(location_id, sku, channel)
+    return 0 if found is None else found
 
 
 def group_atp(
@@ -89,9 +89,10 @@ def next_try(
     location (``in_flight``, ``(location_id, sku) -> units``), and it is asked again after each
     refused try: buyers racing for one group spread over its locations as their holds land,
     rather than all trying the same five. A location a try of this replica was refused at is
-    skipped while the read model still holds the very position it held then (``refused``,
-    ``(location_id, sku) -> that position``): the refusal is newer than what the read model
-    says, so another buyer's try there would be refused too."""
+    skipped while the read model still holds the position it held then, every figure and
+    ``as_of`` alike (``refused``, ``(location_id, sku) -> that position``; the read model
+    builds a new record per read, so it is compared, not identified): the refusal is newer
+    than what the read model says, so another buyer's try there would be refused too."""
     if len(tried) >= MAX_TRIES:
         return None
     found = policy.channel(channel)
@@ -105,9 +106,9 @@ def next_try(
         if refused:
             seen = refused.get((location_id, sku))
             if seen is not None:
-                if seen is readmodel.position(location_id, sku):
+                if seen == readmodel.position(location_id, sku):  # the same figures
                     continue
-                del refused[(location_id, sku)]  # the read model has heard since
+                del refused[(location_id, sku)]  # the position has changed since
         atp = channel_atp(readmodel, location_id, sku, found.name)
         if in_flight:
             atp -= in_flight.get((location_id, sku), 0)

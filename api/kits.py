@@ -96,9 +96,9 @@ def channel_atp(
     from its components'."""
     parts = policy.kits.get(sku)
     if parts is None:
-        found = readmodel.position(location_id, sku)
-        return 0 if found is None else found.channels.get(channel, 0)
-    return kit_atp(parts, lambda part: _channel(readmodel.position(location_id, part), channel))
+        found = readmodel.channel_atp(location_id, sku, channel)
+        return 0 if found is None else found
+    return kit_atp(parts, lambda part: readmodel.channel_atp(location_id, part, channel))
 
 
 def kit_atp_at(

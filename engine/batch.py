@@ -131,6 +131,10 @@ def fold_batch(
                     dead.append((output, envelope))
                 elif repeats is not None and type(output) is DUPLICATE:
                     repeats.append(envelope)
+    if keys:
+        # the batch's ids into the table now, not at the book's next batch: a book that goes
+        # quiet would keep them at ~150 bytes each in ``recent`` (engine.dedup)
+        book.seen.flush(book.watermark)  # type: ignore[union-attr]
     if changed:
         channels = book.channels  # type: ignore[union-attr]
         out.extend([position_message(position, channels) for position in changed.values()])

@@ -10,15 +10,16 @@ dropped a bucket at a time (docs/decisions.md D111).
 
 Two tiers:
 
-- ``recent``: ``id -> ts`` of the ids applied since the last batch began, a plain dict, what
-  the rules read and write per event (and undo, for an impossible event);
+- ``recent``: ``id -> ts`` of the ids applied in the batch under way, a plain dict, what the
+  rules read and write per event (and undo, for an impossible event);
 - the table: every older id (but one dated far ahead of the clock, ``AHEAD``) as two 64-bit
   hashes with its bucket's low 16 bits in place of 16 hash bits (111 bits of hash: a false
   duplicate is about one in 10^33 per lookup), in a Robin Hood table kept 70-87.5 % full:
   18-23 bytes an id (``engine.dedup_kernels``).
 
-At the start of a batch (``prefetch``) the recent ids move into the table and the batch's ids
-are looked up there in one call; an id not looked up that way (a caller applying messages one
+At the start of a batch (``prefetch``) the batch's ids are looked up in the table in one call,
+and at its end (``flush``, ``engine.batch.fold_batch``) the recent ids move into it, so a book
+that goes quiet keeps none in the dict; an id not looked up that way (a caller applying messages one
 by one) is looked up alone. An id is a ``str`` (an event's) or a pair ``(from_location_id,
 event_id)`` (a transfer's supply arriving here), hashed as the two joined by ``\\x01``; ids
 are printable ASCII, so neither byte can be in one.

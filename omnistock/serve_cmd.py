@@ -224,8 +224,8 @@ Ctrl-C stops it."""
 
 def _in_stock(readmodel: Any) -> tuple[str, str]:
     """A position with stock, for the examples."""
-    for sku, by_location in list(readmodel.positions.items()):
-        for location_id, record in list(by_location.items()):
+    for sku in readmodel.skus():
+        for location_id, record in readmodel.positions_of(sku).items():
             if record.atp > 0:
                 return location_id, sku
     return "S0001", "SKU000001"

@@ -125,9 +125,8 @@ async def query(body: AtpQueryIn, state: State) -> Any:
             )
             totals[sku] = total
             continue
-        by_location = readmodel.positions_of(sku)
         for location_id in locations:
-            found = by_location.get(location_id)
+            found = readmodel.position(location_id, sku)
             if found is not None:
                 positions.append(found)
                 total["on_hand"] += found.on_hand

@@ -116,7 +116,7 @@ def page_setup(state: AppState) -> dict[str, Any]:
                 }
             )
     point, near = _busiest_point(network)
-    skus = [sku for sku in list(readmodel.positions) if sku not in state.policy.kits]
+    skus = [sku for sku in readmodel.skus() if sku not in state.policy.kits]
     products = _best_stocked(state, skus, near)
     return {
         "network": network is not None,
