@@ -15,8 +15,12 @@ In one run, on a real broker (``OMNISTOCK_BOOTSTRAP``, else ``docker/kafka-local
      processes of 1 worker each (2 partitions each), same topics;
    - ``dict``: the plain confluent-kafka peer (``benchmarks/peers/dict_fold.py``: its
      docstring says how it differs), writing ``<prefix>dict.atp`` and the rest;
-   - ``quix``: a Quix Streams app of the same fold, when ``quixstreams`` and
-     ``benchmarks.peers.quix_fold`` can be imported (skipped with a note otherwise).
+   - ``quix``: a Quix Streams app of the same fold (``benchmarks/peers/quix_fold.py``: its
+     docstring says how it differs), writing ``<prefix>quix.atp`` and the rest, run by the
+     Python of its own virtualenv (``.venv-quix``, or ``OMNISTOCK_QUIX_VENV``; quixstreams
+     requires confluent-kafka<2.13, this project >=2.16) with ``PYTHONPATH`` the checkout,
+     when that Python exists (skipped with a note otherwise: ``bash
+     benchmarks/peers/quix_env.sh`` makes it).
 
    Every side reads the events topic from its start. A side is clocked, as ``ingest.py``
    clocks the dataflow, from the first markers showing on its atp topic (it is up and reading)
@@ -42,7 +46,6 @@ and the broker: it costs both sides alike per message published (see ``messages_
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import resource
 import signal
@@ -82,9 +85,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 LOGS = Path(tempfile.gettempdir())  # each side's stderr: omnistock-peers-<side>[-<i>].log
 TIMEOUT_S = 900.0  # for a side to publish its last markers
 SETTLE_S = 1.0  # after the last markers, before the output topics' watermarks are read
+# The Quix peer's own virtualenv (benchmarks/peers/quix_env.sh makes it): quixstreams 3.x requires
+# confluent-kafka<2.13, this project >=2.16, so it cannot share the project's environment.
+QUIX_VENV = Path(os.environ.get("OMNISTOCK_QUIX_VENV") or ROOT / ".venv-quix")
+QUIX_PYTHON = QUIX_VENV / "bin" / "python"
+QUIX_ENV = {"PYTHONPATH": str(ROOT)}  # the engine's compiled modules, imported from the checkout
 QUIX_MISSING = (
-    "the Quix peer is skipped: quixstreams is not installed (quixstreams 3.x requires "
-    "confluent-kafka<2.13, this project >=2.16: it cannot share the project's environment)"
+    f"the Quix peer is skipped: no {QUIX_PYTHON} (quixstreams 3.x requires confluent-kafka<2.13, "
+    "this project >=2.16: it runs from a virtualenv of its own); "
+    "`bash benchmarks/peers/quix_env.sh` creates it"
 )
 
 
@@ -107,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["OPENBLAS_NUM_THREADS"] = "1"  # the sides' numpy, imported, never computing
     bootstrap = broker()
     sides = ["dataflow", *(["dataflow-2p"] if args.processes == 2 else []), "dict"]
-    if quix_available():
+    if QUIX_PYTHON.exists():
         sides.append("quix")
     else:
         print(QUIX_MISSING, file=sys.stderr)
@@ -141,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 measured[side] = run_side(side, bootstrap, topics, args, warm, end)
             rounds.append({side: measured[side] for side in sides})
             print_round(round_, rounds[-1], order)
+            check_peers_agree(rounds[-1])
     finally:
         if not args.keep_topics:
             delete_topics(bootstrap, topics.prefix)
@@ -160,16 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2, default=str))
     print(f"written {out}")
     return 0
-
-
-def quix_available() -> bool:
-    try:
-        return all(
-            importlib.util.find_spec(name) is not None
-            for name in ("quixstreams", "benchmarks.peers.quix_fold")
-        )
-    except (ImportError, ValueError):
-        return False
 
 
 # -- one side ---------------------------------------------------------------------------------
@@ -272,19 +272,24 @@ def start_side(
             procs.append(spawn(command, log))
             logs.append(log)
         return procs, logs, None
+    # the Quix peer: the same command, by its own virtualenv's Python, the checkout on its path
+    python, env = (sys.executable, {}) if side == "dict" else (str(QUIX_PYTHON), QUIX_ENV)
     module = "benchmarks.peers.dict_fold" if side == "dict" else "benchmarks.peers.quix_fold"
     log = LOGS / f"omnistock-peers-{side}.log"
     stdout = LOGS / f"omnistock-peers-{side}.out"
     command = [
-        *(sys.executable, "-m", module, "--bootstrap", bootstrap, "--prefix", topics.prefix),
+        *(python, "-m", module, "--bootstrap", bootstrap, "--prefix", topics.prefix),
         *("--out-prefix", out.prefix, "--batch", str(batch), "--max-future-s", str(MAX_FUTURE_S)),
     ]
-    return [spawn(command, log, stdout)], [log], stdout
+    return [spawn(command, log, stdout, env)], [log], stdout
 
 
-def spawn(command: list[str], log: Path, stdout: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    command: list[str], log: Path, stdout: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """A side's process as ``start_flow`` starts the dataflow: its own session, the widened
-    clock rule of the benchmark logs; its stderr in ``log``, its stdout in ``stdout``."""
+    clock rule of the benchmark logs (and ``env``); its stderr in ``log``, its stdout in
+    ``stdout``."""
     with log.open("wb") as errors, (stdout or Path(os.devnull)).open("wb") as printed:
         return subprocess.Popen(
             command,
@@ -292,7 +297,7 @@ def spawn(command: list[str], log: Path, stdout: Path | None = None) -> subproce
             stdout=printed,
             stderr=errors,
             start_new_session=True,
-            env={**os.environ, **FUTURE_ENV},
+            env={**os.environ, **FUTURE_ENV, **(env or {})},
         )
 
 
@@ -454,6 +459,23 @@ def summarise(rounds: list[dict[str, dict[str, Any]]], sides: list[str]) -> dict
         }
     summary["ratios"] = ratios
     return summary
+
+
+FOLD_COUNTERS = ("applied", "duplicates", "dead_letters", "locations", "positions")
+
+
+def check_peers_agree(measured: dict[str, dict[str, Any]]) -> None:
+    """The peers fold one log the same way: their counters (printed when they stop) agree with
+    ``dict``'s; a disagreement stops the run, as a peer doing other work measures nothing."""
+    counted = {
+        side: {key: m["peer"].get(key) for key in FOLD_COUNTERS}
+        for side, m in measured.items()
+        if "peer" in m
+    }
+    reference = counted.get("dict")
+    for side, counters in counted.items():
+        if reference is not None and counters != reference:
+            raise SystemExit(f"the {side} peer folded otherwise: {counters} (dict: {reference})")
 
 
 def print_round(round_: int, measured: dict[str, dict[str, Any]], order: list[str]) -> None:

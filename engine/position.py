@@ -73,6 +73,7 @@ def from_us(us: int) -> datetime:
 SALES: Final = 2  # where a position's units by date start in ``Position.sales``
 
 
+@mypyc_attr(acyclic=True)  # strings, datetimes and dicts of str -> int: nothing leads back
 class Reservation:
     """One reservation, from its first outcome until it is forgotten.
 
