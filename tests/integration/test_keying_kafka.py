@@ -124,6 +124,24 @@ def census(tmp: Path, processes: int, total: int, timeout: float = 30.0) -> list
         time.sleep(0.5)
 
 
+def mismatch(
+    got: dict[Any, Any], want: dict[str, Any], flows: list[subprocess.Popen[bytes]], tmp: Path
+) -> str:
+    """What differs, and what the processes said: for a failure seen once in CI, not here."""
+    missing = sorted(k for k in want if k not in got)[:10]
+    extra = sorted(str(k) for k in got if k not in want)[:10]
+    changed = {k: (got[k], want[k]) for k in want if k in got and got[k] != want[k]}
+    logs = {}
+    for i, flow in enumerate(flows):
+        text = (tmp / f"p{i}.log").read_text(errors="replace").splitlines()
+        logs[f"p{i} rc={flow.poll()}"] = [line for line in text if not line.startswith("%")][-15:]
+    census = {p.name: p.read_text() for p in sorted(tmp.glob("p*.json"))}
+    return (
+        repr({"missing": missing, "extra": extra, "changed": dict(list(changed.items())[:3])})
+        + f"\nlogs: {logs}\ncensus: {census}"
+    )
+
+
 def crossed(found: list[dict[str, Any]]) -> Counter[str]:
     """Envelopes folded in a process other than the one that read their partition."""
     counts: Counter[str] = Counter()
@@ -160,7 +178,8 @@ def test_each_process_folds_what_it_reads_and_the_results_are_replays(
     positions, outcomes, _ = expected(lines)
     flows = start_layout(bootstrap, prefix, tmp_path, processes)
     try:
-        assert wait_for(bootstrap, topics, positions) == positions
+        found_positions = wait_for(bootstrap, topics, positions)
+        assert found_positions == positions, mismatch(found_positions, positions, flows, tmp_path)
         assert outcomes_of(bootstrap, topics) == outcomes
         found = census(tmp_path, processes, len(lines))
     finally:
