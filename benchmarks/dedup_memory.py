@@ -47,7 +47,7 @@ def fill(seen: Seen, ids: list[str], start_ms: int, step_ms: int, batch: int) ->
         recent = seen.recent
         for key in chunk:
             ts = from_ms(ms)
-            recent.setdefault(key, ts)
+            recent.setdefault(key, ms)
             if seen.count:
                 seen.known(key, watermark)
             ms += step_ms

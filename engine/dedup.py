@@ -10,8 +10,9 @@ dropped a bucket at a time (docs/decisions.md D111).
 
 Two tiers:
 
-- ``recent``: ``id -> ts`` of the ids applied in the batch under way, a plain dict, what the
-  rules read and write per event (and undo, for an impossible event);
+- ``recent``: ``id -> ts`` (epoch milliseconds, converted once per event by the rules) of the
+  ids applied in the batch under way, a plain dict, what the rules read and write per event
+  (and undo, for an impossible event);
 - the table: every older id (but one dated far ahead of the clock, ``AHEAD``) as two 64-bit
   hashes with its bucket's low 16 bits in place of 16 hash bits (111 bits of hash: a false
   duplicate is about one in 10^33 per lookup), in a Robin Hood table kept 70-87.5 % full:
@@ -27,13 +28,13 @@ are printable ASCII, so neither byte can be in one.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
 
 from engine import dedup_kernels as k
-from engine.timefmt import EPOCH
+from engine.timefmt import to_ms
 
 Key = str | tuple[str, str]
 GRANULES: Final = 16  # buckets in a window
@@ -45,12 +46,6 @@ RECENT_MAX: Final = 4096
 # whose clock is behind, or has not started) waits in ``recent``.
 AHEAD: Final = 2**14
 _EMPTY: Final = np.zeros(0, np.uint64)
-MS: Final = timedelta(milliseconds=1)
-
-
-def to_ms(ts: datetime) -> int:
-    """Epoch milliseconds, rounded down (``engine.timefmt.to_ms`` with its unit made once)."""
-    return (ts - EPOCH) // MS
 
 
 def granule_of(window_ms: int) -> int:
@@ -80,7 +75,7 @@ class Seen:
     def __init__(self, window_ms: int) -> None:
         self.window_ms = window_ms
         self.granule = granule_of(window_ms)
-        self.recent: dict[Key, datetime] = {}
+        self.recent: dict[Key, int] = {}  # id -> epoch ms of its ts
         self.probed: dict[Key, int] = {}  # the batch's ids the table knows: their bucket
         self.hi: Any = _EMPTY
         self.lo: Any = _EMPTY
@@ -96,9 +91,10 @@ class Seen:
         """The first bucket still remembered when the clock reads ``watermark``."""
         return (to_ms(watermark) - self.window_ms) // self.granule
 
-    def applied_in_window(self, first: datetime, watermark: datetime) -> bool:
-        """Whether an id first applied at ``first`` is a duplicate at ``watermark``."""
-        return self.bucket(first) >= self.horizon(watermark)
+    def applied_in_window(self, first_ms: int, watermark: datetime) -> bool:
+        """Whether an id first applied at ``first_ms`` (epoch ms) is a duplicate at
+        ``watermark``."""
+        return first_ms // self.granule >= self.horizon(watermark)
 
     def known(self, key: Key, watermark: datetime) -> bool:
         """Whether the table holds ``key`` within the window (``recent`` aside)."""
@@ -142,8 +138,8 @@ class Seen:
         horizon = self.swept
         granule = self.granule
         old: list[Key] = []
-        for key, ts in self.recent.items():  # in about the order of time: the old first
-            if to_ms(ts) // granule >= horizon:
+        for key, ms in self.recent.items():  # in about the order of time: the old first
+            if ms // granule >= horizon:
                 break
             old.append(key)
         for key in old:
@@ -160,12 +156,12 @@ class Seen:
         ahead = horizon + AHEAD
         keys: list[Key] = []
         tags: list[int] = []
-        kept: dict[Key, datetime] = {}
+        kept: dict[Key, int] = {}
         granule = self.granule
-        for key, ts in recent.items():
-            bucket = to_ms(ts) // granule
+        for key, ms in recent.items():
+            bucket = ms // granule
             if bucket > ahead:  # far ahead of this clock (a supply): its tag would not tell
-                kept[key] = ts
+                kept[key] = ms
             elif bucket >= horizon:
                 keys.append(key)
                 tags.append(bucket & 0xFFFF)
@@ -234,7 +230,8 @@ class Seen:
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         recent, hi, lo, self.count, self.swept = state
-        self.recent = dict(recent)
+        # a store written before the ids' times were milliseconds holds datetimes
+        self.recent = {k: v if type(v) is int else to_ms(v) for k, v in recent.items()}
         self.probed = {}
         self.hi = np.frombuffer(hi, np.uint64).copy()
         self.lo = np.frombuffer(lo, np.uint64).copy()

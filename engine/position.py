@@ -31,12 +31,10 @@ from mypy_extensions import i32, mypyc_attr
 from engine.kinds import POSITION_RECORD, SUPPLY
 from engine.outputs import PositionRecord
 from engine.policy import ChannelAt
-from engine.timefmt import EPOCH, NEVER, later
+from engine.timefmt import NEVER, from_us, later, to_us
 
 NO_EXPIRY: Final = NEVER
 NO_AS_OF: Final = -(2**63)  # ``as_of`` is None
-EXACT_US: Final = 2.0**51  # below it, a float timestamp in microseconds rounds exactly
-US: Final = timedelta(microseconds=1)
 EPOCH_DAY: Final = 719_163  # EPOCH.toordinal()
 DAY_US: Final = 86_400_000_000
 WEEK_S: Final = 7 * 86_400
@@ -53,21 +51,6 @@ def _seconds(seconds: int) -> timedelta:
             _SECONDS.clear()
         found = _SECONDS[seconds] = timedelta(0, seconds)
     return found
-
-
-def to_us(value: datetime) -> int:
-    """Epoch microseconds of an aware instant, exactly. ``timestamp()`` is the instant's exact
-    microseconds over 10**6, rounded once: times 10**6 it is off by under half a microsecond
-    while the figure is under 2**51 (the year 2041), so rounding gives it back."""
-    us = value.timestamp() * 1e6
-    if -EXACT_US < us < EXACT_US:
-        return round(us)
-    return (value - EPOCH) // US
-
-
-def from_us(us: int) -> datetime:
-    """The UTC instant of epoch microseconds."""
-    return EPOCH + timedelta(0, 0, us)
 
 
 SALES: Final = 2  # where a position's units by date start in ``Position.sales``

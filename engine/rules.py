@@ -67,6 +67,7 @@ from engine.outputs import (
     SupplyExpected,
 )
 from engine.position import Position, Reservation
+from engine.timefmt import to_ms
 
 Output = Position | ReservationChanged | SupplyExpected | Alert | Rejected | Duplicate
 Message = Event | SupplyExpected
@@ -104,11 +105,12 @@ def _apply(book: Book, message: Message) -> list[Any]:
     # older ones are in the table, looked up for the whole batch at once (engine.dedup). The
     # record is undone if the event turns out impossible.
     known = len(seen)
-    first_ts = seen.setdefault(event_id, ts)
+    ts_ms = to_ms(ts)  # once per event (engine.timefmt keeps it for the position's as_of)
+    first_ms = seen.setdefault(event_id, ts_ms)
     if len(seen) == known:  # the id was applied here in this batch
-        if dedup.applied_in_window(first_ts, book.watermark):
+        if dedup.applied_in_window(first_ms, book.watermark):
             return [Duplicate(event_id)]
-        seen[event_id] = ts  # out of the window: applied again
+        seen[event_id] = ts_ms  # out of the window: applied again
     elif dedup.count and dedup.known(event_id, book.watermark):
         del seen[event_id]
         return [Duplicate(event_id)]
@@ -127,7 +129,7 @@ def _apply(book: Book, message: Message) -> list[Any]:
             if len(seen) > known:
                 del seen[event_id]
             else:
-                seen[event_id] = first_ts
+                seen[event_id] = first_ms
             return [rejected]
         if cls is RELEASE or cls is FULFIL:
             held = book.reservations[event.reservation_id]
@@ -447,13 +449,13 @@ def _supply_arrives(book: Book, supply: SupplyExpected) -> list[Any]:
         return []  # a transfer of a kit: its sending location dead-letters it
     key = (supply.from_location_id, supply.event_id)
     dedup = book.seen
-    first_ts = dedup.recent.get(key)
-    if first_ts is not None:
-        if dedup.applied_in_window(first_ts, book.watermark):
+    first_ms = dedup.recent.get(key)
+    if first_ms is not None:
+        if dedup.applied_in_window(first_ms, book.watermark):
             return [Duplicate(supply.event_id)]
     elif dedup.count and dedup.known(key, book.watermark):
         return [Duplicate(supply.event_id)]
-    dedup.recent[key] = supply.ts
+    dedup.recent[key] = to_ms(supply.ts)
     position = book.position(supply.sku)
     before = position.flags
     if position.inbound is None:

@@ -78,9 +78,46 @@ def later(instant: datetime, delta: timedelta) -> datetime:
         return NEVER
 
 
+# ``to_us`` runs several times per event on the same few instants: its ``ts`` for the dedup
+# bucket and its position's ``as_of``, then as the book's watermark for the next events. The two
+# instants converted last are kept with their microseconds (each pair one tuple, swapped whole,
+# so a reader on another thread sees a pair that belongs together, or misses).
+class _Last:
+    def __init__(self) -> None:
+        self.a: tuple[datetime, int] = (EPOCH, 0)
+        self.b: tuple[datetime, int] = (EPOCH, 0)
+
+
+_last: Final = _Last()
+EXACT_US: Final = 2.0**51  # below it, a float timestamp in microseconds rounds exactly
+US: Final = timedelta(microseconds=1)
+
+
+def to_us(value: datetime) -> int:
+    """Epoch microseconds of an aware instant, exactly. ``timestamp()`` is the instant's exact
+    microseconds over 10**6, rounded once: times 10**6 it is off by under half a microsecond
+    while the figure is under 2**51 (the year 2041), so rounding gives it back."""
+    a = _last.a
+    if a[0] is value:
+        return a[1]
+    b = _last.b
+    if b[0] is value:
+        return b[1]
+    us = value.timestamp() * 1e6
+    found = round(us) if -EXACT_US < us < EXACT_US else (value - EPOCH) // US
+    _last.b = a
+    _last.a = (value, found)
+    return found
+
+
+def from_us(us: int) -> datetime:
+    """The UTC instant of epoch microseconds."""
+    return EPOCH + timedelta(0, 0, us)
+
+
 def to_ms(value: datetime) -> int:
     """Epoch milliseconds of an instant, rounded down."""
-    return (value - EPOCH) // timedelta(milliseconds=1)
+    return to_us(value) // 1000
 
 
 def rfc3339(value: datetime) -> str:

@@ -125,7 +125,7 @@ def test_the_memory_is_the_naive_rule(window, batches):
             assert found == expected, (key, first, clock)
             if not found:
                 naive[key] = clock
-                seen.recent[key] = ts
+                seen.recent[key] = clock
             watermark = ts
     seen.flush(watermark)
     live = {key for key, ms in naive.items() if ms // granule >= (clock - window) // granule}
@@ -140,7 +140,7 @@ def test_the_table_grows_and_shrinks_with_the_window():
         ids = [f"s{second}-{n}" for n in range(500)]
         seen.prefetch(ids, from_ms(base + second * 1000))  # type: ignore[arg-type]
         for key in ids:
-            seen.recent[key] = from_ms(base + second * 1000)
+            seen.recent[key] = base + second * 1000
     seen.flush(from_ms(base + 39_000))
     assert 8_000 <= len(seen) <= 8_500  # the window's 16 buckets and at most one more
     assert seen.nbytes() / len(seen) <= 24
