@@ -789,19 +789,24 @@ def run(
     return fold.counters() | {"batches": batches, "produced": produced, "unflushed": left}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The peers' command line (``benchmarks/fold_peers.py`` launches each the same way)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
     parser.add_argument("--prefix", required=True, help="read <prefix>events")
     parser.add_argument("--out-prefix", required=True, help="write <out-prefix>atp and others")
-    parser.add_argument("--batch", type=int, default=BATCH, help="messages per consume()")
+    parser.add_argument("--batch", type=int, default=BATCH, help="messages a batch at most")
     parser.add_argument(
         "--max-future-s",
         type=int,
         default=EngineConfig().max_future_s,
         help="the clock rule: ts at most this after the wall clock",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(__doc__.splitlines()[0]).parse_args(argv)
     from omnistock.cli import GC_THRESHOLDS  # noqa: PLC0415 - collects as every command does
 
     gc.set_threshold(*GC_THRESHOLDS)

@@ -76,7 +76,6 @@ prints its counters as one JSON line.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
 import tempfile
@@ -90,15 +89,14 @@ from quixstreams import Application, message_context
 from quixstreams.models.serializers import SerializationContext, Serializer
 
 from benchmarks.peers.dict_fold import (
-    BATCH,
     DictFold,
     Outcome,
     Pos,
+    arguments,
     fold_raw,
     outcome_message,
     position_message,
 )
-from engine.book import EngineConfig
 from engine.events import clock_limit
 from engine.outputs import dead_letter
 
@@ -238,20 +236,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
-    parser.add_argument("--prefix", required=True, help="read <prefix>events")
-    parser.add_argument("--out-prefix", required=True, help="write <out-prefix>atp and others")
-    parser.add_argument(
-        "--batch", type=int, default=BATCH, help="messages a batch at most (one consume())"
-    )
-    parser.add_argument(
-        "--max-future-s",
-        type=int,
-        default=EngineConfig().max_future_s,
-        help="the clock rule: ts at most this after the wall clock",
-    )
-    args = parser.parse_args(argv)
+    args = arguments(__doc__.splitlines()[0]).parse_args(argv)
     gc.set_threshold(*GC_THRESHOLDS)
     counters = run(args.bootstrap, args.prefix, args.out_prefix, args.batch, args.max_future_s)
     print(orjson.dumps(counters).decode(), flush=True)
