@@ -204,12 +204,13 @@ def test_the_keying_is_chosen_by_the_environment(monkeypatch):
 PARTS = 4
 
 
-def make_log(events: int, seed: int) -> list[bytes]:
+def make_log(events: int, seed: int, stores: int = 10, skus: int = 50) -> list[bytes]:
+    """A workload an hour ahead of the wall clock (no live expiry during a test)."""
     params = WorkloadParams(
         events=events,
-        stores=10,
+        stores=stores,
         dcs=2,
-        skus=50,
+        skus=skus,
         seed=seed,
         start_ms=int(time.time() * 1000) + 3_600_000,
         events_per_s=50.0,

@@ -26,8 +26,8 @@ from confluent_kafka import Producer
 
 from dataflows.kafka import PRODUCER_DEFAULTS, Topics, ensure_topics
 from dataflows.keying import PartitionKeying, partition_of, stored_mismatch
+from tests.flows.test_keying import make_log as flow_log
 from tests.integration.test_run import AHEAD_ENV, Topic, expected, free_port, stop, wait_for
-from workload import WorkloadParams, generate
 
 pytestmark = pytest.mark.kafka
 
@@ -35,18 +35,8 @@ PARTS = 4
 
 
 def make_log(events: int, seed: int) -> list[bytes]:
-    params = WorkloadParams(
-        events=events,
-        stores=12,
-        dcs=2,
-        skus=60,
-        seed=seed,
-        start_ms=int(time.time() * 1000) + 3_600_000,  # no live expiry during the test
-        events_per_s=50.0,
-        dup_rate=0.02,
-        bad_rate=0.01,
-    )
-    return [line for line in generate(params) if b'"transfer_out"' not in line]
+    lines = flow_log(events, seed, stores=12, skus=60)
+    return [line for line in lines if b'"transfer_out"' not in line]  # see the docstring
 
 
 def location_of(line: bytes) -> str | None:
