@@ -7,7 +7,10 @@ default): ``events`` (keyed by location, partitions configurable), ``atp`` (comp
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
@@ -45,6 +48,80 @@ PRODUCER_DEFAULTS = {
 # 1,000 ms by default: a reader that drains the queue quickly then stalls for up to a second
 # (docs/performance.md, "Effects of single changes").
 CONSUMER_DEFAULTS = {"fetch.queue.backoff.ms": "10"}
+
+
+# -- clients left without a broker ------------------------------------------------------------
+#
+# librdkafka (2.10 on; 2.16 still) forgets every broker a Metadata response leaves out, and a
+# broker shutting down may answer one that lists no broker at all ("0 brokers, 1 topics";
+# confluentinc/librdkafka#5301). The client then knows no broker, not even its bootstrap
+# servers, stops its re-bootstrap timer, and never connects again: a consumer stops fetching
+# and a producer holds its messages until they time out, with nothing logged (seen in the
+# broker stop-and-start fault case: the dataflow's consumer of one events partition read
+# nothing for minutes after the broker was back). Its statistics say so (no broker of source
+# "configured" or "learned"), and its owner then makes the client anew (``Stranded``).
+STATS_INTERVAL_MS = 1000
+STRANDED_AFTER = 3  # statistics in a row without a broker: a client stranded, not in between
+PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
+_log = logging.getLogger("omnistock.kafka")
+
+
+class Stranded:
+    """Watches one client's statistics (its ``stats_cb``; ``config()`` sets it up): ``stranded``
+    once several in a row show it without any broker to connect to. For a producer it is also
+    the delivery report callback (failures only): what ``purge`` takes out of a stranded
+    producer is kept in ``purged``, to be produced again by its successor; any other failure
+    goes to ``on_failure``."""
+
+    def __init__(self, on_failure: Callable[[KafkaError, Message], None] | None = None) -> None:
+        self.without_broker = 0
+        self.purged: list[tuple[str, bytes | None, bytes | None]] = []
+        self.on_failure = on_failure
+
+    def config(self) -> dict[str, Any]:
+        return {"statistics.interval.ms": STATS_INTERVAL_MS, "stats_cb": self.stats}
+
+    def producer_config(self) -> dict[str, Any]:
+        return {**self.config(), "delivery.report.only.error": True, "on_delivery": self.report}
+
+    def stats(self, raw: str) -> None:
+        if '"source":"learned"' in raw or '"source":"configured"' in raw:
+            self.without_broker = 0
+        else:
+            self.without_broker += 1
+
+    @property
+    def stranded(self) -> bool:
+        return self.without_broker >= STRANDED_AFTER
+
+    def renewing(self, client: str) -> None:
+        """Say that ``client``, stranded, is being made anew (a warning: it should be rare)."""
+        _log.warning(
+            "%s: no broker in %d statistics in a row (librdkafka#5301): made anew",
+            client,
+            self.without_broker,
+        )
+
+    def report(self, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            return
+        if error.code() in PURGED:
+            self.purged.append((str(message.topic()), message.value(), message.key()))
+        elif self.on_failure is not None:
+            self.on_failure(error, message)
+
+
+def renew_producer(old: Producer, watch: Stranded, make: Callable[[], Producer]) -> Producer:
+    """A new producer (``make()``, watched by a new ``Stranded``) in place of the stranded
+    ``old``, with every message ``old`` still held produced again, in order."""
+    watch.renewing("a producer")
+    old.purge()
+    old.flush(0)  # serves the purged messages' reports: into watch.purged
+    new = make()
+    for topic, value, key in watch.purged:
+        new.produce(topic, value, key)
+    watch.purged.clear()
+    return new
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,23 +237,35 @@ class EventSource(FixedPartitionedSource[Message, int]):
 class _EventPartition(StatefulSourcePartition[Message, int]):
     def __init__(self, source: EventSource, index: int, resume_state: int | None) -> None:
         self.offset = OFFSET_BEGINNING if resume_state is None else resume_state
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": source.bootstrap,
-                "group.id": "omnistock-dataflow",  # required by librdkafka; assign() never joins
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                **CONSUMER_DEFAULTS,
-            }
-        )
-        self.consumer.assign([TopicPartition(source.topic, index, self.offset)])
+        self.bootstrap = source.bootstrap
         self.batch_size = source.batch_size
         self.progress = source.progress
         self.part = TopicPartition(source.topic, index)
         self.key = str(index)
+        self.consumer = self._connect()
         self.progress.report(self.key, True)  # behind until a poll proves otherwise
 
+    def _connect(self) -> Consumer:
+        """A consumer of the partition from ``self.offset``, watched by ``self.watch``."""
+        self.watch = Stranded()
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": "omnistock-dataflow",  # required by librdkafka; assign() never joins
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                **CONSUMER_DEFAULTS,
+                **self.watch.config(),
+            }
+        )
+        consumer.assign([TopicPartition(self.part.topic, self.part.partition, self.offset)])
+        return consumer
+
     def next_batch(self) -> list[Message]:
+        if self.watch.stranded:  # see Stranded: read on from the next offset with a new one
+            self.watch.renewing(f"the consumer of {self.part.topic}[{self.part.partition}]")
+            self.consumer.close()
+            self.consumer = self._connect()
         messages = self.consumer.consume(self.batch_size, 0.001)
         try:
             return self._batch(messages)
@@ -247,18 +336,21 @@ class PublishSink(DynamicSink[Published]):
 
 class _Publisher(StatelessSinkPartition[Published]):
     def __init__(self, bootstrap: str, names: dict[str, str], flush_every_batch: bool) -> None:
-        self.producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                **PRODUCER_DEFAULTS,
-                # Reports for failures only: a report per message delivered costs the flow time
-                # in poll() (docs/performance.md), and a failure must not pass.
-                "delivery.report.only.error": True,
-                "on_delivery": _raise_on_failure,
-            }
-        )
+        self.bootstrap = bootstrap
+        self.producer = self._connect()
         self.names = names
         self.flush_every_batch = flush_every_batch
+
+    def _connect(self) -> Producer:
+        # Reports for failures only (Stranded.producer_config): a report per message delivered
+        # costs the flow time in poll() (docs/performance.md), and a failure must not pass.
+        self.watch = Stranded(_raise_on_failure)
+        config = {"bootstrap.servers": self.bootstrap, **PRODUCER_DEFAULTS}
+        return Producer({**config, **self.watch.producer_config()})
+
+    def _renew_if_stranded(self) -> None:
+        if self.watch.stranded:  # see Stranded
+            self.producer = renew_producer(self.producer, self.watch, self._connect)
 
     def write_batch(self, items: list[Published]) -> None:
         produce = self.producer.produce
@@ -271,12 +363,17 @@ class _Publisher(StatelessSinkPartition[Published]):
                     self.producer.poll(1.0)
                     produce(names[kind], value, key)
         if self.flush_every_batch:
-            self.producer.flush()
+            self._flush()
         else:
             self.producer.poll(0)  # serve delivery reports; sending goes on in the background
+            self._renew_if_stranded()
+
+    def _flush(self) -> None:
+        while self.producer.flush(1.0):  # messages left: maybe a producer stranded
+            self._renew_if_stranded()
 
     def close(self) -> None:
-        self.producer.flush()
+        self._flush()
 
 
 def _raise_on_failure(error: KafkaError | None, message: Message) -> None:

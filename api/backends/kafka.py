@@ -31,7 +31,14 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, Topi
 from api.backends import Answer, Pending
 from api.errors import ApiError
 from api.readmodel import ReadModel
-from dataflows.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, Topics, ensure_topics
+from dataflows.kafka import (
+    CONSUMER_DEFAULTS,
+    PRODUCER_DEFAULTS,
+    Stranded,
+    Topics,
+    ensure_topics,
+    renew_producer,
+)
 from engine.errors import ConfigError
 from engine.events import Event
 from engine.outputs import Rejected
@@ -63,6 +70,9 @@ class KafkaBackend:
         self._consumer: Consumer | None = None
         self._read: dict[tuple[str, int], int] = {}  # next offset to read, per partition
         self._targets: dict[tuple[str, int], int] = {}  # where each partition stood at start
+        self._dead: list[TopicPartition] = []  # the dead letters' partitions
+        self._producer_watch = self._consumer_watch = Stranded()  # see _renew_if_stranded
+        self._producing = threading.Lock()  # a produce, or the producer's renewal
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -70,18 +80,8 @@ class KafkaBackend:
         if self._thread is not None:
             return False
         ensure_topics(self.bootstrap, self.topics, self.partitions)
-        self._producer = Producer(
-            {"bootstrap.servers": self.bootstrap, **PRODUCER_DEFAULTS, "linger.ms": "1"}
-        )
-        consumer = self._consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"omnistock-api-{uuid.uuid4().hex}",  # assign() never joins it
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                **CONSUMER_DEFAULTS,
-            }
-        )
+        self._producer = self._new_producer()
+        consumer = self._consumer = self._new_consumer()
         assignment = []
         kept = self.readmodel.alerts.capacity
         topics = self.topics
@@ -100,10 +100,60 @@ class KafkaBackend:
             TopicPartition(dead, index, OFFSET_END) for index in self._partitions_of(consumer, dead)
         )
         consumer.assign(assignment)
+        self._dead = [TopicPartition(dead, p.partition) for p in assignment if p.topic == dead]
         self._update_lag(refresh=False)
         self._thread = threading.Thread(target=self._loop, name="readmodel", daemon=True)
         self._thread.start()
         return True
+
+    def _new_producer(self) -> Producer:
+        """The events' producer, watched by ``self._producer_watch`` (``Stranded``)."""
+        self._producer_watch = Stranded()
+        config = {"bootstrap.servers": self.bootstrap, **PRODUCER_DEFAULTS, "linger.ms": "1"}
+        return Producer({**config, **self._producer_watch.producer_config()})
+
+    def _new_consumer(self) -> Consumer:
+        """The feed's consumer (nothing assigned), watched by ``self._consumer_watch``."""
+        self._consumer_watch = Stranded()
+        return Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"omnistock-api-{uuid.uuid4().hex}",  # assign() never joins it
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                **CONSUMER_DEFAULTS,
+                **self._consumer_watch.config(),
+            }
+        )
+
+    def _renew_if_stranded(self) -> Consumer:
+        """The feed's consumer, and the producer, each made anew if it was left without a
+        broker (``dataflows.kafka.Stranded``): the consumer reads on from the next offset of
+        every partition, the producer sends what the old one held."""
+        consumer = self._consumer
+        assert consumer is not None
+        if self._consumer_watch.stranded:
+            self._consumer_watch.renewing("the read model's consumer")
+            # the dead letters from where the old one stood (their end, if it never read one)
+            dead = [
+                TopicPartition(p.topic, p.partition, p.offset if p.offset >= 0 else OFFSET_END)
+                for p in consumer.position(self._dead)
+            ]
+            consumer.close()
+            consumer = self._consumer = self._new_consumer()
+            consumer.assign(
+                [TopicPartition(topic, index, at) for (topic, index), at in self._targets_read()]
+                + dead
+            )
+        producer = self._producer
+        if producer is not None and self._producer_watch.stranded:
+            with self._producing:  # no request's event lands in the old one after its purge
+                self._producer = renew_producer(producer, self._producer_watch, self._new_producer)
+        return consumer
+
+    def _targets_read(self) -> list[tuple[tuple[str, int], int]]:
+        """The next offset of every partition read from a known start (all but dead letters)."""
+        return [(key, self._read[key]) for key in self._targets]
 
     def stop(self) -> None:
         self._stopped.set()
@@ -116,11 +166,18 @@ class KafkaBackend:
             self._producer.flush(5)
 
     def health(self) -> dict[str, Any]:
+        thread = self._thread
         return {
             "caught_up": self.caught_up,
             "lag": self.lag,
             "bootstrap": self.bootstrap,
             "topic_prefix": self.topics.prefix,
+            # what the feed has read and the high watermark it measured, per partition
+            "feed": "running" if thread is not None and thread.is_alive() else "stopped",
+            "partitions": {
+                f"{topic}/{index}": [self._read.get((topic, index), -1), high]
+                for (topic, index), high in list(self._targets.items())
+            },
         }
 
     # -- writes -------------------------------------------------------------------------------
@@ -161,11 +218,13 @@ class KafkaBackend:
         producer = self._producer
         if producer is None:
             raise ApiError(503, "not_ready", "the Kafka producer is not started")
-        try:
-            producer.produce(self.topics.events, raw, key)
-        except BufferError:
-            producer.poll(0.5)
-            producer.produce(self.topics.events, raw, key)
+        with self._producing:
+            producer = self._producer or producer  # renewed meanwhile: the new one
+            try:
+                producer.produce(self.topics.events, raw, key)
+            except BufferError:
+                producer.poll(0.5)
+                producer.produce(self.topics.events, raw, key)
         producer.poll(0)
 
     # -- the read model's feed ------------------------------------------------------------------
@@ -178,6 +237,7 @@ class KafkaBackend:
         readmodel = self.readmodel
         next_lag = time.monotonic() + LAG_EVERY_S
         while not self._stopped.is_set():
+            consumer = self._renew_if_stranded()
             # consume(n, timeout) waits for n messages or the timeout: drain what is there, and
             # only when nothing is, block on poll() that returns at the first message.
             messages = consumer.consume(1000, 0)

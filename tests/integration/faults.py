@@ -296,7 +296,8 @@ def settled(running: System, answers: list[Answer], timeout: float = 90) -> Sett
                 atp.poll(0.5)
                 replay = replay_of_events(running.bootstrap, running.topics)
                 if atp.last != positions_of(replay):
-                    assert time.monotonic() < deadline, (atp.last, positions_of(replay))
+                    if time.monotonic() >= deadline:
+                        raise AssertionError(unsettled(running, client, atp.last, replay, []))
                     continue
                 ledger = {row["reservation_id"]: row["status"] for row in replay.reservations()}
                 views: dict[str, Any] = {}
@@ -307,14 +308,78 @@ def settled(running: System, answers: list[Answer], timeout: float = 90) -> Sett
                         views[rid] = found.json()
                 if len(views) == len(wanted):
                     return Settled(views, replay)
-                missing = [r for r in wanted if r not in views][:5]
-                assert time.monotonic() < deadline, missing
+                missing = [r for r in wanted if r not in views]
+                if time.monotonic() >= deadline:
+                    raise AssertionError(unsettled(running, client, atp.last, replay, missing))
                 time.sleep(0.2)
     finally:
         atp.close()
 
 
 LISTED = {"confirmed": "active"}  # a view's status as a replay lists it
+
+
+def unsettled(
+    running: System,
+    client: httpx.Client,
+    atp: dict[str | None, Any],
+    replay: Replay,
+    missing: list[str],
+) -> str:
+    """Why ``settled`` gave up: the positions the atp topic and the replay disagree on, each
+    topic's offsets per partition, how far the replica says it has read (``/v1/health``), and
+    for a few of the ids the replica does not show as the replay's ledger has them, what it
+    shows, what the ledger holds, and which of the events and reservations topics name them."""
+    topics = running.topics
+    wanted = positions_of(replay)
+    differ = {
+        key: (atp.get(key), wanted.get(str(key)))
+        for key in sorted({*atp, *wanted}, key=str)
+        if atp.get(key) != wanted.get(str(key))
+    }
+    lines = [f"atp topic vs replay, {len(differ)} positions differ: {differ}"]
+    lines.append(f"offsets (low, high) per partition: {offsets(running.bootstrap, topics)}")
+    try:
+        lines.append(f"replica {running.live()} health: {client.get('/v1/health').json()}")
+    except (httpx.HTTPError, ValueError) as exc:
+        lines.append(f"replica {running.live()} health: {exc!r}")
+    if missing:
+        ledger = {row["reservation_id"]: row["status"] for row in replay.reservations()}
+        lines.append(f"{len(missing)} ids not shown as the ledger has them, e.g.:")
+        outcomes = _naming(running.bootstrap, topics.reservations, missing[:5])
+        events = _naming(running.bootstrap, topics.events, missing[:5])
+        for rid in missing[:5]:
+            found = client.get(f"/v1/reservations/{rid}")
+            lines.append(
+                f"  {rid}: replica {found.status_code} {found.text[:200]}; ledger "
+                f"{ledger.get(rid)}; events topic {events[rid]}; reservations topic "
+                f"{outcomes[rid]}"
+            )
+    return "\n".join(lines)
+
+
+def offsets(bootstrap: str, topics: Topics) -> dict[str, list[tuple[int, int]]]:
+    """The low and high watermark of every partition of the dataflow's topics."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "offsets"})
+    try:
+        found = {}
+        for topic in (topics.events, topics.atp, topics.reservations, topics.deadletter):
+            indexes = sorted(consumer.list_topics(topic, timeout=15).topics[topic].partitions)
+            found[topic] = [_watermarks(consumer, TopicPartition(topic, i)) for i in indexes]
+        return found
+    finally:
+        consumer.close()
+
+
+def _naming(bootstrap: str, topic: str, ids: list[str]) -> dict[str, list[str]]:
+    """For each id, the partition/offset and a bit of each message of ``topic`` naming it."""
+    found: dict[str, list[str]] = {rid: [] for rid in ids}
+    for index, partition in enumerate(read_all(bootstrap, topic)):
+        for offset, raw in enumerate(partition):
+            for rid in ids:
+                if f'"{rid}"'.encode() in raw:
+                    found[rid].append(f"{index}/{offset} {raw[:160]!r}")
+    return found
 
 
 def check(running: System, answers: list[Answer], done: Settled) -> Replay:
