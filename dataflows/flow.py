@@ -40,6 +40,7 @@ from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
+from dataflows.exchange import Outcomes, Signals
 from dataflows.keying import Keying, LocationKeying, keying_of
 from dataflows.metrics import FlowMetrics, sizes
 from dataflows.progress import Progress
@@ -192,11 +193,13 @@ def _publications(items: list[tuple[str, Folded]]) -> list[Published]:
 
 
 def _by_bucket(items: list[tuple[str, Folded]]) -> list[tuple[str, list[ReservationChanged]]]:
-    return claim_groups([item[1].outcomes for item in items if item[1].__class__ is ForClaims])
+    groups = claim_groups([item[1].outcomes for item in items if item[1].__class__ is ForClaims])
+    return [(key, Outcomes(group)) for key, group in groups]  # msgpack to cross (exchange)
 
 
 def _by_sku_bucket(items: list[tuple[str, Folded]]) -> list[tuple[str, list[Signal]]]:
-    return promise_groups([item[1].signals for item in items if item[1].__class__ is ForPromises])
+    lists = [item[1].signals for item in items if item[1].__class__ is ForPromises]
+    return [(key, Signals(group)) for key, group in promise_groups(lists)]
 
 
 def parse_and_route(
