@@ -35,8 +35,10 @@ partition's location, now and then); the unreadable lines, all under ``UNREADABL
 events produced elsewhere than on their location's murmur2 partition (a benchmark's markers, a
 producer with another partitioner): correct, only not local. And past the fold, the reservation
 outcomes on their way to the claims (``dataflows.flow``: keyed by a bucket of reservation id,
-so that one id meets itself whatever location it was reserved at): ``1 - 1/workers`` of them,
-by design (``benchmarks/scale_out.py`` measures what that costs).
+so that one id meets itself whatever location it was reserved at), and the promise signals on
+their way to the table (keyed by a bucket of sku): ``1 - 1/workers`` of them, by design, each
+group pickled as one msgpack string (``dataflows.exchange``; ``benchmarks/scale_out.py``
+measures what that costs).
 
 The keys depend on the events topic's partition count: changing it changes every key (and
 already breaks a location's order across old and new partitions), so it is not supported on a
