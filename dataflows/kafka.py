@@ -38,8 +38,15 @@ from engine.errors import ConfigError
 # logs "new leader-1 not found in cache") until its next periodic metadata refresh, 5 minutes
 # by default: the partition's messages wait that long (seen in the broker stop-and-start fault
 # case). A refresh every 10 s bounds the wait at a cost of one small request per broker.
+#
+# Without idempotence librdkafka may write a partition's messages out of order when it retries
+# a request (a leader not yet elected on a new topic, a broker restarting) while later ones are
+# in flight: a location's events could then be folded out of order, and a compacted topic could
+# keep an older position as a key's last value. Idempotence keeps every partition in the order
+# produced, and a retry writes nothing twice (docs/decisions.md D119).
 PRODUCER_DEFAULTS = {
     "partitioner": "murmur2_random",
+    "enable.idempotence": "true",
     "linger.ms": "5",
     "compression.type": "lz4",
     "topic.metadata.refresh.interval.ms": "10000",
