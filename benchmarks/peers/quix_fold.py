@@ -105,6 +105,7 @@ from engine.outputs import dead_letter
 # dataflow's producer and consumer settings, and how every command collects.
 PRODUCER_DEFAULTS: Final = {
     "partitioner": "murmur2_random",
+    "enable.idempotence": "true",
     "linger.ms": "5",
     "compression.type": "lz4",
     "topic.metadata.refresh.interval.ms": "10000",
