@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from api.errors import ApiError
-from api.readmodel import ACTIVE, ReservationView
+from api.outcomes import ACTIVE, ReservationView
 from api.schemas import ReserveIn
 from api.views import view_record
 from engine.outputs import INSUFFICIENT_STOCK, ReservationChanged

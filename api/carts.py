@@ -43,7 +43,8 @@ from api.cart_parts import (
     view_of,
 )
 from api.errors import ApiError
-from api.readmodel import ReadModel, ReservationView
+from api.outcomes import ReservationView
+from api.readmodel import ReadModel
 from api.schemas import FulfilIn, ReserveIn
 from api.views import new_event_id, status_of, try_id
 from engine.outputs import (

@@ -171,3 +171,34 @@ def snapshot(
         row.append(0)  # see SLOTS
     side = None if block.side is None else dict(block.side)
     return indexes.tolist(), rows, side
+
+
+class Patterns:
+    """The channel patterns, numbered in one table shared by every sku (``META``'s pattern
+    bits): ``pairs[n]`` is pattern ``n`` as ``(channel, code)`` in the record's order,
+    ``codes[n]`` the same as ``channel -> code``; pattern 0 is no channels. Numbers only grow:
+    a reader that meets a number finds its pattern."""
+
+    def __init__(self) -> None:
+        self.pairs: list[Pattern] = [()]
+        self.codes: list[dict[str, int]] = [{}]
+        self._number_of: dict[tuple[tuple[str, ...], tuple[int | None, ...]], int] = {((), ()): 0}
+
+    def number(self, channels: dict[str, int], atp: int, free: int) -> int | None:
+        """The number of the pattern ``channels`` follow, made if new (the caller holds the
+        writer's lock); ``None`` when none fits (a value that is not 0, ``atp`` or ``free``,
+        too many channels or patterns)."""
+        # a value's code (0 last: a value that is 0 is ZERO whatever atp and free are)
+        codes = tuple(map({free: FREE, atp: ATP, 0: ZERO}.get, channels.values()))
+        names = tuple(channels)
+        found = self._number_of.get((names, codes))
+        if found is not None:
+            return found
+        if None in codes or len(names) > MAX_CHANNELS or len(self.pairs) >= MAX_PATTERNS:
+            return None
+        number = len(self.pairs)
+        pairs = tuple((name, code or ZERO) for name, code in zip(names, codes, strict=True))
+        self.pairs.append(pairs)  # before any reader can meet the number
+        self.codes.append(dict(pairs))
+        self._number_of[(names, codes)] = number
+        return number

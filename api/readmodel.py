@@ -36,11 +36,8 @@ What it holds:
   ``i`` here is location ``i`` of the network; locations the network does not list are
   appended after them as they appear. Unknown positions read as 0; an ATP beyond ``int64``
   reads as its bound.
-- ``ReservationView`` per ``reservation_id``: its latest outcome plus its first one; a cart's
-  (docs/events.md §12) with its ``lines`` in place of ``sku`` and ``qty``. Ids are
-  taken as unique across locations (the engine scopes them to a location; a retailer's ids
-  are unique anyway). Like the engine, it forgets a reservation ``window`` after it ended
-  (measured by the latest outcome's ``ts``), so memory stays bounded.
+- ``ReservationView`` per ``reservation_id``: its latest outcome and its first one
+  (``api.outcomes``), forgetting a reservation ``window`` after it ended.
 - ``alerts``: the latest 10,000 ``omnistock.alerts`` messages, and the streams following them
   (``api.alertlog.AlertLog``).
 - ``promises``: the promise table, the latest ``omnistock.promises`` entry per sku, and the
@@ -80,7 +77,6 @@ from api.columns import (
     AS_OF_NONE,
     AS_OF_S,
     AS_OF_SIDE,
-    ATP,
     CHANNELS_SIDE,
     ETA_SIDE,
     FREE,
@@ -94,7 +90,6 @@ from api.columns import (
     I64_MIN,
     INBOUND,
     KNOWN,
-    MAX_CHANNELS,
     MAX_PATTERNS,
     META,
     MS_SHIFT,
@@ -106,7 +101,7 @@ from api.columns import (
     WHOLE,
     ZERO,
     Figures,
-    Pattern,
+    Patterns,
     Side,
     Sku,
     clamped,
@@ -115,120 +110,14 @@ from api.columns import (
     stockout_eta,
     well_typed,
 )
+from api.outcomes import Outcomes, ReservationView, decode_outcome
 from api.promise_table import PromiseTable
 from engine.outputs import PositionRecord, ReservationChanged
 
-LinePairs = tuple[tuple[str, int], ...]
-
-ACTIVE: Final = frozenset({"confirmed", "partial"})
-FIRST: Final = frozenset({"confirmed", "partial", "rejected"})
 _MIN_CAPACITY: Final = 64
 
 
-class ReservationView(msgspec.Struct, frozen=True, gc=False):
-    """What ``GET /v1/reservations/{id}`` answers: the latest outcome and the first one."""
-
-    reservation_id: str
-    location_id: str
-    sku: str | None  # None for a cart
-    status: str
-    qty: int  # a cart's: the sum of its lines
-    expires_at: datetime
-    updated_at: datetime | None
-    reason: str | None
-    first_status: str
-    first_qty: int
-    first_event_id: str | None
-    first_reason: str | None = None
-    location_group: str | None = None
-    lines: LinePairs | None = None  # a cart's: what each line holds now
-    first_lines: LinePairs | None = None  # a cart's first outcome's lines
-    first_short: tuple[tuple[str, int, int], ...] | None = None  # its refusal's short lines
-    kit: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-
-class _Line(msgspec.Struct, frozen=True, gc=False):
-    sku: str
-    qty: int
-
-
-class _Short(msgspec.Struct, frozen=True, gc=False):
-    sku: str
-    qty: int
-    atp: int
-
-
-class _Outcome(msgspec.Struct, frozen=True, gc=False):
-    """An outcome as ``engine.outputs.outcome_record`` writes it: a cart's carries ``lines``
-    (objects) in place of ``sku`` and ``qty``."""
-
-    reservation_id: str
-    location_id: str
-    status: str
-    expires_at: datetime
-    ts: datetime
-    sku: str | None = None
-    qty: int = 0
-    event_id: str | None = None
-    reason: str | None = None
-    repeat: bool = False
-    current_status: str | None = None
-    current_qty: int | None = None
-    location_group: str | None = None
-    lines: list[_Line] | None = None
-    short: list[_Short] | None = None
-    kit: str | None = None
-    current_lines: list[_Line] | None = None
-
-
-def _pairs(lines: list[_Line] | None) -> LinePairs | None:
-    return None if lines is None else tuple((line.sku, line.qty) for line in lines)
-
-
-_decode_wire = msgspec.json.Decoder(_Outcome).decode
 decode_position = msgspec.json.Decoder(PositionRecord).decode
-
-
-def decode_outcome(value: bytes) -> ReservationChanged:
-    """An ``omnistock.reservations`` message as the engine's ``ReservationChanged`` (a cart's
-    ``qty`` and ``current_qty``: the sums of its lines)."""
-    wire = _decode_wire(value)
-    lines = _pairs(wire.lines)
-    current = _pairs(wire.current_lines)
-    current_qty = wire.current_qty
-    if current_qty is None and current is not None:
-        current_qty = sum(q for _, q in current)
-    return ReservationChanged(
-        wire.reservation_id,
-        wire.location_id,
-        wire.sku,
-        wire.status,
-        wire.qty if lines is None else sum(q for _, q in lines),
-        wire.expires_at,
-        wire.ts,
-        wire.event_id,
-        wire.reason,
-        wire.repeat,
-        wire.current_status,
-        current_qty,
-        wire.location_group,
-        lines,
-        None if wire.short is None else tuple((s.sku, s.qty, s.atp) for s in wire.short),
-        wire.kit,
-        current,
-    )
-
-
-def part_base(reservation_id: str, location_id: str) -> str | None:
-    """The cross-location cart a reservation is a part of (``{id}@{location_id}``), if any."""
-    tail = f"@{location_id}"
-    if reservation_id.endswith(tail) and len(reservation_id) > len(tail):
-        return reservation_id[: -len(tail)]
-    return None
 
 
 class ReadModel:
@@ -240,25 +129,20 @@ class ReadModel:
         window: timedelta = timedelta(days=7),
         promise_channel: str = "web",
     ) -> None:
-        self.reservations: dict[str, ReservationView] = {}
-        self.carts: dict[str, dict[str, str]] = {}  # cross-location cart -> location -> part id
+        self.outcomes = Outcomes(window)  # the reservations (api.outcomes)
+        self.reservations = self.outcomes.reservations  # by id (the same dicts, never rebound)
+        self.carts = self.outcomes.carts  # cross-location cart -> location -> part id
         self.location_ids: list[str] = []
         self.location_index: dict[str, int] = {}
         self._skus: dict[str, Sku] = {}
-        self._patterns: list[Pattern] = [()]  # by number; 0: no channels
-        self._codes: list[dict[str, int]] = [{}]  # the same, as channel -> code
-        self._pattern_of: dict[tuple[tuple[str, ...], tuple[int | None, ...]], int] = {((), ()): 0}
+        self._patterns = Patterns()  # the channel patterns, by number (api.columns)
         self._capacity = _MIN_CAPACITY
         self._write = threading.Lock()  # one writer at a time (expiry thread + requests)
         for location_id in locations:
             self._index_of(location_id)
         self.position_count = 0
         self.on_outcome: Callable[[ReservationChanged], None] | None = None  # metrics hook
-        self.window = window
         self.promise_channel = promise_channel  # whose ATP the promise arrays hold
-        self._ended: dict[str, datetime] = {}  # ended reservations, roughly in time order
-        self._latest = datetime.min.replace(tzinfo=UTC)
-        self._puts = 0
         self.alerts = AlertLog()  # GET /v1/alerts and its stream
         self.promises = PromiseTable()  # POST /v1/promise/listing by region, its stream
 
@@ -283,7 +167,7 @@ class ReadModel:
         if meta & CHANNELS_SIDE:
             explicit: dict[str, int] = entry.channels
             return explicit.get(channel, 0)
-        code = self._codes[(meta >> PATTERN_SHIFT) & (MAX_PATTERNS - 1)].get(channel)
+        code = self._patterns.codes[(meta >> PATTERN_SHIFT) & (MAX_PATTERNS - 1)].get(channel)
         if code is None or code == ZERO:
             return 0
         reserved, safety_stock, _, _ = SLOTS[layout]
@@ -501,7 +385,7 @@ class ReadModel:
             meta |= ETA_SIDE
         channels = record.channels
         if channels:
-            number = self._pattern(channels, atp, free if free > 0 else 0)
+            number = self._patterns.number(channels, atp, free if free > 0 else 0)
             if number is None:
                 meta |= CHANNELS_SIDE
             else:
@@ -526,25 +410,6 @@ class ReadModel:
                 return None
             return figures, entry, True
         return figures, entry, False
-
-    def _pattern(self, channels: dict[str, int], atp: int, free: int) -> int | None:
-        """The number of the pattern ``channels`` follow, made if new (the write lock is
-        held); ``None`` when none fits (a value that is not 0, ``atp`` or ``free``, too many
-        channels or patterns)."""
-        # a value's code (0 last: a value that is 0 is ZERO whatever atp and free are)
-        codes = tuple(map({free: FREE, atp: ATP, 0: ZERO}.get, channels.values()))
-        names = tuple(channels)
-        found = self._pattern_of.get((names, codes))
-        if found is not None:
-            return found
-        if None in codes or len(names) > MAX_CHANNELS or len(self._patterns) >= MAX_PATTERNS:
-            return None
-        number = len(self._patterns)
-        pairs = tuple((name, code or ZERO) for name, code in zip(names, codes, strict=True))
-        self._patterns.append(pairs)  # before any reader can meet the number
-        self._codes.append(dict(pairs))
-        self._pattern_of[(names, codes)] = number
-        return number
 
     def _record(
         self, location_id: str, sku: str, row: list[int], entry: Any, layout: int
@@ -583,7 +448,7 @@ class ReadModel:
         else:
             number = (meta >> PATTERN_SHIFT) & (MAX_PATTERNS - 1)
             values = (0, atp, free if free > 0 else 0)
-            channels = {name: values[code] for name, code in self._patterns[number]}
+            channels = {name: values[code] for name, code in self._patterns.pairs[number]}
         return PositionRecord(
             location_id,
             sku,
@@ -605,78 +470,7 @@ class ReadModel:
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         with self._write:
-            before = self.reservations.get(outcome.reservation_id)
-            status, qty, lines = outcome.status, outcome.qty, outcome.lines
-            if outcome.repeat:  # the first outcome, with the reservation as it stands now
-                if before is not None:
-                    return  # a repeat changes nothing
-                first_status, first_qty, first_event = status, qty, None
-                first_reason, first_lines, first_short = outcome.reason, lines, outcome.short
-                status = outcome.current_status or status
-                qty = qty if outcome.current_qty is None else outcome.current_qty
-                lines = outcome.current_lines if lines is not None else None
-            elif before is None or (status in FIRST and not before.active):
-                # new, or an id used again after the engine forgot it
-                first_status, first_qty, first_event = status, qty, outcome.event_id
-                first_reason, first_lines, first_short = outcome.reason, lines, outcome.short
-            else:
-                first_status, first_qty = before.first_status, before.first_qty
-                first_event = before.first_event_id
-                first_reason = before.first_reason
-                first_lines, first_short = before.first_lines, before.first_short
-            self._remember(outcome, status)
-            rid = outcome.reservation_id
-            base = None if "@" not in rid else part_base(rid, outcome.location_id)
-            if base is not None and rid not in self.carts.get(base, {}):
-                self.carts[base] = {**self.carts.get(base, {}), outcome.location_id: rid}
-            self.reservations[rid] = ReservationView(
-                outcome.reservation_id,
-                outcome.location_id,
-                outcome.sku,
-                status,
-                qty,
-                outcome.expires_at,
-                outcome.ts,
-                outcome.reason if not outcome.repeat or status == "rejected" else None,
-                first_status,
-                first_qty,
-                first_event,
-                first_reason,
-                outcome.location_group,
-                lines,
-                first_lines,
-                first_short,
-                outcome.kit,
-            )
-
-    def _remember(self, outcome: ReservationChanged, status: str) -> None:
-        """Track ended reservations (``status`` is the reservation's now); every 1,000
-        outcomes, forget those ended before the window (the write lock is held)."""
-        rid, ts = outcome.reservation_id, outcome.ts
-        self._ended.pop(rid, None)
-        if ts is not None:
-            self._latest = max(self._latest, ts)
-            if status not in ACTIVE:
-                self._ended[rid] = ts
-        self._puts += 1
-        if self._puts % 1000:
-            return
-        horizon = self._latest - self.window
-        old = []
-        for key, ended_at in self._ended.items():
-            if ended_at >= horizon:
-                break
-            old.append(key)
-        for key in old:
-            del self._ended[key]
-            gone = self.reservations.pop(key, None)
-            base = None if gone is None else part_base(key, gone.location_id)
-            if base is not None and base in self.carts:
-                left = {loc: rid for loc, rid in self.carts[base].items() if rid != key}
-                if left:
-                    self.carts[base] = left
-                else:
-                    del self.carts[base]
+            self.outcomes.put(outcome)
 
     def _index_of(self, location_id: str) -> int:
         index = self.location_index.get(location_id)

@@ -17,7 +17,7 @@ from api import groups
 from api.backends import Answer, Backend, Pending
 from api.carts import CrossCarts, Result
 from api.errors import ApiError
-from api.readmodel import ReservationView
+from api.outcomes import ReservationView
 from api.schemas import FulfilIn, ReserveIn
 from api.views import new_event_id, status_of, try_id, view_record
 from engine.events import Event, clock_limit, in_future, parse

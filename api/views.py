@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from api.readmodel import ReservationView
+from api.outcomes import ReservationView
 from engine.outputs import lines_record
 
 MAX_EVENT_ID = 128

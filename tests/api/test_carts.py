@@ -17,7 +17,8 @@ import pytest
 from api.app import create_app
 from api.backends.embedded import EmbeddedBackend
 from api.kits import KitAtp
-from api.readmodel import ReadModel, decode_outcome
+from api.outcomes import decode_outcome
+from api.readmodel import ReadModel
 from engine.book import EngineConfig
 from engine.carts import kit_atp
 from engine.policy import load
