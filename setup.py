@@ -18,6 +18,7 @@ COMPILED = [
     "engine/batch.py",
     "engine/book.py",
     "engine/carts.py",
+    "engine/checks.py",
     "engine/claims.py",
     "engine/dedup.py",
     "engine/events.py",
