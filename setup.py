@@ -22,6 +22,7 @@ COMPILED = [
     "engine/claims.py",
     "engine/dedup.py",
     "engine/events.py",
+    "engine/holds.py",
     "engine/kinds.py",
     "engine/position.py",
     "engine/reservations.py",

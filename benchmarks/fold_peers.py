@@ -61,8 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, TopicPartition
 
 from benchmarks.harness.report import machine
 from benchmarks.kafka_io import (
@@ -72,10 +71,13 @@ from benchmarks.kafka_io import (
     PARTITIONS,
     ROOT,
     broker,
+    delete_topics,
     markers,
     produce,
     run_topics,
     start_flow,
+    totals,
+    watermarks,
 )
 from benchmarks.loadgen import process_cpu_s
 from dataflows.kafka import CONSUMER_DEFAULTS, Topics, ensure_topics
@@ -358,43 +360,6 @@ def machine_busy_s() -> float:
 def own_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def watermarks(reader: Consumer, topic: str) -> dict[int, int]:
-    """Each partition's high watermark: where the next message will be."""
-    return {p: high(reader, topic, p) for p in range(PARTITIONS)}
-
-
-def totals(bootstrap: str, names: dict[str, str]) -> dict[str, int]:
-    """Messages on each topic so far (the sum of its partitions' high watermarks)."""
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}"})
-    try:
-        found = reader.list_topics(timeout=10).topics
-        return {
-            name: sum(high(reader, topic, p) for p in sorted(found[topic].partitions))
-            for name, topic in names.items()
-        }
-    finally:
-        reader.close()
-
-
-def high(reader: Consumer, topic: str, partition: int) -> int:
-    """A partition's high watermark; a topic just made may not have its leader yet: retried."""
-    for attempt in range(20):
-        try:
-            return reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
-        except KafkaException:
-            if attempt == 19:
-                raise
-            time.sleep(0.5)
-    raise AssertionError("unreachable")
-
-
-def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    ours = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
-    for future in admin.delete_topics(ours).values():
-        future.result(timeout=30)
 
 
 # -- what the run was, and its figures --------------------------------------------------------

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from benchmarks.ingest_lag import LagTracker
 from dataflows.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, Topics
@@ -195,7 +196,6 @@ def produce_burst(messages: list[tuple[str, bytes]], kind: str = "burst") -> dic
     """Seconds to produce ``(key, value)`` messages to a fresh compacted promises topic of the
     broker (``broker()``) with the flow's producer settings, until the broker has them all
     (``flush``); the run's topics are deleted after."""
-    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
 
     from dataflows.kafka import ensure_topics  # noqa: PLC0415
 
@@ -217,10 +217,7 @@ def produce_burst(messages: list[tuple[str, bytes]], kind: str = "burst") -> dic
     queued = time.perf_counter() - started
     left = producer.flush(60)
     elapsed = time.perf_counter() - started
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    ours = [name for name in admin.list_topics(timeout=10).topics if name.startswith(topics.prefix)]
-    for future in admin.delete_topics(ours).values():
-        future.result(timeout=30)
+    delete_topics(bootstrap, topics.prefix)
     size = sum(len(value) for _, value in messages)
     return {
         "entries": len(messages),
@@ -230,3 +227,44 @@ def produce_burst(messages: list[tuple[str, bytes]], kind: str = "burst") -> dic
         "mib_per_s": size / elapsed / 2**20,
         "entries_per_s": len(messages) / elapsed,
     }
+
+
+def watermarks(reader: Consumer, topic: str) -> dict[int, int]:
+    """Each partition's high watermark: where the next message will be."""
+    return {p: high(reader, topic, p) for p in range(PARTITIONS)}
+
+
+def totals(bootstrap: str, names: dict[str, str]) -> dict[str, int]:
+    """Messages on each topic so far (the sum of its partitions' high watermarks)."""
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}"})
+    try:
+        found = reader.list_topics(timeout=10).topics
+        return {
+            name: sum(high(reader, topic, p) for p in sorted(found[topic].partitions))
+            for name, topic in names.items()
+        }
+    finally:
+        reader.close()
+
+
+def high(reader: Consumer, topic: str, partition: int) -> int:
+    """A partition's high watermark; a topic just made may not have its leader yet: retried."""
+    for attempt in range(20):
+        try:
+            return reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+        except KafkaException:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete a run's topics (those named ``prefix...``), as far as the broker lets it."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+        for future in admin.delete_topics(names, operation_timeout=30).values():
+            future.result(timeout=60)
+    except (KafkaException, ValueError):
+        pass

@@ -41,13 +41,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, TopicPartition
 
 from benchmarks.kafka_io import (
     FUTURE_ENV,
     PARTITIONS,
     broker,
+    delete_topics,
     markers,
     produce,
     run_topics,
@@ -131,16 +131,6 @@ def start(
                 )
             )
     return started
-
-
-def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    try:
-        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
-        for future in admin.delete_topics(names, operation_timeout=30).values():
-            future.result(timeout=60)
-    except (KafkaException, ValueError):
-        pass
 
 
 def one_run(

@@ -32,8 +32,9 @@ import msgspec
 
 from engine.alerts import initial, quiet_from
 from engine.dedup import Seen
+from engine.holds import Reservation
 from engine.policy import DEFAULT_POLICY, ChannelAt, Policy
-from engine.position import Position, Reservation
+from engine.position import Position
 from engine.shelves import Sharded, restore
 from engine.timefmt import BEFORE_ALL, later
 

@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from engine.book import Book
+from engine.holds import Reservation
 from engine.outputs import INSUFFICIENT_STOCK, UNKNOWN_CHANNEL, ReservationChanged
-from engine.position import NO_EXPIRY, Position, Reservation
+from engine.position import NO_EXPIRY, Position
 
 Lines = tuple[tuple[str, int], ...]
 

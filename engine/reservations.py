@@ -14,8 +14,9 @@ from typing import Any, Final
 
 from engine import carts
 from engine.book import Book
+from engine.holds import Reservation
 from engine.outputs import INSUFFICIENT_STOCK, UNKNOWN_CHANNEL, ReservationChanged
-from engine.position import NO_EXPIRY, Position, Reservation
+from engine.position import NO_EXPIRY, Position
 from engine.timefmt import later
 
 

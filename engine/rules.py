@@ -34,6 +34,7 @@ from engine.alerts import conditions, fired
 from engine.book import Book
 from engine.checks import check
 from engine.events import Event
+from engine.holds import Reservation
 from engine.kinds import (
     ADJUST,
     ALERT,
@@ -67,7 +68,7 @@ from engine.outputs import (
     ReservationChanged,
     SupplyExpected,
 )
-from engine.position import Position, Reservation
+from engine.position import Position
 from engine.timefmt import to_ms
 
 Output = Position | ReservationChanged | SupplyExpected | Alert | Rejected | Duplicate

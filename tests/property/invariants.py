@@ -14,9 +14,9 @@ from typing import Any, TypedDict
 import msgspec
 
 from engine.book import Book
+from engine.holds import Reservation
 from engine.outputs import ReservationChanged
 from engine.policy import Policy
-from engine.position import Reservation
 from engine.replay import Replay
 
 HELD = ("confirmed", "partial")

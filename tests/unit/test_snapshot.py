@@ -399,3 +399,16 @@ def test_the_recorder_sees_both_books_a_transfer_changes():
     )
     kinds = [o[0] if isinstance(o, tuple) else type(o).__name__ for o in recorder.take()]
     assert kinds.count("position") == 2
+
+
+def test_a_reservation_pickled_under_its_former_module_loads():
+    """``Reservation`` moved from ``engine.position`` to ``engine.holds``: a snapshot written
+    before the move names the old module, which still has it."""
+    book = Book("S1", CONFIG)
+    apply(book, event("reserve", reservation_id="R1", qty=2, ts=T0))
+    held = book.reservations["R1"]
+    text = pickle.dumps(held, 0)  # protocol 0 names the class as plain text
+    assert b"engine.holds" in text
+    restored = pickle.loads(text.replace(b"engine.holds", b"engine.position"))
+    assert type(restored) is type(held)
+    assert restored.__getstate__() == held.__getstate__()
