@@ -12,6 +12,7 @@ its banner a live line (``omnistock.status``) says what the dataflow is doing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import threading
 import time
@@ -137,6 +138,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    """``omnistock demo``. Ctrl-C is how a demo stops, at any moment, before the API is up as
+    well as after (uvicorn handles it once it runs): it stops what has started and exits 0."""
+    with contextlib.suppress(KeyboardInterrupt):
+        _demo(args)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> None:
     if args.rate <= 0:
         raise ConfigError("--rate must be above 0")
     settings = Settings.from_env()
@@ -150,43 +159,47 @@ def run_demo(args: argparse.Namespace) -> int:
     from workload.builtin import generate_network, generate_policy  # noqa: PLC0415
 
     _port_free(args.host, args.port)
+    print("omnistock demo: starting the dataflow and its event stream...", flush=True)
     built = generate_network(stores=args.stores)
     policy = load(orjson.dumps(generate_policy(built, skus=args.skus)))
     app, backend, _ = build(args, settings, orjson.dumps(built), policy)
-    backend.start()  # the dataflow, before the stream: the app's start-up finds it running
     stop, seeded = threading.Event(), threading.Event()
     feeder = threading.Thread(
         target=_feed, args=(backend, args, stop, seeded), name="demo-events", daemon=True
     )
-    feeder.start()
-    seeded.wait(30)
-    location_id, sku = _in_stock(backend.readmodel)
-    base = f"http://{args.host}:{args.port}"
-    print(
-        _DEMO_HELP.format(
-            base=base,
-            rate=args.rate,
-            stores=args.stores,
-            skus=args.skus,
-            location_id=location_id,
-            sku=sku,
-            kit=next(iter(policy.kits), "KIT-0001"),
-            kits=", ".join(policy.kits) or "none",
-        ),
-        flush=True,
-    )
-    from omnistock.status import DemoStatus  # noqa: PLC0415
-
-    status = DemoStatus(backend.flow.metrics.figures, f"{base}/")
-    status.start()
+    status = None
     try:
+        backend.start()  # the dataflow, before the stream: the app's start-up finds it running
+        feeder.start()
+        seeded.wait(30)
+        print(_help(args, policy, backend), flush=True)
+        from omnistock.status import DemoStatus  # noqa: PLC0415
+
+        status = DemoStatus(backend.flow.metrics.figures, f"http://{args.host}:{args.port}/")
+        status.start()
         _uvicorn(app, args.host, args.port)
     finally:
-        status.stop()
+        if status is not None:
+            status.stop()
         stop.set()
-        feeder.join(5)
+        if feeder.is_alive():
+            feeder.join(5)
         backend.stop()
-    return 0
+
+
+def _help(args: argparse.Namespace, policy: Policy, backend: Any) -> str:
+    """What the demo prints once its stream runs: where to look, and what to try."""
+    location_id, sku = _in_stock(backend.readmodel)
+    return _DEMO_HELP.format(
+        base=f"http://{args.host}:{args.port}",
+        rate=args.rate,
+        stores=args.stores,
+        skus=args.skus,
+        location_id=location_id,
+        sku=sku,
+        kit=next(iter(policy.kits), "KIT-0001"),
+        kits=", ".join(policy.kits) or "none",
+    )
 
 
 _DEMO_HELP = """\

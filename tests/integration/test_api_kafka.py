@@ -81,6 +81,17 @@ def wait_position(
     raise AssertionError(f"{location_id}/{sku} at {url} never got there: {body}")
 
 
+def decided(url: str, reservation_id: str, timeout: float = 60) -> str:
+    """The status of a reservation once the engine has decided it (not pending)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{url}/v1/reservations/{reservation_id}", timeout=5)
+        if answer.status_code == 200 and answer.json()["status"] != "pending":
+            return str(answer.json()["status"])
+        time.sleep(0.1)
+    raise AssertionError(f"{reservation_id} at {url} was never decided")
+
+
 def wait_atp(url: str, location_id: str, sku: str, want: int) -> dict[str, Any]:
     return wait_position(url, location_id, sku, lambda body: body["atp"] == want)
 
@@ -125,8 +136,15 @@ def test_a_storm_over_two_replicas_confirms_exactly_what_there_is(replicas):
         return httpx.post(f"{url}/v1/reservations", json=body, timeout=60).status_code
 
     with ThreadPoolExecutor(max_workers=60) as pool:
-        statuses = Counter(pool.map(one, range(300)))
-    assert statuses == {201: 120, 409: 180}
+        answers = list(pool.map(one, range(300)))
+    assert set(answers) <= {201, 409, 202}, Counter(answers)
+    # 202: the engine's outcome took longer than the API waits (a loaded machine); it is
+    # decided all the same, and GET shows it
+    outcomes = Counter(
+        {201: "confirmed", 409: "rejected"}.get(code) or decided(replicas[i % 2], f"storm-{i}")
+        for i, code in enumerate(answers)
+    )
+    assert outcomes == {"confirmed": 120, "rejected": 180}
     for url in replicas:
         position = wait_atp(url, "S1", "A", 0)
         assert position["reserved"] == 120
