@@ -1,5 +1,6 @@
 """Location groups as the API reads them (docs/policy.md): a group's channel ATP, and the order
-in which a reservation at a group tries its locations.
+in which a reservation at a group tries its locations. A kit's ATP at a location is its
+components' (``api.kits.channel_atp``), so a group answers and reserves a kit as it does a sku.
 
 Both read the positions the read model holds, whose ``channels`` the engine computed under the
 same policy (``serve --policy`` must name the file ``run`` uses). Nothing here decides a
@@ -13,6 +14,7 @@ from datetime import date
 from typing import Any, Final
 
 from api.errors import ApiError
+from api.kits import channel_atp
 from api.readmodel import ReadModel
 from engine.policy import Policy
 
@@ -43,12 +45,6 @@ def channel_name(policy: Policy, name: str) -> str:
     return found.name
 
 
-def channel_atp(readmodel: ReadModel, location_id: str, sku: str, channel: str) -> int:
-    """A position's ATP for ``channel`` (0 for a position never seen)."""
-    found = readmodel.channel_atp(location_id, sku, channel)
-    return 0 if found is None else found
-
-
 def group_atp(
     readmodel: ReadModel, policy: Policy, group_id: str, sku: str, channel: str
 ) -> dict[str, Any]:
@@ -56,7 +52,7 @@ def group_atp(
     group = members(policy, group_id)  # an unknown group is 404 whatever the channel
     name = channel_name(policy, channel)
     locations = [
-        {"location_id": location_id, "atp": channel_atp(readmodel, location_id, sku, name)}
+        {"location_id": location_id, "atp": channel_atp(readmodel, policy, location_id, sku, name)}
         for location_id in group
     ]
     return {
@@ -109,7 +105,7 @@ def next_try(
                 if seen == readmodel.position(location_id, sku):  # the same figures
                     continue
                 del refused[(location_id, sku)]  # the position has changed since
-        atp = channel_atp(readmodel, location_id, sku, found.name)
+        atp = channel_atp(readmodel, policy, location_id, sku, found.name)
         if in_flight:
             atp -= in_flight.get((location_id, sku), 0)
         if atp < need:

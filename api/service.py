@@ -7,6 +7,7 @@ id seen before; release and fulfil 200, 404 for an id never seen, 409 when it is
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,7 @@ class Reservations:
         self.pending: dict[str, dict[str, Any]] = {}  # sent, not yet decided, by reservation id
         self.in_flight: dict[tuple[str, str], int] = {}  # a group's tries out, by position
         self.refused: dict[tuple[str, str], object] = {}  # a group's refused tries (next_try)
+        self.settled = asyncio.Condition()  # notified whenever a group's try in flight ends
         self.carts = CrossCarts(self)  # carts across locations
 
     async def reserve(self, body: ReserveIn) -> Result:
@@ -137,6 +139,8 @@ class Reservations:
                 self.refused,
             )
             if location_id is None:
+                if await self._spoken_for(group_id, body.sku, body.channel, need, tries, rank):
+                    continue  # a try in flight ended: ask again
                 break
             tries.append(location_id)
             key = (location_id, body.sku)
@@ -158,6 +162,8 @@ class Reservations:
                 left = self.in_flight.pop(key) - body.qty
                 if left > 0:
                     self.in_flight[key] = left
+                async with self.settled:
+                    self.settled.notify_all()
 
             if isinstance(answer, Pending):
                 return self._pending(answer, location_id, body.sku)
@@ -180,6 +186,41 @@ class Reservations:
             f"no location of group {group_id} could hold {body.qty} of {body.sku} ({tried})",
             outcome_record(last) if last is not None else self._refusal(body, group_id),
         )
+
+    async def _spoken_for(
+        self,
+        group_id: str,
+        sku: str,
+        channel: str,
+        need: int,
+        tries: list[str],
+        rank: dict[str, tuple[Any, float]] | None,
+    ) -> bool:
+        """When the only locations left with the stock are those other buyers' tries in flight
+        may take, wait for one of those tries to end (``True``; at most the request's timeout):
+        a try in flight may be refused, and its stock is then this buyer's (D121)."""
+        if not self.in_flight:
+            return False
+        left = groups.next_try(
+            self.readmodel,
+            self.policy,
+            group_id,
+            sku,
+            channel,
+            need,
+            tries,
+            rank,
+            None,
+            self.refused,
+        )
+        if left is None:  # no stock left whatever the tries in flight do
+            return False
+        async with self.settled:
+            try:
+                await asyncio.wait_for(self.settled.wait(), self.timeout_s)
+            except TimeoutError:
+                return False
+        return True
 
     def _refusal(self, body: ReserveIn, group_id: str) -> dict[str, Any]:
         """The 409's details when no location of the group could be tried: nothing was sent,

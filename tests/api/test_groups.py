@@ -4,7 +4,9 @@ the query by groups and channel, and reservations at a group, alone and in a rac
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -168,8 +170,7 @@ def _now() -> Any:
 
 
 def until_group_atp(base: str, group_id: str, atp: int) -> None:
-    """Wait until the read model shows the group's receipts: a buyer racing in before them
-    finds no stock there and is refused, as a till would be (the race is not about that)."""
+    """Wait until the read model shows the group's ATP (the race starts from it)."""
     deadline = time.monotonic() + 60
     while httpx.get(f"{base}/v1/atp/group/{group_id}/A").json().get("atp") != atp:
         assert time.monotonic() < deadline
@@ -229,7 +230,7 @@ def test_buyers_spread_over_a_group_of_more_locations_than_tries():
         base = f"http://127.0.0.1:{port}"
         events = [receipt(3, store) for store in stores]
         assert httpx.post(f"{base}/v1/events", json=events).status_code == 202
-        until_group_atp(base, "many", 24)  # 202 is accepted, not yet read: see D121
+        until_group_atp(base, "many", 24)
 
         async def buyers() -> list[httpx.Response]:
             async with httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -244,3 +245,73 @@ def test_buyers_spread_over_a_group_of_more_locations_than_tries():
         codes = [a.status_code for a in asyncio.run(buyers())]
         assert codes.count(201) == 24 and codes.count(409) == 36, codes
         assert httpx.get(f"{base}/v1/atp/group/many/A").json()["atp"] == 0
+
+
+KIT_POLICY = load(
+    orjson.dumps(
+        {
+            "channels": [{"name": "web"}],
+            "groups": [{"id": "pair", "locations": ["T0", "T1"]}],
+            "kits": [
+                {"sku": "KIT", "components": [{"sku": "A", "qty": 2}, {"sku": "B", "qty": 1}]}
+            ],
+        }
+    )
+)
+
+
+def test_a_group_answers_and_reserves_a_kit_from_its_components(make_client):
+    """A kit has no position: a group's ATP of it is the sum over its locations of their
+    components' least (``atp // qty``), and a reservation at the group holds where that is."""
+    client = make_client(policy=KIT_POLICY)
+    stock = [receipt(4, "T0", "A"), receipt(1, "T0", "B"), receipt(2, "T1", "A")]
+    stock.append(receipt(5, "T1", "B"))
+    assert client.post("/v1/events", json=stock).status_code == 202
+    group = client.get("/v1/atp/group/pair/KIT").json()
+    assert group["atp"] == 2  # min(4 // 2, 1) + min(2 // 2, 5)
+    assert group["locations"] == [{"location_id": "T0", "atp": 1}, {"location_id": "T1", "atp": 1}]
+    held = [reserve(client, f"kit-{i}", 1, location_group="pair", sku="KIT") for i in range(3)]
+    assert [answer.status_code for answer in held] == [201, 201, 409]
+    assert {answer.json()["location_id"] for answer in held[:2]} == {"T0", "T1"}
+    assert client.get("/v1/atp/group/pair/KIT").json()["atp"] == 0
+    assert client.get("/v1/atp/T1/B").json()["reserved"] == 1
+
+
+def test_a_buyer_waits_for_the_try_in_flight_that_speaks_for_the_stock():
+    """Between a hold's position reaching the read model and its outcome reaching the buyer,
+    the hold counts twice (in the ATP read and as a try in flight): a second buyer then sees
+    nothing left, though a unit is. It waits for the try to end, and holds the unit (D121)."""
+    policy = load(
+        b'{"channels": [{"name": "web"}], "groups": [{"id": "one", "locations": ["T0"]}]}'
+    )
+    backend = EmbeddedBackend(ReadModel(), EngineConfig().with_policy(policy))
+    decided, release = threading.Event(), threading.Event()
+    command = backend.command
+
+    async def late(raw: bytes, event: Any, timeout_s: float) -> Any:
+        answer = await command(raw, event, timeout_s)
+        if event.reservation_id == "first":  # decided, its position read: the outcome lags
+            decided.set()
+            await asyncio.to_thread(release.wait, 30)
+        return answer
+
+    backend.command = late  # type: ignore[method-assign]
+    app = create_app(backend, policy=policy)
+    with uvicorn_thread(app) as port, ThreadPoolExecutor(2) as pool:
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.post(f"{base}/v1/events", json=[receipt(2, "T0")]).status_code == 202
+        until_group_atp(base, "one", 2)
+
+        def buy(rid: str) -> httpx.Response:
+            body = {"reservation_id": rid, "location_group": "one", "sku": "A", "qty": 1}
+            return httpx.post(f"{base}/v1/reservations", json=body, timeout=30)
+
+        first = pool.submit(buy, "first")
+        assert decided.wait(30)
+        assert httpx.get(f"{base}/v1/atp/group/one/A").json()["atp"] == 1
+        second = pool.submit(buy, "second")
+        time.sleep(0.5)  # the second buyer is waiting now (before D121 it was refused)
+        release.set()
+        assert first.result().status_code == 201
+        assert second.result().status_code == 201, second.result().text
+        assert httpx.get(f"{base}/v1/atp/group/one/A").json()["atp"] == 0
