@@ -12,7 +12,7 @@ from api.deps import WRITE, State
 from api.errors import ApiError
 from api.jsonio import JSONResponse
 from api.schemas import MAX_EVENTS
-from engine.events import parse
+from engine.events import Event, Revoke, parse
 from engine.outputs import Rejected
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -105,11 +105,13 @@ async def post_events(request: Request, state: State) -> Any:
             "too_many_items",
             f"{len(items)} events in one request; send at most {MAX_EVENTS} per request",
         )
-    valid = []
+    valid: list[tuple[int, bytes, Event]] = []
     invalid: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         raw = bytes(item)
         event = parse(raw)
+        if isinstance(event, Revoke):
+            event = ENGINE_ONLY
         if not isinstance(event, Rejected):
             event = state.reservations.in_future(event) or event
         if isinstance(event, Rejected):
@@ -123,6 +125,13 @@ async def post_events(request: Request, state: State) -> Any:
     if refused:  # known at once in embedded mode only; in Kafka mode they go to the dead letters
         answer["dead_letters"] = [_refusal(index, rejected) for index, rejected in refused]
     return JSONResponse(answer, status_code=202)
+
+
+# A ``revoke`` is the engine's own event (docs/events.md §8.7): it ends a hold silently, so an
+# API caller could end anyone's reservation with one (D122).
+ENGINE_ONLY = Rejected(
+    "unknown_type", "'revoke' is written by the engine only, not sent - at `$.type`"
+)
 
 
 def _refusal(index: int, rejected: Rejected) -> dict[str, Any]:

@@ -95,3 +95,26 @@ def test_an_event_dated_far_ahead_cannot_move_the_dedup_window(client):
     assert body["accepted"] == 0 and body["invalid"][0]["code"] == "ts_in_future"
     assert client.post("/v1/events", json=[first]).json()["accepted"] == 1
     assert client.get("/v1/atp/S1/A").json()["on_hand"] == 10  # the redelivery changed nothing
+
+
+def test_a_revoke_is_the_engines_own_and_is_refused(client):
+    """A ``revoke`` would end a hold silently: an API caller cannot send one (D122)."""
+    assert client.post("/v1/events", json=[receipt(3)]).status_code == 202
+    held = {"reservation_id": "mine", "location_id": "S1", "sku": "A", "qty": 2}
+    made = client.post("/v1/reservations", json=held)
+    assert made.status_code == 201
+    revoke = {
+        "event_id": "revoke:x",
+        "type": "revoke",
+        "location_id": "S1",
+        "sku": "A",
+        "reservation_id": "mine",
+        "claimed_by": "S2",
+        "reserve_event_id": made.json()["event_id"],
+        "ts": "2026-11-20T10:00:01Z",
+    }
+    body = client.post("/v1/events", json=[revoke]).json()
+    assert body["accepted"] == 0
+    assert [(i["index"], i["code"]) for i in body["invalid"]] == [(0, "unknown_type")]
+    assert client.get("/v1/reservations/mine").json()["status"] == "confirmed"
+    assert client.get("/v1/atp/S1/A").json()["reserved"] == 2
