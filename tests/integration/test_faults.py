@@ -134,13 +134,15 @@ def test_two_replicas_racing_one_id_at_two_locations(bootstrap, prefix, tmp_path
 
 
 def test_an_outage_that_outlives_the_holds_it_must_still_fulfil(bootstrap, prefix, tmp_path):
-    """30 s without the dataflow: the holds' expiry passes while their fulfils wait in the
-    events topic; after the restart every fulfil applies and nothing expires."""
+    """36 s without the dataflow: the holds' expiry (20 s) passes while their fulfils wait in
+    the events topic; after the restart every fulfil applies and nothing expires. (Each fulfil
+    must be stamped before its hold's expiry: 20 s leaves a loaded machine room to send them;
+    with 12 s, CI once stamped two after it, and a replay of the topic expired them too.)"""
     buyers = 150
     with system(bootstrap, prefix, tmp_path, api_timeout_s="5") as running:
         running.stock("S1", "A", 200)
         url = running.urls[0]
-        holds = [reserve_request(url, f"out-{i}", "S1", "A", ttl_s=12) for i in range(buyers)]
+        holds = [reserve_request(url, f"out-{i}", "S1", "A", ttl_s=20) for i in range(buyers)]
         answers = race(holds, spread_s=0.5)
         assert confirmed(answers) == buyers
         time.sleep(1.0)  # a snapshot holds the holds
@@ -154,7 +156,7 @@ def test_an_outage_that_outlives_the_holds_it_must_still_fulfil(bootstrap, prefi
             spread_s=0.5,
         )
         assert {a.status for a in fulfils} == {202}  # sent, not decided: the engine is down
-        time.sleep(max(0.0, 30 - (time.monotonic() - down)))
+        time.sleep(max(0.0, 36 - (time.monotonic() - down)))
         running.start_run()
         done = settled(running, answers + fulfils, timeout=120)
         replay = check(running, answers + fulfils, done)
