@@ -16,6 +16,7 @@ interact.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import timedelta, timezone
 from typing import Any
@@ -88,6 +89,16 @@ def _fields(
     start: int = T0,
     v2: bool = False,
 ) -> st.SearchStrategy[dict[str, Any]]:
+    """The fields of an event of ``kind`` beyond the common ones."""
+    return _fields_by_kind(tuple(channels), tuple(groups), start, v2)[kind]
+
+
+# Built once per log's parameters, not once per event: building these twenty strategies took a
+# fifth of a property test's time (and drawing from them is what it is about).
+@functools.lru_cache(maxsize=64)
+def _fields_by_kind(
+    channels: tuple[str, ...], groups: tuple[str, ...], start: int, v2: bool
+) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
     rid = st.sampled_from(RESERVATIONS)
     sid = st.sampled_from(SUPPLIES)
     eta = st.integers(start, start + HOUR_MS)
@@ -145,7 +156,7 @@ def _fields(
             },
         ),
     }
-    return by_kind[kind]
+    return by_kind
 
 
 @st.composite
@@ -154,22 +165,23 @@ def event_logs(draw: st.DrawFn, max_events: int = 60) -> list[bytes]:
     n = draw(st.integers(1, max_events))
     ts = T0
     lines: list[bytes] = []
+    event_id = st.integers(0, 4 * max_events)
     for _ in range(n):
-        choice = draw(st.integers(0, 19))
+        choice = draw(_ONE_IN_20)
         if choice == 0 and lines:  # an exact duplicate of an earlier line
             lines.append(draw(st.sampled_from(lines)))
             continue
         if choice == 1:
-            lines.append(draw(st.sampled_from([b"{", b"[]", b'{"type":"sale"}', b"null"])))
+            lines.append(draw(_V1_BAD_LINE))
             continue
-        ts += draw(st.sampled_from([0, 1000, 30_000, 120_000, -5_000]))
-        kind = draw(st.sampled_from(V1_KINDS))
+        ts += draw(_V1_STEP)
+        kind = draw(_V1_KIND)
         body = {
             # a small event-id space makes re-used ids (with other content) happen too
-            "event_id": f"e{draw(st.integers(0, 4 * max_events))}",
+            "event_id": f"e{draw(event_id)}",
             "type": kind,
-            "location_id": draw(st.sampled_from(LOCATIONS)),
-            "sku": draw(st.sampled_from(SKUS)),
+            "location_id": draw(_LOCATION),
+            "sku": draw(_SKU),
             "ts": max(ts, 0),
             **draw(_fields(kind)),
         }
@@ -202,13 +214,29 @@ _STEPS = (
 )
 _OFFSETS_MIN = (0, -5 * 60, 9 * 60, 5 * 60 + 30)  # Z, -05:00, +09:00, +05:30
 
+# What the logs draw per event, made once: Hypothesis builds (or finds in its cache) a
+# strategy at every ``st.*`` call, which cost more than the draws themselves.
+_COIN = st.booleans()
+_ONE_IN_4 = st.integers(0, 3)
+_ONE_IN_20 = st.integers(0, 19)
+_ONE_IN_25 = st.integers(0, 24)
+_LOCATION = st.sampled_from(LOCATIONS)
+_SKU = st.sampled_from(SKUS)
+_OFFSET = st.sampled_from(_OFFSETS_MIN)
+_V1_KIND = st.sampled_from(V1_KINDS)
+_V1_STEP = st.sampled_from([0, 1000, 30_000, 120_000, -5_000])
+_V1_BAD_LINE = st.sampled_from([b"{", b"[]", b'{"type":"sale"}', b"null"])
+_V2_KIND = st.sampled_from(V2_KINDS)
+_STEP = st.sampled_from(_STEPS)
+_V2_BAD_LINE = st.sampled_from([b"{", b'{"type":"restock"}', b"null"])
+
 
 def _instant(draw: st.DrawFn, ms: int) -> int | str:
     """``ms`` as epoch milliseconds, or now and then as RFC 3339 with an offset (whose local
     date may differ from the UTC date the sell-through counts by)."""
-    if draw(st.integers(0, 3)):
+    if draw(_ONE_IN_4):
         return ms
-    minutes = draw(st.sampled_from(_OFFSETS_MIN))
+    minutes = draw(_OFFSET)
     instant = from_ms(ms).astimezone(timezone(timedelta(minutes=minutes)))
     return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -231,29 +259,31 @@ def v2_event_logs(
     ts = start
     lines: list[bytes] = []
     reserved_at: dict[str, tuple[str, str]] = {}  # reservation_id -> its latest reserve's position
+    event_id = st.integers(0, 4 * max_events)
+    fields = _fields_by_kind(tuple(channels), tuple(groups), start, True)
     for i in range(n):
-        choice = draw(st.integers(0, 24))
+        choice = draw(_ONE_IN_25)
         if choice == 0 and lines:  # an exact duplicate of an earlier line
             lines.append(draw(st.sampled_from(lines)))
             continue
         if choice == 1:
-            lines.append(draw(st.sampled_from([b"{", b'{"type":"restock"}', b"null"])))
+            lines.append(draw(_V2_BAD_LINE))
             continue
-        ts = min(max(ts + draw(st.sampled_from(_STEPS)), start), start + SPAN_MS)
+        ts = min(max(ts + draw(_STEP), start), start + SPAN_MS)
         # stock first, most of the time: reserves then have something to hold
-        kind = "receipt" if i < 4 and draw(st.booleans()) else draw(st.sampled_from(V2_KINDS))
+        kind = "receipt" if i < 4 and draw(_COIN) else draw(_V2_KIND)
         body = {
-            "event_id": f"e{draw(st.integers(0, 4 * max_events))}",
+            "event_id": f"e{draw(event_id)}",
             "type": kind,
-            "location_id": draw(st.sampled_from(LOCATIONS)),
-            "sku": draw(st.sampled_from(SKUS)),
+            "location_id": draw(_LOCATION),
+            "sku": draw(_SKU),
             "ts": _instant(draw, ts),
-            **draw(_fields(kind, channels, groups, start, v2=True)),
+            **draw(fields[kind]),
         }
         rid: str | None = body.get("reservation_id")
         if kind == "reserve" and rid is not None:
             reserved_at[rid] = (body["location_id"], body["sku"])
-        elif rid in reserved_at and draw(st.integers(0, 3)):
+        elif rid in reserved_at and draw(_ONE_IN_4):
             # mostly where that id was reserved: releases, fulfils and sales that find it
             body["location_id"], body["sku"] = reserved_at[rid]
         if kind == "transfer_out" and body["to_location_id"] == body["location_id"]:
@@ -386,6 +416,11 @@ KIT_STOCK_KINDS = (
 )
 # Mostly seconds: holds of a few seconds to minutes expire between the events that follow.
 _CART_STEPS = (0, 0, 1000, 1000, 2000, 3000, 5000, 5000, 10_000, 20_000, 45_000, -3000, HOUR_MS)
+_CART_STEP = st.sampled_from(_CART_STEPS)
+_CART_KIND = st.sampled_from(CART_KINDS)
+_CART_RESERVATION = st.sampled_from(CART_RESERVATIONS)
+_ONE_IN_5 = st.integers(0, 4)
+_ONE_IN_6 = st.integers(0, 5)
 
 
 @st.composite
@@ -447,26 +482,27 @@ def cart_event_logs(
                 stock = {"event_id": f"s-{location}-{sku}", "type": "receipt", "ts": ts}
                 stock |= {"location_id": location, "sku": sku, "qty": draw(st.integers(3, 25))}
                 lines.append(orjson.dumps(stock))
+    event_id = st.integers(0, 4 * max_events)
     for _ in range(n):
-        choice = draw(st.integers(0, 24))
+        choice = draw(_ONE_IN_25)
         if choice == 0 and lines:  # an exact duplicate of an earlier line
             lines.append(draw(st.sampled_from(lines)))
             continue
-        ts = max(ts + draw(st.sampled_from(_CART_STEPS)), start)
-        kind = draw(st.sampled_from(CART_KINDS))
+        ts = max(ts + draw(_CART_STEP), start)
+        kind = draw(_CART_KIND)
         if not kits and kind in ("kit_sale", "kit_reserve", "kit_stock"):
             kind = "cart"
-        rid = draw(st.sampled_from(CART_RESERVATIONS))
+        rid = draw(_CART_RESERVATION)
         uses = kind in ("release", "fulfil", "cart_sale", "kit_sale")
-        if uses and reserved_at and draw(st.integers(0, 5)):  # mostly an id reserved before
+        if uses and reserved_at and draw(_ONE_IN_6):  # mostly an id reserved before
             rid = draw(st.sampled_from(sorted(reserved_at)))
-        location = draw(st.sampled_from(LOCATIONS))
+        location = draw(_LOCATION)
         body: dict[str, Any] = {
-            "event_id": f"e{draw(st.integers(0, 4 * max_events))}",
+            "event_id": f"e{draw(event_id)}",
             "location_id": location,
             "ts": _instant(draw, ts),
         }
-        aimed = reserved_at.get(rid) if draw(st.integers(0, 4)) else None
+        aimed = reserved_at.get(rid) if draw(_ONE_IN_5) else None
         if aimed is not None and kind in ("release", "fulfil", "cart_sale", "kit_sale"):
             body["location_id"] = aimed[0]
         if kind == "cart":
