@@ -435,6 +435,14 @@ def kit_specs(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 def _lines(skus: Sequence[str], low: int, high: int) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Lines of ``low`` to ``high`` distinct skus of ``skus``, 1-4 units each."""
+    return _lines_of(tuple(skus), low, high)
+
+
+@functools.lru_cache(maxsize=256)  # made once per set of skus, not once per event
+def _lines_of(
+    skus: tuple[str, ...], low: int, high: int
+) -> st.SearchStrategy[list[dict[str, Any]]]:
     return st.lists(st.sampled_from(list(skus)), min_size=low, max_size=high, unique=True).flatmap(
         lambda picked: st.tuples(*(st.integers(1, 4) for _ in picked)).map(
             lambda qtys: [{"sku": s, "qty": q} for s, q in zip(picked, qtys, strict=True)]
@@ -475,6 +483,7 @@ def cart_event_logs(
         "channel": channel,
         "location_group": st.sampled_from(["gX", "gX", *groups[:1]]),
     }
+    extras = st.fixed_dictionaries({}, optional=optional)
     # stock first, most of the time: carts then have lines to hold
     for location in LOCATIONS:
         for sku in CART_SKUS:
@@ -508,12 +517,12 @@ def cart_event_logs(
         if kind == "cart":
             body |= {"type": "reserve", "reservation_id": rid}
             body["lines"] = draw(_lines(skus if draw(st.booleans()) else CART_SKUS, 2, 4))
-            body |= draw(st.fixed_dictionaries({}, optional=optional))
+            body |= draw(extras)
             reserved_at[rid] = (location, [line["sku"] for line in body["lines"]])
         elif kind == "kit_reserve":
             body |= {"type": "reserve", "reservation_id": rid, "sku": draw(st.sampled_from(kits))}
             body["qty"] = draw(st.integers(1, 6))
-            body |= draw(st.fixed_dictionaries({}, optional=optional))
+            body |= draw(extras)
             if draw(st.booleans()):
                 body["allow_partial"] = draw(st.booleans())
             reserved_at[rid] = (location, [body["sku"]])
@@ -524,7 +533,7 @@ def cart_event_logs(
                 "sku": draw(st.sampled_from(CART_SKUS)),
             }
             body["qty"] = draw(st.integers(1, 5))
-            body |= draw(st.fixed_dictionaries({}, optional=optional))
+            body |= draw(extras)
             if draw(st.booleans()):
                 body["allow_partial"] = draw(st.booleans())
             reserved_at[rid] = (location, [body["sku"]])
