@@ -381,7 +381,11 @@ class PromiseLogic(StatefulBatchLogic[list[Signal], list[Publish], Any]):
         from engine.promise import table  # noqa: PLC0415 - numba only with a network
 
         self.table = table
-        self.book = table.PromiseBook() if state is None else state
+        if state is None:
+            self.book = table.PromiseBook()
+        else:  # a restart: every entry is published anew (engine.promise.table.recovered)
+            self.book = state
+            table.recovered(state)
         self.maker = maker
         self.progress = progress
         self.recheck: datetime | None = None  # while catching up: when to look again

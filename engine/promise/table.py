@@ -16,7 +16,8 @@ Two parts:
   candidate's new options change a best option (``table_kernels.entries``).
 - ``PromiseBook``: the state (picklable): per sku its candidates (a bitmask of location
   indices), the digest of its published regions, and its wake-up. ``hear`` and ``wake`` are
-  the rules: ``(book, input, maker, now) -> publications``.
+  the rules: ``(book, input, maker, now) -> publications``; ``recovered`` readies a book
+  restored from a snapshot.
 
 ``valid_until`` is the last second the entry surely holds: the cut-off instant itself
 ("ordering at it still makes it"), or the second before a local midnight. The entry is made
@@ -316,6 +317,17 @@ def hear(book: PromiseBook, signals: Iterable[Signal], index: dict[str, int]) ->
         if live != now_in:
             found[0] = mask ^ bit
             dirty.add(sku)
+
+
+def recovered(book: PromiseBook) -> None:
+    """A book restored from a snapshot: the topic may hold entries newer than its digests (made
+    after the snapshot, before the process died), and the replayed stream may not make them
+    again (changes that cancel out within what is heard at once publish nothing). So every
+    sku's entry is made and published anew at the next ``wake``, the one time the contract lets
+    an entry repeat its regions (docs/decisions.md D124)."""
+    for sku, state in book.skus.items():
+        state[1] = b""
+        book.dirty.add(sku)
 
 
 def make(book: PromiseBook, maker: Maker, skus: Iterable[str], t: int) -> list[Publish]:
