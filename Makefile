@@ -14,7 +14,7 @@ PYTHON := $(BIN)/python
 .PHONY: install check test test-fast test-browser bench demo broker broker-stop
 
 # uv resolves and installs the same packages pip would, from the same registry, in a fraction of
-# pip's time (4 min down to under 2 on a 2-core machine, most of what is left mypyc's build of the
+# pip's time (4 min 17 s down to about 2 min on a 2-core machine, most of it mypyc's build of the
 # engine): CI installs from nothing on every run. Pinned, so every machine installs alike.
 UV_VERSION := 0.13.9
 

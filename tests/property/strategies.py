@@ -82,23 +82,16 @@ V2_KINDS = (
 )
 
 
-def _fields(
-    kind: str,
-    channels: Sequence[str] = DEFAULT_CHANNEL_NAMES,
-    groups: Sequence[str] = (),
-    start: int = T0,
-    v2: bool = False,
-) -> st.SearchStrategy[dict[str, Any]]:
-    """The fields of an event of ``kind`` beyond the common ones."""
-    return _fields_by_kind(tuple(channels), tuple(groups), start, v2)[kind]
-
-
 # Built once per log's parameters, not once per event: building these twenty strategies took a
 # fifth of a property test's time (and drawing from them is what it is about).
 @functools.lru_cache(maxsize=64)
 def _fields_by_kind(
-    channels: tuple[str, ...], groups: tuple[str, ...], start: int, v2: bool
+    channels: tuple[str, ...] = DEFAULT_CHANNEL_NAMES,
+    groups: tuple[str, ...] = (),
+    start: int = T0,
+    v2: bool = False,
 ) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    """Per event kind, the fields of its events beyond the common ones."""
     rid = st.sampled_from(RESERVATIONS)
     sid = st.sampled_from(SUPPLIES)
     eta = st.integers(start, start + HOUR_MS)
@@ -166,6 +159,7 @@ def event_logs(draw: st.DrawFn, max_events: int = 60) -> list[bytes]:
     ts = T0
     lines: list[bytes] = []
     event_id = st.integers(0, 4 * max_events)
+    fields = _fields_by_kind()
     for _ in range(n):
         choice = draw(_ONE_IN_20)
         if choice == 0 and lines:  # an exact duplicate of an earlier line
@@ -183,7 +177,7 @@ def event_logs(draw: st.DrawFn, max_events: int = 60) -> list[bytes]:
             "location_id": draw(_LOCATION),
             "sku": draw(_SKU),
             "ts": max(ts, 0),
-            **draw(_fields(kind)),
+            **draw(fields[kind]),
         }
         if kind == "transfer_out" and body["to_location_id"] == body["location_id"]:
             body["to_location_id"] = "DC1"
@@ -260,7 +254,7 @@ def v2_event_logs(
     lines: list[bytes] = []
     reserved_at: dict[str, tuple[str, str]] = {}  # reservation_id -> its latest reserve's position
     event_id = st.integers(0, 4 * max_events)
-    fields = _fields_by_kind(tuple(channels), tuple(groups), start, True)
+    fields = _fields_by_kind(tuple(channels), tuple(groups), start, v2=True)
     for i in range(n):
         choice = draw(_ONE_IN_25)
         if choice == 0 and lines:  # an exact duplicate of an earlier line
@@ -434,15 +428,9 @@ def kit_specs(draw: st.DrawFn) -> list[dict[str, Any]]:
     return kits
 
 
-def _lines(skus: Sequence[str], low: int, high: int) -> st.SearchStrategy[list[dict[str, Any]]]:
-    """Lines of ``low`` to ``high`` distinct skus of ``skus``, 1-4 units each."""
-    return _lines_of(tuple(skus), low, high)
-
-
 @functools.lru_cache(maxsize=256)  # made once per set of skus, not once per event
-def _lines_of(
-    skus: tuple[str, ...], low: int, high: int
-) -> st.SearchStrategy[list[dict[str, Any]]]:
+def _lines(skus: tuple[str, ...], low: int, high: int) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Lines of ``low`` to ``high`` distinct skus of ``skus``, 1-4 units each."""
     return st.lists(st.sampled_from(list(skus)), min_size=low, max_size=high, unique=True).flatmap(
         lambda picked: st.tuples(*(st.integers(1, 4) for _ in picked)).map(
             lambda qtys: [{"sku": s, "qty": q} for s, q in zip(picked, qtys, strict=True)]
@@ -470,7 +458,7 @@ def cart_event_logs(
     n = draw(st.integers(1, max_events))
     start = T0
     ts = start
-    skus = [*CART_SKUS, *kits]
+    skus = (*CART_SKUS, *kits)
     lines: list[bytes] = []
     # reservation_id -> (location, skus it names) of its latest reserve: later events aim there
     reserved_at: dict[str, tuple[str, list[str]]] = {}
@@ -492,6 +480,7 @@ def cart_event_logs(
                 stock |= {"location_id": location, "sku": sku, "qty": draw(st.integers(3, 25))}
                 lines.append(orjson.dumps(stock))
     event_id = st.integers(0, 4 * max_events)
+    fields = _fields_by_kind(tuple(channels), tuple(groups), start, v2=True)
     for _ in range(n):
         choice = draw(_ONE_IN_25)
         if choice == 0 and lines:  # an exact duplicate of an earlier line
@@ -547,7 +536,7 @@ def cart_event_logs(
             body |= {"type": "fulfil", "reservation_id": rid}
             how = draw(st.integers(0, 5))
             if how <= 2 and aimed is not None:  # lines of the skus its reserve named
-                named_skus = [sku for sku in aimed[1] if sku in CART_SKUS] or list(CART_SKUS)
+                named_skus = tuple(sku for sku in aimed[1] if sku in CART_SKUS) or CART_SKUS
                 body["lines"] = draw(_lines(named_skus, 1, len(named_skus)))
                 for line in body["lines"]:
                     line["qty"] = draw(st.integers(1, 3))
@@ -573,7 +562,7 @@ def cart_event_logs(
                 "type": real,
                 "sku": draw(st.sampled_from(kits if kind == "kit_stock" else CART_SKUS)),
             }
-            body |= draw(_fields(real, channels, groups, start, v2=True))
+            body |= draw(fields[real])
             if real == "transfer_out" and body["to_location_id"] == body["location_id"]:
                 body["to_location_id"] = "DC1"
         lines.append(orjson.dumps(body))
